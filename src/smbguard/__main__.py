@@ -1,0 +1,3 @@
+from smbguard.cli import main
+
+raise SystemExit(main())

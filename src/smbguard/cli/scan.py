@@ -1,0 +1,17 @@
+"""`smbguard scan`: placeholder, replaced by the issue that implements it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("scan", help="(not implemented yet)")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    print("smbguard scan: not implemented yet", file=sys.stderr)
+    return 2
