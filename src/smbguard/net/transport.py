@@ -12,6 +12,7 @@ recorded server messages so probes can be tested with no network.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 from collections.abc import Iterable, Sequence
@@ -109,7 +110,9 @@ class TcpTransport:
                     # [RFC 1002] 4.3.1: flags bit 0 extends the 16-bit length.
                     length = int.from_bytes(header[2:4], "big") | ((header[1] & 0x01) << 16)
                 if length > self._limits.max_frame:
-                    raise FrameTooLarge(f"peer announced a {length}-byte frame (limit {self._limits.max_frame})")
+                    raise FrameTooLarge(
+                        f"peer announced a {length}-byte frame (limit {self._limits.max_frame})"
+                    )
                 payload = await self._reader.readexactly(length) if length else b""
                 return ftype, payload
         except TimeoutError as exc:
@@ -161,11 +164,8 @@ async def open_tcp(address: str, port: int, limits: Limits) -> TcpTransport:
         raise TransportError(f"connect failed: {exc.strerror or exc.__class__.__name__}") from exc
     sock = writer.get_extra_info("socket")
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):  # not fatal: only latency changes
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            # Not fatal: only latency changes.
-            pass
     return TcpTransport(reader, writer, limits)
 
 
