@@ -363,12 +363,10 @@ class ScanReport:
 
 def _jsonable(value: Any) -> JsonValue:
     """Convert dataclasses, enums, datetimes, mappings and tuples to JSON values."""
-    if value is None or isinstance(value, bool | int | float | str):
-        if isinstance(value, enum.Enum):
-            return value.value  # type: ignore[no-any-return]
-        return value
     if isinstance(value, enum.Enum):
         return _jsonable(value.value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
