@@ -212,20 +212,25 @@ class SambaInstance:
             lines.extend(f"   {k} = {v}" for k, v in params.items())
         return "\n".join(lines) + "\n"
 
+    def share_path(self, share: str) -> Path:
+        """The directory behind ``share`` on the local file system."""
+        params = self.config.shares[share]
+        default = str(self._dirs()["shares"] / share)
+        return Path(params.get("path", default).replace("{dir}", str(self.root)))
+
     def prepare(self) -> None:
         for path in self._dirs().values():
             path.mkdir(parents=True, exist_ok=True)
         self.conf_path.write_text(self.render_conf())
-        for share, params in self.config.shares.items():
-            path = Path(params.get("path", str(self._dirs()["shares"] / share)).replace("{dir}", str(self.root)))
+        for share in self.config.shares:
+            path = self.share_path(share)
             if path.is_absolute() and not path.exists():
                 path.mkdir(parents=True)
             if path.is_relative_to(self.root):
                 path.chmod(0o777)
         for rel, content in self.config.files.items():
             share, _, inner = rel.partition("/")
-            params = self.config.shares[share]
-            base = Path(params.get("path", str(self._dirs()["shares"] / share)).replace("{dir}", str(self.root)))
+            base = self.share_path(share)
             (base / inner).parent.mkdir(parents=True, exist_ok=True)
             (base / inner).write_bytes(content)
         for user, password in self.config.users.items():
@@ -255,7 +260,9 @@ class SambaInstance:
         assert self.process is not None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise SambaError(f"smbd {self.name} exited with {self.process.returncode}:\n{self.log_text()}")
+                raise SambaError(
+                    f"smbd {self.name} exited with {self.process.returncode}:\n{self.log_text()}"
+                )
             if _port_open(self.address, self.port):
                 return
             time.sleep(0.05)
@@ -321,7 +328,9 @@ def _ensure_unix_user(user: str) -> None:
 class SambaLab:
     """Start several instances at once (in parallel) and stop them all on exit."""
 
-    def __init__(self, configs: Sequence[SambaConfig], base_dir: Path | None = None, timeout: float = 30) -> None:
+    def __init__(
+        self, configs: Sequence[SambaConfig], base_dir: Path | None = None, timeout: float = 30
+    ) -> None:
         names = [c.name for c in configs]
         if len(set(names)) != len(names):
             raise ValueError("instance names must be unique")
