@@ -269,6 +269,8 @@ class AuditFacts:
     ubr: int | None = None
     product_name: str | None = None
     errors: tuple[ProbeError, ...] = ()
+    # the snapshot age limit the audit ran with (``--snapshot-max-age``), read by snapshots-stale
+    snapshot_max_age_days: float = 7.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +290,9 @@ class HostFacts:
     ms17_010: VulnProbeFacts | None = None
     doublepulsar: VulnProbeFacts | None = None
     shares: tuple[ShareFacts, ...] | None = None
+    # how share enumeration went per identity and dialect, e.g. {"null/smb2": "listed",
+    # "guest/smb1": "denied: STATUS_ACCESS_DENIED", "user/smb2": "listed"}; empty when not tried
+    share_listing: Mapping[str, str] = field(default_factory=dict)
     audit: AuditFacts | None = None
     started: datetime | None = None
     finished: datetime | None = None
