@@ -1,0 +1,57 @@
+"""Small helpers shared by check modules (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from smbguard.model import CheckResult, Confidence, HostFacts, JsonValue, PortState, Status
+
+
+def result(
+    check_id: str,
+    status: Status,
+    *,
+    confidence: Confidence = Confidence.CONFIRMED,
+    evidence: Mapping[str, JsonValue] | None = None,
+    reason: str | None = None,
+    share: str | None = None,
+) -> tuple[CheckResult, ...]:
+    """One result, as the 1-tuple a check returns."""
+    return (
+        CheckResult(
+            check_id=check_id,
+            status=status,
+            confidence=confidence,
+            evidence=evidence or {},
+            reason=reason,
+            share=share,
+        ),
+    )
+
+
+def unknown(
+    check_id: str, reason: str, evidence: Mapping[str, JsonValue] | None = None
+) -> tuple[CheckResult, ...]:
+    """The check could not decide: never reported as safe."""
+    return result(check_id, Status.UNKNOWN, confidence=Confidence.POSSIBLE, evidence=evidence, reason=reason)
+
+
+def not_reachable(check_id: str, facts: HostFacts) -> tuple[CheckResult, ...] | None:
+    """None when the SMB port is open. Otherwise NOT_APPLICABLE for a closed port
+    (the host refused: no SMB service there) and UNKNOWN for a filtered port or a
+    network error (something may listen behind the filter)."""
+    if facts.port_state is PortState.OPEN:
+        return None
+    evidence: dict[str, JsonValue] = {"port_state": facts.port_state.value}
+    if facts.port_state is PortState.CLOSED:
+        return result(check_id, Status.NOT_APPLICABLE, evidence=evidence,
+                      reason=f"port {facts.target.port} is closed: no SMB service")
+    return unknown(check_id, f"port {facts.target.port} is {facts.port_state.value}", evidence)
+
+
+def errors_of(facts: HostFacts, probe: str) -> str | None:
+    """The first probe error message recorded for ``probe`` (for UNKNOWN reasons)."""
+    for err in facts.errors:
+        if err.probe == probe:
+            return f"{err.kind}: {err.message}"
+    return None
