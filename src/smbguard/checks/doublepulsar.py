@@ -1,0 +1,56 @@
+"""``doublepulsar``: the DoublePulsar kernel implant answers its SMB "ping".
+
+Judges :attr:`HostFacts.doublepulsar`, collected by
+:mod:`smbguard.probes.doublepulsar` (a TRANSACTION2 SESSION_SETUP request; an
+implanted srv.sys answers with Multiplex ID 0x51, an intact one with 0x41).
+The implant hooks the SMB1 dispatcher and lives in memory only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from smbguard.checks.base import Check
+from smbguard.checks.common import not_reachable
+from smbguard.model import CheckResult, Confidence, HostFacts, JsonValue, Status
+
+ID = "doublepulsar"
+
+
+def run(facts: HostFacts) -> Iterable[CheckResult]:
+    closed = not_reachable(ID, facts)
+    if closed is not None:
+        return closed
+    probe = facts.doublepulsar
+    if probe is None or probe.state == "not_run":
+        if facts.smb1 is not None and facts.smb1.enabled is False:
+            return [
+                CheckResult(
+                    ID,
+                    Status.NOT_AFFECTED,
+                    Confidence.LIKELY,
+                    {"smb1_enabled": False},
+                    reason="SMB1 is not enabled: the SMB implant cannot answer",
+                )
+            ]
+        why = probe.reason if probe is not None and probe.reason else "the DoublePulsar probe did not run"
+        return [CheckResult(ID, Status.UNKNOWN, Confidence.POSSIBLE, {}, reason=why)]
+    evidence: dict[str, JsonValue] = {k: v for k, v in probe.evidence.items()}
+    if probe.state == "infected":
+        return [CheckResult(ID, Status.AFFECTED, Confidence.CONFIRMED, evidence)]
+    if probe.state == "clean":
+        return [
+            CheckResult(ID, Status.NOT_AFFECTED, Confidence.CONFIRMED, evidence, reason="no implant answered")
+        ]
+    return [
+        CheckResult(
+            ID,
+            Status.UNKNOWN,
+            Confidence.POSSIBLE,
+            evidence,
+            reason=probe.reason or f"probe state {probe.state!r}",
+        )
+    ]
+
+
+CHECK = Check(id=ID, run=run, needs=("smb1", "doublepulsar"))

@@ -1,0 +1,60 @@
+"""``ms17-010``: EternalBlue and the other SMB1 flaws fixed by MS17-010 (WannaCry).
+
+Judges :attr:`HostFacts.ms17_010`, collected by :mod:`smbguard.probes.ms17_010`
+(a TRANSACTION PeekNamedPipe on FID 0 over an anonymous IPC$ session: the
+unpatched srv.sys answers STATUS_INSUFF_SERVER_RESOURCES, the patched one
+STATUS_ACCESS_DENIED or STATUS_INVALID_HANDLE). The flaws are in SMB1, so a
+host that does not speak SMB1 cannot be reached through them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from smbguard.checks.base import Check
+from smbguard.checks.common import not_reachable
+from smbguard.model import CheckResult, Confidence, HostFacts, JsonValue, Status
+
+ID = "ms17-010"
+
+
+def run(facts: HostFacts) -> Iterable[CheckResult]:
+    closed = not_reachable(ID, facts)
+    if closed is not None:
+        return closed
+    probe = facts.ms17_010
+    smb1 = facts.smb1
+    if probe is None or probe.state == "not_run":
+        if smb1 is not None and smb1.enabled is False:
+            return [
+                CheckResult(
+                    ID,
+                    Status.NOT_AFFECTED,
+                    Confidence.CONFIRMED,
+                    {"smb1_enabled": False},
+                    reason="SMB1 is not enabled: the MS17-010 flaws cannot be reached",
+                )
+            ]
+        why = probe.reason if probe is not None and probe.reason else "the MS17-010 probe did not run"
+        return [CheckResult(ID, Status.UNKNOWN, Confidence.POSSIBLE, {}, reason=why)]
+    evidence: dict[str, JsonValue] = {k: v for k, v in probe.evidence.items()}
+    if probe.state == "vulnerable":
+        return [CheckResult(ID, Status.AFFECTED, Confidence.CONFIRMED, evidence)]
+    if probe.state == "patched":
+        return [
+            CheckResult(
+                ID, Status.NOT_AFFECTED, Confidence.CONFIRMED, evidence, reason="MS17-010 update installed"
+            )
+        ]
+    return [
+        CheckResult(
+            ID,
+            Status.UNKNOWN,
+            Confidence.POSSIBLE,
+            evidence,
+            reason=probe.reason or f"probe state {probe.state!r}",
+        )
+    ]
+
+
+CHECK = Check(id=ID, run=run, needs=("smb1", "ms17_010"))
