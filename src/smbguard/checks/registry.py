@@ -7,10 +7,31 @@ and paired vulnerable/clean/unknown fixtures per check under ``tests/checks``.
 
 from __future__ import annotations
 
+from smbguard.checks import (
+    encryption_unavailable,
+    guest_access,
+    netbios_exposed,
+    null_session,
+    signing_disabled,
+    signing_not_required,
+    smb1_enabled,
+    smb1_only,
+    smb3_not_supported,
+)
 from smbguard.checks.base import Check
 
 # Scanner configuration checks (issue 4).
-SCANNER_CHECKS: tuple[Check, ...] = ()
+SCANNER_CHECKS: tuple[Check, ...] = (
+    smb1_enabled.CHECK,
+    smb1_only.CHECK,
+    signing_not_required.CHECK,
+    signing_disabled.CHECK,
+    smb3_not_supported.CHECK,
+    encryption_unavailable.CHECK,
+    null_session.CHECK,
+    guest_access.CHECK,
+    netbios_exposed.CHECK,
+)
 
 # WannaCry / SMBGhost / end-of-support / Samba version checks (issue 3).
 VULN_CHECKS: tuple[Check, ...] = ()

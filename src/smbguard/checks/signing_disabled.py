@@ -1,0 +1,26 @@
+"""``smb-signing-disabled``: the server cannot sign at all (SecurityMode without the
+signing-enabled bit). In practice only SMB1 servers do this: every SMB2/3 server
+supports signing ([MS-SMB2] 3.3.5.4)."""
+
+from __future__ import annotations
+
+from smbguard.checks.base import Check
+from smbguard.checks.common import not_reachable, result, unknown
+from smbguard.checks.signing_not_required import signing_evidence
+from smbguard.model import CheckResult, HostFacts, Status
+
+ID = "smb-signing-disabled"
+
+
+def run(facts: HostFacts) -> tuple[CheckResult, ...]:
+    closed = not_reachable(ID, facts)
+    if closed:
+        return closed
+    enabled = facts.signing.enabled
+    if enabled is None:
+        return unknown(ID, "no SMB negotiate revealed the security mode", signing_evidence(facts))
+    status = Status.NOT_AFFECTED if enabled else Status.AFFECTED
+    return result(ID, status, evidence=signing_evidence(facts))
+
+
+CHECK = Check(id=ID, run=run, needs=("signing",))
