@@ -1,17 +1,435 @@
-"""`smbguard scan`: placeholder, replaced by the issue that implements it."""
+"""``smbguard scan``: unauthenticated SMB fingerprinting of hosts and networks.
+
+    smbguard scan 127.0.9.1-20 10.0.0.0/24 host.example.com -iL targets.txt \\
+        --exclude 10.0.0.1 --port 445 --timeout 3 --concurrency 256 --rate 0 \\
+        --retries 0 --no-null-session --format table|json|jsonl -o FILE
+
+Every target and exclude is validated (and host names resolved) before the first
+packet is sent. Exit codes: 0 scan finished; 1 internal error; 2 bad usage or bad
+target; 130 interrupted by Ctrl-C (what was found is still written, with
+``scan.interrupted`` true).
+
+Extension points for other sub-systems, all in this module:
+``add_arguments`` (argument groups), ``probe_options`` (what the probes are told),
+``make_evaluator`` (checks), ``after_scan`` (history store) and ``exit_code``
+(``--fail-on``). Output formats are registered in ``smbguard.report.REPORTERS``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import dataclasses
+import importlib
+import importlib.util
+import signal
 import sys
-from typing import Any
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from smbguard import __version__
+from smbguard.engine import Collector, Engine, EngineOptions, Evaluator, Progress, plain_result
+from smbguard.errors import TargetError
+from smbguard.model import HostFacts, HostResult, ScanInfo, ScanReport, Target
+from smbguard.report import REPORTERS, StreamingReporter, get_reporter
+from smbguard.targets import TargetSet, parse
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+# Options whose value is a secret: replaced in scan.arguments (credentials are
+# never written to reports).
+SECRET_OPTIONS = frozenset({"-p", "--password", "-H", "--hashes", "--aes-key", "--pass"})
+
+CollectorFactory = Callable[[argparse.Namespace], Collector]
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("scan", help="(not implemented yet)")
-    parser.set_defaults(func=_run)
+    parser = sub.add_parser(
+        "scan",
+        help="fingerprint SMB servers: SMB1, dialects, signing, OS, null/guest sessions",
+        description="Unauthenticated SMB fingerprinting of hosts and networks. "
+        "Exit codes: 0 done, 1 internal error, 2 bad usage or target, 130 interrupted.",
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=run)
 
 
-def _run(args: argparse.Namespace) -> int:
-    print("smbguard scan: not implemented yet", file=sys.stderr)
-    return 2
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be 1-65535")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every ``scan`` option, by group. Other sub-systems add their own groups here."""
+    tg = parser.add_argument_group("targets")
+    tg.add_argument(
+        "targets",
+        nargs="*",
+        metavar="TARGET",
+        help="IPv4/IPv6 address (fe80::1%%eth0), CIDR, range (a.b.c.d-e or a.b.c.d-w.x.y.z), "
+        "host name, host:port, [v6]:port",
+    )
+    tg.add_argument(
+        "-iL",
+        dest="input_files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="read targets from FILE (one or more per line, # comments; - for stdin)",
+    )
+    tg.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="TARGETS",
+        help="skip these addresses (comma-separated targets; repeatable)",
+    )
+    tg.add_argument(
+        "--exclude-file", action="append", default=[], metavar="FILE", help="skip the targets listed in FILE"
+    )
+    tg.add_argument("--port", type=_port, default=445, help="TCP port when a target gives none (default 445)")
+
+    tm = parser.add_argument_group("timing")
+    tm.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=3.0,
+        help="seconds for each connect and each reply (default 3)",
+    )
+    tm.add_argument("--concurrency", type=_positive_int, default=256, help="hosts in parallel (default 256)")
+    tm.add_argument(
+        "--rate",
+        type=_non_negative_float,
+        default=0.0,
+        help="new hosts (connection attempts) per second, 0 = unlimited (default 0)",
+    )
+    tm.add_argument(
+        "--retries",
+        type=int,
+        default=0,
+        choices=range(0, 11),
+        metavar="N",
+        help="retry a host whose connection timed out or failed N times (default 0)",
+    )
+    tm.add_argument(
+        "--sweep",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="connect-sweep all targets before probing open ports (auto: when there are 512 targets or more)",
+    )
+
+    pr = parser.add_argument_group("probes")
+    pr.add_argument(
+        "--no-null-session",
+        action="store_true",
+        help="do not try null or guest sessions (some networks alert on them)",
+    )
+
+    out = parser.add_argument_group("output")
+    out.add_argument(
+        "--format",
+        choices=sorted(REPORTERS),
+        default=None,
+        help="output format (default: table on a terminal, json otherwise)",
+    )
+    out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    out.add_argument(
+        "--open",
+        dest="open_only",
+        action="store_true",
+        help="report only hosts whose port accepted a connection",
+    )
+    out.add_argument("--lang", choices=("en", "zh-TW"), default="en", help="report language (default en)")
+    out.add_argument(
+        "--progress",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="progress line on stderr (auto: when stderr is a terminal)",
+    )
+
+
+def redact(argv: Sequence[str]) -> tuple[str, ...]:
+    """The command line with secret option values replaced by ``***``."""
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            out.append("***")
+            hide_next = False
+            continue
+        name, eq, _value = arg.partition("=")
+        if name in SECRET_OPTIONS:
+            if eq:
+                out.append(f"{name}=***")
+            else:
+                out.append(arg)
+                hide_next = True
+            continue
+        out.append(arg)
+    return tuple(out)
+
+
+def probe_options(args: argparse.Namespace, options_type: type[Any]) -> Any:
+    """Build the probes' options object from the command line.
+
+    Only the fields that ``options_type`` (a dataclass) declares are passed, so
+    the probes may grow options without this function breaking."""
+    values: dict[str, Any] = {
+        "timeout": args.timeout,
+        "connect_timeout": args.timeout,
+        "read_timeout": args.timeout,
+        "null_session": not args.no_null_session,
+        "port139_session": args.port == 139,
+    }
+    names = (
+        {f.name for f in dataclasses.fields(options_type)}
+        if dataclasses.is_dataclass(options_type)
+        else set()
+    )
+    return options_type(**{k: v for k, v in values.items() if k in names})
+
+
+def default_collector(args: argparse.Namespace) -> Collector:
+    """``smbguard.probes.host.collect`` bound to this command line's options."""
+    if importlib.util.find_spec("smbguard.probes.host") is None:
+        raise RuntimeError("the SMB probes (smbguard.probes.host) are not installed")
+    host = importlib.import_module("smbguard.probes.host")
+    opts = probe_options(args, host.ProbeOptions)
+
+    async def collect(target: Target) -> HostFacts:
+        facts = await host.collect(target, opts)
+        assert isinstance(facts, HostFacts)
+        return facts
+
+    return collect
+
+
+def make_evaluator(args: argparse.Namespace) -> Evaluator:
+    """The checks (``smbguard.checks.evaluate``) when available, else facts only."""
+    if importlib.util.find_spec("smbguard.checks.evaluate") is None:
+        return plain_result
+    from smbguard.checks import evaluate as ev_module
+
+    evaluate = getattr(ev_module, "evaluate", None)
+    if evaluate is None:
+        return plain_result
+
+    def run(facts: HostFacts) -> HostResult:
+        result = evaluate(facts)
+        assert isinstance(result, HostResult)
+        return result
+
+    return run
+
+
+def after_scan(report: ScanReport, args: argparse.Namespace) -> None:
+    """Called once with the finished report (the scan-history store hooks in here)."""
+
+
+def exit_code(report: ScanReport, args: argparse.Namespace) -> int:
+    """0 when the scan finished, 130 when interrupted (``--fail-on`` hooks in here)."""
+    return EXIT_INTERRUPTED if report.info.interrupted else EXIT_OK
+
+
+class ProgressLine:
+    """``hosts done/total, open, rate, ETA`` on one terminal line, at most 10 times a second."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self._last = 0.0
+        self._shown = False
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        if now - self._last < 0.1 and p.done != p.total:
+            return
+        self._last = now
+        total = "?" if p.total is None else str(p.total)
+        bar = ""
+        if p.total:
+            filled = int(20 * min(p.done / p.total, 1))
+            bar = "[" + "#" * filled + "." * (20 - filled) + "] "
+        eta = "" if p.eta is None else f"  ETA {int(p.eta) // 60}:{int(p.eta) % 60:02d}"
+        self.stream.write(f"\r{bar}{p.done}/{total} hosts  {p.open} open  {p.rate:,.0f}/s{eta}\x1b[K")
+        self.stream.flush()
+        self._shown = True
+
+    def clear(self) -> None:
+        if self._shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+async def run_scan(
+    target_set: TargetSet,
+    options: EngineOptions,
+    collector: Collector,
+    *,
+    evaluate: Evaluator = plain_result,
+    arguments: Sequence[str] = (),
+    on_host: Callable[[HostResult], None] | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    keep: Callable[[HostResult], bool] = lambda _h: True,
+    resolve_timeout: float = 5.0,
+    install_signal_handler: bool = True,
+) -> ScanReport:
+    """Resolve names, scan every target, return the report (also on Ctrl-C).
+
+    ``on_host`` sees each kept host as it finishes (streaming output)."""
+    started = datetime.now(UTC)
+    resolved = await target_set.resolve(timeout=resolve_timeout)
+    total = resolved.count()
+    engine = Engine(collector, options, evaluate=evaluate, progress=progress)
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    presses = 0
+
+    def on_sigint() -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            engine.stop()
+        elif task is not None:
+            task.cancel()
+
+    handler = False
+    if install_signal_handler:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGINT, on_sigint)
+            handler = True
+    hosts: list[HostResult] = []
+    interrupted = False
+    try:
+        async for result in engine.scan(resolved, total=total):
+            if not keep(result):
+                continue
+            hosts.append(result)
+            if on_host is not None:
+                on_host(result)
+    except asyncio.CancelledError:
+        interrupted = True
+        if (uncancel := getattr(task, "uncancel", None)) is not None:
+            uncancel()
+    finally:
+        if handler:
+            loop.remove_signal_handler(signal.SIGINT)
+    info = ScanInfo(
+        started=started,
+        finished=datetime.now(UTC),
+        arguments=tuple(arguments),
+        version=__version__,
+        targets=target_set.tokens,
+        interrupted=interrupted or engine.interrupted,
+    )
+    return ScanReport(info=info, hosts=tuple(hosts))
+
+
+def parse_targets(args: argparse.Namespace) -> TargetSet:
+    return parse(
+        args.targets,
+        files=args.input_files,
+        excludes=args.exclude,
+        exclude_files=args.exclude_file,
+        default_port=args.port,
+    )
+
+
+def run(
+    args: argparse.Namespace,
+    collector_factory: CollectorFactory | None = None,
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Entry point of ``smbguard scan``."""
+    try:
+        target_set = parse_targets(args)
+    except TargetError as exc:
+        print(f"smbguard scan: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    out_stream: IO[str] = sys.stdout
+    fmt = args.format or ("table" if args.output is None and sys.stdout.isatty() else "json")
+    reporter = get_reporter(fmt)
+    collector = (collector_factory or default_collector)(args)
+    options = EngineOptions(
+        concurrency=args.concurrency,
+        rate=args.rate,
+        timeout=args.timeout,
+        retries=args.retries,
+        preconnect={"auto": None, "on": True, "off": False}[args.sweep],
+    )
+    show_progress = args.progress == "on" or (args.progress == "auto" and sys.stderr.isatty())
+    bar = ProgressLine(sys.stderr) if show_progress else None
+    own_file = False
+    try:
+        if args.output:
+            out_stream = open(args.output, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+            own_file = True
+    except OSError as exc:
+        print(f"smbguard scan: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        on_host = None
+        if isinstance(reporter, StreamingReporter):
+            streaming = reporter
+
+            def on_host(host: HostResult) -> None:
+                out_stream.write(streaming.render_host(host, args.lang))
+                out_stream.flush()
+
+        try:
+            report = asyncio.run(
+                run_scan(
+                    target_set,
+                    options,
+                    collector,
+                    evaluate=make_evaluator(args),
+                    arguments=redact(argv if argv is not None else getattr(args, "argv", sys.argv[1:])),
+                    on_host=on_host,
+                    progress=bar,
+                    keep=(lambda h: h.facts.reachable) if args.open_only else (lambda _h: True),
+                )
+            )
+        except TargetError as exc:
+            if bar:
+                bar.clear()
+            print(f"smbguard scan: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if bar:
+            bar.clear()
+        out_stream.write(reporter.render(report, args.lang))
+        out_stream.flush()
+    finally:
+        if own_file:
+            out_stream.close()
+    after_scan(report, args)
+    if report.info.interrupted:
+        print(f"smbguard scan: interrupted; {len(report.hosts)} hosts written", file=sys.stderr)
+    return exit_code(report, args)

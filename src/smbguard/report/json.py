@@ -1,0 +1,123 @@
+"""JSON and JSON Lines output: the machine contract (docs/json-output.md).
+
+``{"scan": {...}, "hosts": [...]}`` for ``json``; one host object per line,
+written as each host finishes, for ``jsonl``. Both are validated against
+``smbguard/schema/scan.schema.json`` by the tests. Every host object has the
+same keys whatever was learned: a fact nobody could establish is ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from smbguard.model import HostResult, ScanInfo, ScanReport, jsonable
+
+SCHEMA_VERSION = 1
+
+_SMB1_EMPTY: dict[str, Any] = {
+    "enabled": None,
+    "dialect": None,
+    "signing_enabled": None,
+    "signing_required": None,
+    "capabilities": [],
+    "native_os": None,
+    "native_lan_manager": None,
+    "primary_domain": None,
+    "server_name": None,
+    "system_time": None,
+    "reason": "not probed",
+}
+
+
+def _smb2_empty() -> dict[str, Any]:
+    from smbguard.model import Smb2Facts
+
+    out = jsonable(Smb2Facts(reason="not probed"))
+    assert isinstance(out, dict)
+    return out
+
+
+def _ntlm(value: Any) -> dict[str, Any]:
+    from smbguard.model import NtlmInfo
+
+    info = value if isinstance(value, NtlmInfo) else NtlmInfo()
+    out = jsonable(info)
+    assert isinstance(out, dict)
+    out["version"] = info.os_version
+    out["build"] = info.os_build
+    return out
+
+
+def host_to_dict(result: HostResult) -> dict[str, Any]:
+    """The JSON object of one host (see docs/json-output.md)."""
+    facts = result.facts
+    raw = jsonable(facts)
+    assert isinstance(raw, dict)
+    raw.pop("target", None)
+    target = facts.target
+    out: dict[str, Any] = {
+        "address": target.address,
+        "port": target.port,
+        "hostname": target.hostname,
+        "reachable": facts.reachable,
+        "port_state": facts.port_state.value,
+    }
+    for key, value in raw.items():
+        out[key] = value
+    if out.get("smb1") is None:
+        out["smb1"] = dict(_SMB1_EMPTY)
+    if out.get("smb2") is None:
+        out["smb2"] = _smb2_empty()
+    out["ntlm"] = _ntlm(facts.ntlm)
+    out["findings"] = [f.to_dict() for f in result.findings]
+    out["checks"] = [
+        {
+            "id": r.check_id,
+            "status": r.status.value,
+            "confidence": r.confidence.value,
+            "share": r.share,
+            "reason": r.reason,
+        }
+        for r in result.results
+    ]
+    return out
+
+
+def scan_to_dict(info: ScanInfo, hosts: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "started": info.started.isoformat(),
+        "finished": info.finished.isoformat() if info.finished else None,
+        "arguments": list(info.arguments),
+        "version": info.version,
+        "targets": list(info.targets),
+        "interrupted": info.interrupted,
+    }
+    if hosts is not None:
+        out["host_count"] = hosts
+    return out
+
+
+def report_to_dict(report: ScanReport) -> dict[str, Any]:
+    return {
+        "scan": scan_to_dict(report.info, len(report.hosts)),
+        "hosts": [host_to_dict(h) for h in report.hosts],
+    }
+
+
+class JsonReporter:
+    """The whole report as one JSON document."""
+
+    def render(self, report: ScanReport, lang: str = "en") -> str:
+        return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n"
+
+
+class JsonLinesReporter:
+    """One host object per line, as hosts finish; nothing else."""
+
+    def render_host(self, host: HostResult, lang: str = "en") -> str:
+        return json.dumps(host_to_dict(host), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+    def render(self, report: ScanReport, lang: str = "en") -> str:
+        return ""
