@@ -84,8 +84,10 @@ def _frames(stream: bytes) -> Iterator[bytes]:
     pos = 0
     while pos + 4 <= len(stream):
         ftype = stream[pos]
-        length = int.from_bytes(stream[pos + 1 : pos + 4], "big") if ftype == 0 else int.from_bytes(
-            stream[pos + 2 : pos + 4], "big"
+        length = (
+            int.from_bytes(stream[pos + 1 : pos + 4], "big")
+            if ftype == 0
+            else int.from_bytes(stream[pos + 2 : pos + 4], "big")
         )
         body = stream[pos + 4 : pos + 4 + length]
         if len(body) < length:

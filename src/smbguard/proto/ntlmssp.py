@@ -275,7 +275,8 @@ class Challenge:
 
     def _av_text(self, av_id: AvId) -> str | None:
         raw = self.av_pairs.get(av_id)
-        return None if raw is None else utf16_lenient(raw)
+        # Some stacks (QNAP/old Samba) NUL-terminate names inside the pair.
+        return None if raw is None else utf16_lenient(raw).rstrip("\x00")
 
     @property
     def nb_computer_name(self) -> str | None:

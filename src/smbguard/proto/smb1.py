@@ -48,6 +48,7 @@ NO_DIALECT = 0xFFFF
 TRANS_PEEK_NMPIPE = 0x0023
 #: TRANS2_SESSION_SETUP subcommand ([MS-CIFS] 2.2.6.16) used by the DoublePulsar ping.
 TRANS2_SESSION_SETUP = 0x000E
+_MORE_PROCESSING_REQUIRED = 0xC0000016
 MAX_STRING = 1024  # characters; longer strings are cut (hostile servers)
 
 
@@ -666,8 +667,7 @@ def encode_session_setup_response(response: SessionSetupResponse, header: Header
     base = header if header is not None else Header(command=Command.SESSION_SETUP_ANDX)
     hdr = dataclasses.replace(_reply_header(base), command=Command.SESSION_SETUP_ANDX,
                               status=response.status, uid=response.uid)
-    error = (response.status >> 30) == 3
-    if error:
+    if (response.status >> 30) == 3 and response.status != _MORE_PROCESSING_REQUIRED:
         return encode_message(hdr)
     unicode = hdr.unicode
     andx = pack("<BBH", Command.NO_ANDX_COMMAND, 0, 0)
