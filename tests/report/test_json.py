@@ -114,3 +114,21 @@ def test_reporters_are_registered_in_one_place() -> None:
     assert {"json", "jsonl", "table"} <= set(REPORTERS)
     with pytest.raises(KeyError, match="unknown format"):
         get_reporter("nope")
+
+
+def test_template_fast_path_equals_the_full_conversion() -> None:
+    from smbguard.model import PortState, ProbeError
+    from smbguard.report.json import _full_dict
+
+    filtered = HostResult(
+        closed().__class__(
+            target=closed().target,
+            port_state=PortState.FILTERED,
+            connect_ms=3000.0,
+            started=T0,
+            finished=T0,
+            errors=(ProbeError("connect", "timeout", "no answer within 3s"),),
+        )
+    )
+    for h in (HostResult(closed()), filtered, HostResult(samba_smb1_guest()), HostResult(hostile())):
+        assert host_to_dict(h) == _full_dict(h)

@@ -8,6 +8,7 @@ same keys whatever was learned: a fact nobody could establish is ``null``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -49,8 +50,21 @@ def _ntlm(value: Any) -> dict[str, Any]:
     return out
 
 
-def host_to_dict(result: HostResult) -> dict[str, Any]:
-    """The JSON object of one host (see docs/json-output.md)."""
+# Fields that vary on a host the probes learned nothing about (closed, filtered).
+_VARYING = ("target", "port_state", "connect_ms", "started", "finished", "errors")
+
+
+def _bare_template() -> tuple[dict[str, Any], dict[str, Any]]:
+    from smbguard.model import HostFacts, PortState, Target
+
+    blank = HostFacts(target=Target("0.0.0.0"), port_state=PortState.CLOSED)
+    defaults = {
+        f.name: getattr(blank, f.name) for f in dataclasses.fields(HostFacts) if f.name not in _VARYING
+    }
+    return defaults, _full_dict(HostResult(blank))
+
+
+def _full_dict(result: HostResult) -> dict[str, Any]:
     facts = result.facts
     raw = jsonable(facts)
     assert isinstance(raw, dict)
@@ -84,6 +98,35 @@ def host_to_dict(result: HostResult) -> dict[str, Any]:
     return out
 
 
+_BARE: tuple[dict[str, Any], dict[str, Any]] | None = None
+
+
+def host_to_dict(result: HostResult) -> dict[str, Any]:
+    """The JSON object of one host (see docs/json-output.md).
+
+    A host nothing was learned about (most of a sweep) is filled from a template
+    instead of walking every dataclass: same keys, same values, much faster."""
+    global _BARE
+    facts = result.facts
+    if _BARE is None:
+        _BARE = _bare_template()
+    defaults, template = _BARE
+    if result.findings or result.results or any(getattr(facts, k) != v for k, v in defaults.items()):
+        return _full_dict(result)
+    out = dict(template)
+    t = facts.target
+    out["address"] = t.address
+    out["port"] = t.port
+    out["hostname"] = t.hostname
+    out["reachable"] = facts.reachable
+    out["port_state"] = facts.port_state.value
+    out["connect_ms"] = facts.connect_ms
+    out["started"] = facts.started.isoformat() if facts.started else None
+    out["finished"] = facts.finished.isoformat() if facts.finished else None
+    out["errors"] = [e.to_dict() for e in facts.errors]
+    return out
+
+
 def scan_to_dict(info: ScanInfo, hosts: int | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -110,7 +153,15 @@ class JsonReporter:
     """The whole report as one JSON document."""
 
     def render(self, report: ScanReport, lang: str = "en") -> str:
-        return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n"
+        # One host per line: readable, diffable, and fast (the C encoder does
+        # not run when indent is set).
+        scan = json.dumps(scan_to_dict(report.info, len(report.hosts)), ensure_ascii=False)
+        hosts = ",\n".join(
+            "    " + json.dumps(host_to_dict(h), ensure_ascii=False, separators=(",", ":"))
+            for h in report.hosts
+        )
+        body = f"[\n{hosts}\n  ]" if hosts else "[]"
+        return f'{{\n  "scan": {scan},\n  "hosts": {body}\n}}\n'
 
 
 class JsonLinesReporter:
