@@ -91,3 +91,14 @@ def registry_value(facts: HostFacts, path: str) -> object | None:
 
 
 DISABLE_COMPRESSION = r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters\DisableCompression"
+
+
+def smb1_off(facts: HostFacts) -> bool:
+    """True when the scan found SMB1 disabled (negotiate refused), from the SMB1 facts
+    or from a vulnerability probe that could not start for that reason."""
+    if facts.smb1 is not None and facts.smb1.enabled is False:
+        return True
+    for probe in (facts.ms17_010, facts.doublepulsar):
+        if probe is not None and probe.state == "not_run" and probe.evidence.get("smb1_enabled") is False:
+            return facts.smb1 is None or facts.smb1.enabled is not True
+    return False

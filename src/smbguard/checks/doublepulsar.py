@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from smbguard.checks._host import smb1_off
 from smbguard.checks.base import Check
 from smbguard.checks.common import not_reachable
 from smbguard.model import CheckResult, Confidence, HostFacts, JsonValue, Status
@@ -23,7 +24,7 @@ def run(facts: HostFacts) -> Iterable[CheckResult]:
         return closed
     probe = facts.doublepulsar
     if probe is None or probe.state == "not_run":
-        if facts.smb1 is not None and facts.smb1.enabled is False:
+        if smb1_off(facts):
             return [
                 CheckResult(
                     ID,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from smbguard.checks._host import smb1_off
 from smbguard.checks.base import Check
 from smbguard.checks.common import not_reachable
 from smbguard.model import CheckResult, Confidence, HostFacts, JsonValue, Status
@@ -23,9 +24,8 @@ def run(facts: HostFacts) -> Iterable[CheckResult]:
     if closed is not None:
         return closed
     probe = facts.ms17_010
-    smb1 = facts.smb1
     if probe is None or probe.state == "not_run":
-        if smb1 is not None and smb1.enabled is False:
+        if smb1_off(facts):
             return [
                 CheckResult(
                     ID,

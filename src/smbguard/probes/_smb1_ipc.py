@@ -1,0 +1,91 @@
+"""Shared first steps of the read-only SMB1 vulnerability probes: NEGOTIATE
+``NT LM 0.12`` (no extended security), an anonymous SESSION_SETUP_ANDX (empty
+account and passwords, [MS-CIFS] 3.2.4.2.4) and TREE_CONNECT_ANDX to ``IPC$``.
+
+Every step is a normal client request; nothing is malformed or oversized. A
+step that fails ends the probe with a reason (the caller reports "unknown" or
+"not_run", never "safe").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from smbguard.errors import ConnectionClosed, DecodeError
+from smbguard.net.transport import Transport
+from smbguard.proto import smb1
+from smbguard.proto.ntstatus import status_name
+
+CLIENT_PID = 0xFEFF
+
+
+class Smb1Refused(Exception):
+    """The server does not speak SMB1 (no dialect accepted, or it dropped the connection)."""
+
+
+class StepFailed(Exception):
+    """A step was answered with an error status."""
+
+    def __init__(self, stage: str, status: int) -> None:
+        super().__init__(f"{stage} answered {status_name(status)}")
+        self.stage = stage
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class IpcSession:
+    """An anonymous SMB1 session with IPC$ connected: the header to build requests on."""
+
+    header: smb1.Header
+    native_os: str | None
+    native_lan_man: str | None
+
+
+async def _exchange(transport: Transport, message: bytes) -> bytes:
+    await transport.send(message)
+    return await transport.recv()
+
+
+async def open_ipc(transport: Transport, address: str) -> IpcSession:
+    """Negotiate, log on anonymously and connect IPC$. Raises :class:`Smb1Refused`,
+    :class:`StepFailed`, DecodeError or TransportError."""
+    base = smb1.Header(command=smb1.Command.NEGOTIATE, pid=CLIENT_PID, mid=1)
+    try:
+        reply = await _exchange(transport, smb1.encode_negotiate_request((smb1.NT_LM_0_12,), base))
+    except ConnectionClosed as exc:
+        raise Smb1Refused("the server closed the connection on an SMB1 NEGOTIATE") from exc
+    if not smb1.is_smb1(reply):
+        raise Smb1Refused("the server answered an SMB1 NEGOTIATE with SMB2")
+    negotiate = smb1.decode_negotiate_response(reply)
+    if not negotiate.accepted:
+        raise Smb1Refused("the server accepted no SMB1 dialect")
+
+    hdr = dataclasses.replace(base, command=smb1.Command.SESSION_SETUP_ANDX, mid=2)
+    reply = await _exchange(transport, smb1.encode_session_setup_request(smb1.SessionSetupRequest(), hdr))
+    setup = smb1.decode_session_setup_response(reply)
+    if setup.status != 0:
+        raise StepFailed("anonymous session setup", setup.status)
+
+    hdr = dataclasses.replace(hdr, command=smb1.Command.TREE_CONNECT_ANDX, uid=setup.uid, mid=3)
+    path = f"\\\\{address}\\IPC$"
+    reply = await _exchange(transport, smb1.encode_tree_connect_request(smb1.TreeConnectRequest(path), hdr))
+    tree = smb1.decode_tree_connect_response(reply)
+    if tree.status != 0:
+        raise StepFailed("tree connect to IPC$", tree.status)
+    return IpcSession(
+        header=dataclasses.replace(hdr, tid=tree.tid, mid=4),
+        native_os=setup.native_os,
+        native_lan_man=setup.native_lan_man,
+    )
+
+
+async def logoff(transport: Transport, session: IpcSession) -> None:
+    """Best-effort LOGOFF_ANDX (the connection is closed right after anyway)."""
+    try:
+        await _exchange(transport, smb1.encode_logoff_request(dataclasses.replace(session.header, mid=0x7F)))
+    except (ConnectionClosed, DecodeError):
+        return
+
+
+__all__ = ["IpcSession", "Smb1Refused", "StepFailed", "logoff", "open_ipc"]
