@@ -166,3 +166,11 @@ def test_progress_line_format() -> None:
     text = buf.getvalue()
     assert "50/100 hosts" in text and "3 open" in text and "25/s" in text and "ETA 0:02" in text
     bar.clear()
+
+
+def test_probe_options_follow_the_command_line() -> None:
+    args = build_parser().parse_args(["scan", "127.0.0.1", "--timeout", "1.5", "--no-null-session"])
+    opts = scan_cli.probe_options(args)
+    assert opts.limits.connect_timeout == 1.5 and opts.limits.read_timeout == 1.5
+    assert opts.null_sessions is False
+    assert scan_cli.probe_options(build_parser().parse_args(["scan", "x"])).null_sessions is True

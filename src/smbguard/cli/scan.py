@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import importlib
 import importlib.util
 import signal
@@ -28,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from smbguard import __version__
 from smbguard.engine import Collector, Engine, EngineOptions, Evaluator, Progress, plain_result
@@ -36,6 +35,9 @@ from smbguard.errors import TargetError
 from smbguard.model import HostFacts, HostResult, ScanInfo, ScanReport, Target
 from smbguard.report import REPORTERS, StreamingReporter, get_reporter
 from smbguard.targets import TargetSet, parse
+
+if TYPE_CHECKING:
+    from smbguard.probes.base import ProbeOptions
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -198,24 +200,15 @@ def redact(argv: Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def probe_options(args: argparse.Namespace, options_type: type[Any]) -> Any:
-    """Build the probes' options object from the command line.
+def probe_options(args: argparse.Namespace) -> ProbeOptions:
+    """What the probes are told, from the command line (``--ms17-010`` etc. add here)."""
+    from smbguard.net.transport import Limits
+    from smbguard.probes.base import ProbeOptions
 
-    Only the fields that ``options_type`` (a dataclass) declares are passed, so
-    the probes may grow options without this function breaking."""
-    values: dict[str, Any] = {
-        "timeout": args.timeout,
-        "connect_timeout": args.timeout,
-        "read_timeout": args.timeout,
-        "null_session": not args.no_null_session,
-        "port139_session": args.port == 139,
-    }
-    names = (
-        {f.name for f in dataclasses.fields(options_type)}
-        if dataclasses.is_dataclass(options_type)
-        else set()
+    return ProbeOptions(
+        limits=Limits(connect_timeout=args.timeout, read_timeout=args.timeout),
+        null_sessions=not args.no_null_session,
     )
-    return options_type(**{k: v for k, v in values.items() if k in names})
 
 
 def default_collector(args: argparse.Namespace) -> Collector:
@@ -223,7 +216,7 @@ def default_collector(args: argparse.Namespace) -> Collector:
     if importlib.util.find_spec("smbguard.probes.host") is None:
         raise RuntimeError("the SMB probes (smbguard.probes.host) are not installed")
     host = importlib.import_module("smbguard.probes.host")
-    opts = probe_options(args, host.ProbeOptions)
+    opts = probe_options(args)
 
     async def collect(target: Target) -> HostFacts:
         facts = await host.collect(target, opts)

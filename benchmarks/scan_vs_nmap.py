@@ -1,0 +1,221 @@
+"""smbguard scan vs nmap's SMB scripts on N real Samba hosts on loopback.
+
+    python benchmarks/scan_vs_nmap.py                 # 20 hosts, 3 rounds
+    python benchmarks/scan_vs_nmap.py --hosts 40 --rounds 5
+
+Starts N ``smbd`` instances (tests/helpers/samba.py) on 127.0.12.11 upward, with
+five configurations in turn (SMB1 + guest, SMB3-only + mandatory signing, Debian
+defaults, SMB1-only, SMB2.1-3.0 anonymous shares), then times whole process
+against whole process, alternating which goes first:
+
+    smbguard scan HOSTS --format json -o FILE
+    nmap -Pn -n -p445 -oX FILE HOSTS \
+        --script smb-protocols,smb2-security-mode,smb-security-mode,smb-os-discovery
+
+and checks, host by host, that both agree on SMB1, the SMB2/3 dialects and
+signing (SMB2 signing of the highest dialect, which is what smb2-security-mode
+reports; SMB1 message signing). Needs root (loopback addresses) and Samba.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.helpers.samba import SambaConfig, SambaLab
+
+NMAP_SCRIPTS = "smb-protocols,smb2-security-mode,smb-security-mode,smb-os-discovery"
+NMAP_DIALECTS = {"202": "2.0.2", "210": "2.1", "300": "3.0", "302": "3.0.2", "311": "3.1.1"}
+
+PROFILES: list[dict[str, Any]] = [
+    {
+        "options": {"server min protocol": "NT1", "map to guest": "Bad User"},
+        "shares": {"public": {"guest ok": "yes", "read only": "yes"}},
+    },
+    {"options": {"server min protocol": "SMB3", "server signing": "mandatory"}},
+    {"options": {"workgroup": "WORKGROUP", "map to guest": "bad user", "usershare allow guests": "yes"}},
+    {"options": {"server min protocol": "NT1", "server max protocol": "NT1"}},
+    {
+        "options": {
+            "server min protocol": "SMB2_10",
+            "server max protocol": "SMB3_00",
+            "map to guest": "Bad User",
+        },
+        "shares": {"pub": {"guest ok": "yes", "read only": "no"}},
+    },
+]
+
+
+def lab_configs(n: int) -> list[SambaConfig]:
+    if not 1 <= n <= 29:
+        raise SystemExit("--hosts must be 1-29 (127.0.12.11-39)")
+    out = []
+    for i in range(n):
+        p = PROFILES[i % len(PROFILES)]
+        out.append(
+            SambaConfig(
+                name=f"bench{i + 1}",
+                address=f"127.0.12.{11 + i}",
+                netbios_name=f"BENCH{i + 1}",
+                options=p.get("options", {}),
+                shares=p.get("shares", {}),
+            )
+        )
+    return out
+
+
+def run_smbguard(addrs: list[str], out: Path) -> float:
+    smbguard = shutil.which("smbguard")
+    cmd = [smbguard] if smbguard else [sys.executable, "-m", "smbguard"]
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [*cmd, "scan", *addrs, "--format", "json", "-o", str(out), "--progress", "off"],
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"smbguard failed ({proc.returncode}): {proc.stderr}")
+    return elapsed
+
+
+def run_nmap(addrs: list[str], out: Path) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        ["nmap", "-Pn", "-n", "-p445", "--script", NMAP_SCRIPTS, "-oX", str(out), *addrs],
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"nmap failed: {proc.stderr}")
+    return elapsed
+
+
+def parse_nmap(path: Path) -> dict[str, dict[str, Any]]:
+    hosts: dict[str, dict[str, Any]] = {}
+    for host in ET.parse(path).getroot().iter("host"):
+        addr_el = host.find("address")
+        if addr_el is None:
+            continue
+        facts: dict[str, Any] = {"smb1": False, "dialects": [], "smb2_required": None, "smb1_signing": None}
+        for script in host.iter("script"):
+            sid = script.get("id")
+            if sid == "smb-protocols":
+                for el in script.iter("elem"):
+                    text = (el.text or "").strip()
+                    if text.startswith("NT LM 0.12"):
+                        facts["smb1"] = True
+                    elif text in NMAP_DIALECTS:
+                        facts["dialects"].append(NMAP_DIALECTS[text])
+            elif sid == "smb2-security-mode":
+                for el in script.iter("elem"):
+                    text = (el.text or "").lower()
+                    if "message signing" in text:
+                        facts["smb2_required"] = "not required" not in text and "required" in text
+            elif sid == "smb-security-mode":
+                for el in script.iter("elem"):
+                    if el.get("key") == "message_signing":
+                        facts["smb1_signing"] = (el.text or "").strip()
+        hosts[addr_el.get("addr", "")] = facts
+    return hosts
+
+
+def parse_smbguard(path: Path) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for h in json.loads(path.read_text())["hosts"]:
+        smb1_req = h["smb1"]["signing_required"]
+        smb1_en = h["smb1"]["signing_enabled"]
+        out[h["address"]] = {
+            "smb1": h["smb1"]["enabled"],
+            "dialects": h["smb2"]["dialects"],
+            "smb2_required": h["signing"]["smb2_required"],
+            "smb1_signing": None
+            if not h["smb1"]["enabled"]
+            else ("required" if smb1_req else ("supported" if smb1_en else "disabled")),
+            "facts": sum(v is not None and v != [] for v in _leaves(h)),
+        }
+    return out
+
+
+def _leaves(obj: Any) -> list[Any]:
+    if isinstance(obj, dict):
+        return [leaf for v in obj.values() for leaf in _leaves(v)]
+    if isinstance(obj, list):
+        return (
+            [obj] if not obj or not isinstance(obj[0], dict | list) else [x for v in obj for x in _leaves(v)]
+        )
+    return [obj]
+
+
+def compare(sg: dict[str, dict[str, Any]], nm: dict[str, dict[str, Any]], addrs: list[str]) -> list[str]:
+    problems = []
+    for a in addrs:
+        s, n = sg.get(a), nm.get(a)
+        if s is None or n is None:
+            problems.append(f"{a}: missing from {'smbguard' if s is None else 'nmap'}")
+            continue
+        for key in ("smb1", "dialects", "smb1_signing"):
+            if s[key] != n[key]:
+                problems.append(f"{a}: {key} smbguard={s[key]!r} nmap={n[key]!r}")
+        if n["dialects"] and s["smb2_required"] != n["smb2_required"]:
+            problems.append(
+                f"{a}: smb2 signing required smbguard={s['smb2_required']} nmap={n['smb2_required']}"
+            )
+    return problems
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hosts", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    configs = lab_configs(args.hosts)
+    addrs = [c.address for c in configs]
+    tmp = Path(tempfile.mkdtemp(prefix="smbguard-bench-"))
+    times: dict[str, list[float]] = {"smbguard": [], "nmap": []}
+    problems: list[str] = []
+    with SambaLab(configs):
+        time.sleep(0.5)
+        for r in range(args.rounds):
+            order = ["smbguard", "nmap"] if r % 2 == 0 else ["nmap", "smbguard"]
+            for tool in order:
+                if tool == "smbguard":
+                    times[tool].append(run_smbguard(addrs, tmp / f"sg{r}.json"))
+                else:
+                    times[tool].append(run_nmap(addrs, tmp / f"nm{r}.xml"))
+            sg = parse_smbguard(tmp / f"sg{r}.json")
+            nm = parse_nmap(tmp / f"nm{r}.xml")
+            problems += [f"round {r + 1}: {p}" for p in compare(sg, nm, addrs)]
+    sg_med, nm_med = statistics.median(times["smbguard"]), statistics.median(times["nmap"])
+    facts = statistics.median(v["facts"] for v in sg.values())
+    print(
+        f"{args.hosts} Samba hosts on loopback, {args.rounds} rounds (median), whole process vs whole process"
+    )
+    print(f"{'tool':<10} {'seconds':>8}  runs")
+    print(f"{'smbguard':<10} {sg_med:>8.2f}  " + " ".join(f"{t:.2f}" for t in times["smbguard"]))
+    print(f"{'nmap':<10} {nm_med:>8.2f}  " + " ".join(f"{t:.2f}" for t in times["nmap"]))
+    print(
+        f"ratio: smbguard is {nm_med / sg_med:.1f}x faster; non-null facts per host (smbguard): {facts:.0f}"
+    )
+    print(f"agreement on SMB1, dialects, signing: {'all hosts agree' if not problems else 'DISAGREE'}")
+    for p in problems:
+        print("  " + p)
+    shutil.rmtree(tmp, ignore_errors=True)
+    if problems:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""Addresses per second on a sweep of closed loopback addresses: smbguard vs nmap.
+
+    python benchmarks/sweep.py                      # 127.0.64.0/20 (4,096 addresses), port 445
+    python benchmarks/sweep.py --cidr 127.0.64.0/16 --repeat 5
+
+Whole process against whole process, in one run, same addresses, alternating
+order: ``smbguard scan CIDR --format json -o FILE`` and
+``nmap -sT -Pn -n -p445 CIDR -oX FILE``. Both write every host. Also reported:
+the engine alone in this process (no interpreter start-up, no output), and a
+plain ``asyncio.open_connection`` loop (the naive baseline). Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+
+def _loopback_only(cidr: str) -> ipaddress.IPv4Network:
+    net = ipaddress.ip_network(cidr, strict=False)
+    if not isinstance(net, ipaddress.IPv4Network) or not net.subnet_of(ipaddress.ip_network("127.0.0.0/8")):
+        raise SystemExit(f"refusing to sweep {cidr}: loopback (127.0.0.0/8) only")
+    return net
+
+
+def run_smbguard(cidr: str, port: int, out: Path) -> tuple[float, dict[str, int]]:
+    smbguard = shutil.which("smbguard")
+    cmd = [smbguard] if smbguard else [sys.executable, "-m", "smbguard"]
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [*cmd, "scan", cidr, "--port", str(port), "--format", "json", "-o", str(out), "--progress", "off"],
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"smbguard failed: {proc.stderr}")
+    states: dict[str, int] = {}
+    for h in json.loads(out.read_text())["hosts"]:
+        states[h["port_state"]] = states.get(h["port_state"], 0) + 1
+    return elapsed, states
+
+
+def run_nmap(cidr: str, port: int, out: Path) -> tuple[float, dict[str, int]]:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        ["nmap", "-sT", "-Pn", "-n", f"-p{port}", cidr, "-oX", str(out)], capture_output=True, text=True
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"nmap failed: {proc.stderr}")
+    states: dict[str, int] = {}
+    for p in ET.parse(out).getroot().iter("port"):
+        state = p.find("state")
+        key = state.get("state", "?") if state is not None else "?"
+        states[key] = states.get(key, 0) + 1
+    # nmap folds uninteresting hosts into <extraports> when there are many
+    for extra in ET.parse(out).getroot().iter("extraports"):
+        states[extra.get("state", "?")] = states.get(extra.get("state", "?"), 0) + int(extra.get("count", 0))
+    return elapsed, states
+
+
+def engine_in_process(net: ipaddress.IPv4Network, port: int) -> float:
+    from smbguard.engine import Engine, EngineOptions
+    from smbguard.model import HostFacts, PortState, Target
+    from smbguard.targets import parse
+
+    async def never(target: Target) -> HostFacts:  # no port is open in the swept range
+        return HostFacts(target=target, port_state=PortState.ERROR)
+
+    ts = parse([str(net)], default_port=port)
+
+    async def go() -> int:
+        engine = Engine(never, EngineOptions(concurrency=256, preconnect=True))
+        return len([r async for r in engine.scan(ts, total=ts.count())])
+
+    start = time.perf_counter()
+    n = asyncio.run(go())
+    assert n == net.num_addresses
+    return time.perf_counter() - start
+
+
+def naive_asyncio(net: ipaddress.IPv4Network, port: int) -> float:
+    async def go() -> None:
+        sem = asyncio.Semaphore(256)
+
+        async def one(addr: str) -> None:
+            async with sem:
+                try:
+                    _r, w = await asyncio.wait_for(asyncio.open_connection(addr, port), 3)
+                    w.close()
+                except OSError:
+                    pass
+
+        await asyncio.gather(*(one(str(a)) for a in net))
+
+    start = time.perf_counter()
+    asyncio.run(go())
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cidr", default="127.0.64.0/20")
+    ap.add_argument("--port", type=int, default=445)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    net = _loopback_only(args.cidr)
+    n = net.num_addresses
+    tmp = Path(tempfile.mkdtemp(prefix="smbguard-sweep-"))
+    rows: dict[str, list[float]] = {"smbguard": [], "nmap": [], "engine": [], "asyncio": []}
+    agree = True
+    for i in range(args.repeat):
+        order = ["smbguard", "nmap"] if i % 2 == 0 else ["nmap", "smbguard"]
+        for tool in order:
+            if tool == "smbguard":
+                t, states = run_smbguard(str(net), args.port, tmp / "s.json")
+            else:
+                t, states = run_nmap(str(net), args.port, tmp / "n.xml")
+            rows[tool].append(t)
+            if states.get("closed", 0) != n:
+                agree = False
+                print(f"  {tool}: states {states} (expected {n} closed)", file=sys.stderr)
+        rows["engine"].append(engine_in_process(net, args.port))
+        rows["asyncio"].append(naive_asyncio(net, args.port))
+    print(f"sweep of {n} closed loopback addresses ({net}, port {args.port}), median of {args.repeat} runs")
+    print(f"{'what':<46} {'seconds':>8} {'addr/s':>9}")
+    labels = {
+        "smbguard": "smbguard scan (whole process, JSON out)",
+        "nmap": "nmap -sT -Pn -n (whole process, XML out)",
+        "engine": "smbguard engine in-process (epoll sweep)",
+        "asyncio": "plain asyncio.open_connection, 256 at once",
+    }
+    for key, label in labels.items():
+        med = statistics.median(rows[key])
+        print(f"{label:<46} {med:>8.3f} {n / med:>9,.0f}")
+    ratio = statistics.median(rows["nmap"]) / statistics.median(rows["smbguard"])
+    print(f"smbguard vs nmap (whole process): {ratio:.2f}x; both saw {n} closed: {'yes' if agree else 'NO'}")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
