@@ -37,7 +37,7 @@ def judge_peek_status(status: int) -> VulnProbeFacts:
     )
 
 
-async def run_on(transport: Transport, address: str) -> VulnProbeFacts:
+async def _run(transport: Transport, address: str) -> VulnProbeFacts:
     """The probe over an open transport (TCP or replay)."""
     try:
         session = await open_ipc(transport, address)
@@ -54,19 +54,24 @@ async def run_on(transport: Transport, address: str) -> VulnProbeFacts:
     return facts
 
 
-async def probe(target: Target, limits: Limits | None = None) -> VulnProbeFacts:
-    """Connect to ``target`` and run the probe. Never raises for network or protocol
-    trouble: those give state "unknown" with the reason."""
-    limits = limits or Limits()
+async def run_on(transport: Transport, address: str) -> VulnProbeFacts:
+    """The probe over an open transport (TCP or replay). Network and protocol trouble
+    gives state "unknown" with the reason; it never raises for them."""
     try:
-        transport = await open_tcp(target.address, target.port, limits)
-    except TransportError as exc:
-        return VulnProbeFacts("unknown", {"stage": "connect"}, f"{type(exc).__name__}: {exc}")
-    try:
-        return await run_on(transport, target.address)
+        return await _run(transport, address)
     except TransportError as exc:
         return VulnProbeFacts("unknown", {}, f"{type(exc).__name__}: {exc}")
     except DecodeError as exc:
         return VulnProbeFacts("unknown", {}, f"malformed answer: {exc}")
+
+
+async def probe(target: Target, limits: Limits | None = None) -> VulnProbeFacts:
+    """Connect to ``target`` and run the probe (one connection, closed afterwards)."""
+    try:
+        transport = await open_tcp(target.address, target.port, limits or Limits())
+    except TransportError as exc:
+        return VulnProbeFacts("unknown", {"stage": "connect"}, f"{type(exc).__name__}: {exc}")
+    try:
+        return await run_on(transport, target.address)
     finally:
         await transport.close()
