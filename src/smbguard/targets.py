@@ -185,12 +185,16 @@ class TargetSet:
 
     def __iter__(self) -> Iterator[Target]:
         excl = self._exclude_set()
+        ntoa = socket.inet_ntoa
         for b in self._blocks():
-            cls = ipaddress.IPv4Address if b.version == 4 else ipaddress.IPv6Address
             suffix = f"%{b.scope}" if b.scope else ""
             for lo, hi in excl.subtract(b.version, b.first, b.last):
-                for value in range(lo, hi + 1):
-                    yield Target(address=str(cls(value)) + suffix, port=b.port, hostname=b.hostname)
+                if b.version == 4:
+                    for value in range(lo, hi + 1):
+                        yield Target(ntoa(value.to_bytes(4, "big")), b.port, b.hostname)
+                else:
+                    for value in range(lo, hi + 1):
+                        yield Target(str(ipaddress.IPv6Address(value)) + suffix, b.port, b.hostname)
 
 
 async def resolve_name(name: str, timeout: float) -> list[str]:
