@@ -1,0 +1,101 @@
+"""The emulator as a network server: 127.x binds without extra addresses, bounded reads."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+from smbguard.lab import Lab, LabLimits, personas, sweep_layout
+from smbguard.net.transport import Limits, open_tcp
+from smbguard.proto import smb1
+
+PORT = 45447
+
+
+async def _connect(addr: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.wait_for(asyncio.open_connection(addr, PORT), 2)
+
+
+def test_many_loopback_addresses_without_ip_addr_add() -> None:
+    """Binding 127.1.x.y needs no `ip addr add` on Linux: 200 hosts spread over a /20."""
+    layout = sweep_layout("127.1.0.0/20", hosts=200)
+
+    async def run() -> int:
+        ok = 0
+        async with Lab(layout, port=PORT).running():
+            for addr in list(layout)[::20]:
+                t = await open_tcp(addr, PORT, Limits(connect_timeout=2, read_timeout=2))
+                await t.send(smb1.encode_negotiate_request((smb1.NT_LM_0_12, smb1.SMB_2_002)))
+                assert await t.recv()
+                await t.close()
+                ok += 1
+        return ok
+
+    assert asyncio.run(run()) == 10
+
+
+def test_oversized_length_and_stalls_close_the_connection() -> None:
+    lab = Lab(
+        {"127.0.30.121": personas.WIN7_SP1_UNPATCHED},
+        port=PORT,
+        limits=LabLimits(read_timeout=0.3, idle_timeout=0.5),
+    )
+
+    async def run() -> tuple[bytes, bytes, bytes]:
+        async with lab.running():
+            r, w = await _connect("127.0.30.121")
+            w.write(b"\x00\xff\xff\xff")  # 16 MiB announced
+            await w.drain()
+            big = await asyncio.wait_for(r.read(), 2)
+            w.close()
+            r, w = await _connect("127.0.30.121")
+            w.write(b"\x00\x00\x01\x00ab")  # announces 256 bytes, sends 2, stalls
+            await w.drain()
+            stall = await asyncio.wait_for(r.read(), 2)
+            w.close()
+            r, w = await _connect("127.0.30.121")  # connects and says nothing
+            idle = await asyncio.wait_for(r.read(), 2)
+            w.close()
+            return big, stall, idle
+
+    assert asyncio.run(run()) == (b"", b"", b"")
+    assert lab.stats.dropped == 1
+
+
+def test_refuses_non_loopback_layouts() -> None:
+    import pytest
+
+    from smbguard.lab.layouts import sweep_layout as sl
+
+    with pytest.raises(ValueError):
+        sl("10.0.0.0/24", 3)
+
+
+def test_module_entry_point_runs_and_stops() -> None:
+    env = dict(os.environ)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "smbguard.lab",
+            "--layout",
+            "demo",
+            "--base",
+            "127.0.31.0",
+            "--port",
+            str(PORT),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline().strip() for _ in range(8)]
+        assert lines[-1] == "READY"
+        assert lines[0] == f"127.0.31.11:{PORT} win7-unpatched"
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
