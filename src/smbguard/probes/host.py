@@ -1,0 +1,316 @@
+"""``collect``: every unauthenticated probe against one ``address:port``, in parallel,
+over as few connections as an exact answer allows.
+
+Connections per host (all opened at once once the first TCP connect succeeds):
+
+1. the first connection: SMB2 NEGOTIATE for 3.1.1 with every negotiate context;
+2-5. one NEGOTIATE each for 2.0.2, 2.1, 3.0, 3.0.2 (a multi-dialect NEGOTIATE only
+   reveals the highest; the exact set needs one per dialect);
+6. SMB1 NEGOTIATE ``NT LM 0.12`` (+ NTLM CHALLENGE step: NativeOS/LanMan).
+
+No further connection is opened: after the NEGOTIATEs, the highest accepted SMB2
+connection carries the NTLM CHALLENGE and the null session, the second highest
+the guest session (both on the same one when only one dialect is spoken; on the
+SMB1 connection when SMB2 is absent). A closed port costs one connect attempt.
+
+Every await is bounded by the transport's connect/read timeouts; the engine adds
+a whole-host budget on top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+
+from smbguard import osinfo
+from smbguard.errors import ConnectRefused, ConnectTimeout, DecodeError, TransportError
+from smbguard.model import (
+    HostFacts,
+    NtlmInfo,
+    PortState,
+    ProbeError,
+    SigningFacts,
+    Smb1Facts,
+    Smb2Facts,
+    Target,
+    VulnProbeFacts,
+)
+from smbguard.net.transport import Transport
+from smbguard.probes import smb1 as smb1_probe
+from smbguard.probes import smb2 as smb2_probe
+from smbguard.probes.base import (
+    NETBIOS_PORT,
+    ProbeFailure,
+    ProbeOptions,
+    Smb1Channel,
+    Smb2Channel,
+    connect,
+    probe_error,
+)
+from smbguard.probes.netbios import probe_netbios
+from smbguard.probes.ntlm import ChallengeStep, ntlm_info, smb2_challenge
+from smbguard.probes.sessions import Outcome, session_facts, smb2_guest_session, smb2_null_session
+from smbguard.proto import smb2
+from smbguard.proto.netbios import NbssResponse
+
+__all__ = ["VULN_PROBES", "ProbeOptions", "VulnProbe", "collect", "derive_signing"]
+
+VulnProbe = Callable[[Target, ProbeOptions], Awaitable[VulnProbeFacts]]
+
+#: Hook for the read-only vulnerability probes (MS17-010, DoublePulsar). Register
+#: explicitly, keyed by the HostFacts field they fill, e.g. in this module:
+#: ``VULN_PROBES["ms17_010"] = ms17_010.probe``. An entry runs, in parallel with
+#: everything else and on its own connection, only when the ProbeOptions flag of
+#: the same name is True; otherwise the field stays None.
+VULN_PROBES: dict[str, VulnProbe] = {}
+
+SMB2_SIDE_DIALECTS = (
+    smb2.Dialect.SMB_2_0_2,
+    smb2.Dialect.SMB_2_1,
+    smb2.Dialect.SMB_3_0,
+    smb2.Dialect.SMB_3_0_2,
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _connect_first(target: Target, opts: ProbeOptions) -> tuple[Transport, float]:
+    """The first connection, retried ``opts.retries`` times on timeouts / transient errors."""
+    attempt = 0
+    while True:
+        start = time.perf_counter()
+        try:
+            transport = await connect(target.address, target.port, opts)
+        except ConnectRefused:
+            raise
+        except (ConnectTimeout, TransportError):
+            attempt += 1
+            if attempt > opts.retries:
+                raise
+            continue
+        return transport, (time.perf_counter() - start) * 1000
+
+
+def derive_signing(smb1: Smb1Facts | None, smb2_facts: Smb2Facts | None) -> SigningFacts:
+    """Signing from the raw SecurityMode fields.
+
+    ``required`` is True only if every dialect the host speaks requires signing
+    (SMB1 when enabled, and each accepted SMB2 dialect); False as soon as one spoken
+    dialect does not; None when nothing is spoken or a dialect that might be spoken
+    is undecided while all known ones require it."""
+    smb1_spoken = smb1 is not None and smb1.enabled is True
+    smb1_required = smb1.signing_required if smb1_spoken and smb1 is not None else None
+    modes: Mapping[str, int] = smb2_facts.security_modes if smb2_facts is not None else {}
+    smb2_required = all(m & smb2.SecurityMode.SIGNING_REQUIRED for m in modes.values()) if modes else None
+    verdicts: list[bool] = []
+    if smb1_required is not None:
+        verdicts.append(smb1_required)
+    verdicts.extend(bool(m & smb2.SecurityMode.SIGNING_REQUIRED) for m in modes.values())
+    enabled_votes: list[bool] = []
+    if smb1_spoken and smb1 is not None and smb1.signing_enabled is not None:
+        enabled_votes.append(smb1.signing_enabled)
+    enabled_votes.extend(
+        bool(m & (smb2.SecurityMode.SIGNING_ENABLED | smb2.SecurityMode.SIGNING_REQUIRED))
+        for m in modes.values()
+    )
+    undecided = (smb1 is None or smb1.enabled is None) or (smb2_facts is None or not smb2_facts.decided)
+    if not verdicts:
+        required = None
+    elif not all(verdicts):
+        required = False
+    else:
+        required = None if undecided else True
+    return SigningFacts(
+        enabled=any(enabled_votes) if enabled_votes else None,
+        required=required,
+        smb1_required=smb1_required,
+        smb2_required=smb2_required,
+    )
+
+
+async def _side_dialect(
+    target: Target, opts: ProbeOptions, dialect: int, keep: list[Transport]
+) -> tuple[smb2_probe.DialectResult, Smb2Channel | None]:
+    return await smb2_probe.negotiate_new_connection(target, opts, dialect, keep)
+
+
+async def _smb1_phase(target: Target, opts: ProbeOptions, keep: list[Transport]) -> smb1_probe.Smb1Result:
+    try:
+        transport = await connect(target.address, target.port, opts)
+    except (TransportError, ProbeFailure) as exc:
+        return smb1_probe.Smb1Result(
+            Smb1Facts(enabled=None, reason=f"connect: {exc}"), error=probe_error(smb1_probe.PROBE, exc)
+        )
+    keep.append(transport)
+    result = await smb1_probe.negotiate(Smb1Channel(transport))
+    return await smb1_probe.fingerprint(result)
+
+
+async def _run_vuln(
+    name: str, probe: VulnProbe, target: Target, opts: ProbeOptions
+) -> tuple[str, VulnProbeFacts]:
+    try:
+        return name, await probe(target, opts)
+    except (TransportError, DecodeError, ProbeFailure) as exc:
+        err = probe_error(name, exc)
+        return name, VulnProbeFacts(state="unknown", reason=f"{err.kind}: {err.message}")
+
+
+async def _session_work(
+    channels: list[tuple[int, Smb2Channel]], server: str, opts: ProbeOptions, errors: list[ProbeError]
+) -> tuple[NtlmInfo | None, Outcome | None, Outcome | None]:
+    """NTLM CHALLENGE + null session on the highest connection, guest on the next one."""
+    channels = sorted(channels, key=lambda c: c[0], reverse=True)
+    main = channels[0][1]
+    other = channels[1][1] if len(channels) > 1 else None
+
+    async def main_work() -> tuple[NtlmInfo | None, Outcome | None, ChallengeStep | None]:
+        try:
+            step = await smb2_challenge(main)
+        except (TransportError, DecodeError) as exc:
+            errors.append(probe_error("ntlm", exc))
+            return None, None, None
+        info = ntlm_info(step.challenge)
+        if not opts.null_sessions:
+            return info, None, None
+        return info, await smb2_null_session(main, step, server), None
+
+    async def guest_work() -> Outcome | None:
+        if not opts.null_sessions or other is None:
+            return None
+        return await smb2_guest_session(other)
+
+    (info, null, _), guest = await asyncio.gather(main_work(), guest_work())
+    if opts.null_sessions and other is None and info is not None:
+        guest = await smb2_guest_session(main)  # only one dialect: second session, same connection
+    return info, null, guest
+
+
+async def collect(target: Target, opts: ProbeOptions) -> HostFacts:
+    """All probes against ``target``; never raises for network or protocol trouble
+    (those become ``HostFacts.errors`` / None facts with reasons)."""
+    started = _now()
+    errors: list[ProbeError] = []
+    try:
+        first, connect_ms = await _connect_first(target, opts)
+    except ConnectRefused as exc:
+        return HostFacts(
+            target, PortState.CLOSED, started=started, finished=_now(), errors=(probe_error("connect", exc),)
+        )
+    except ConnectTimeout as exc:
+        return HostFacts(
+            target,
+            PortState.FILTERED,
+            started=started,
+            finished=_now(),
+            errors=(probe_error("connect", exc),),
+        )
+    except ProbeFailure as exc:  # port 139 answered with a negative NetBIOS session response
+        return HostFacts(
+            target,
+            PortState.OPEN,
+            netbios_session=False,
+            started=started,
+            finished=_now(),
+            errors=(exc.error,),
+        )
+    except TransportError as exc:
+        return HostFacts(
+            target, PortState.ERROR, started=started, finished=_now(), errors=(probe_error("connect", exc),)
+        )
+
+    keep: list[Transport] = [first]
+    t_nb: asyncio.Task[NbssResponse] | None = None
+    try:
+        first_channel = Smb2Channel(first)
+        server = target.hostname or target.address
+        t311 = asyncio.create_task(smb2_probe.negotiate(first_channel, smb2.Dialect.SMB_3_1_1, server))
+        t_smb1 = asyncio.create_task(_smb1_phase(target, opts, keep))
+        t_side = [asyncio.create_task(_side_dialect(target, opts, d, keep)) for d in SMB2_SIDE_DIALECTS]
+        t_vuln = [
+            asyncio.create_task(_run_vuln(n, p, target, opts))
+            for n, p in VULN_PROBES.items()
+            if getattr(opts, n, False) is True
+        ]
+        if opts.netbios_139 and target.port != NETBIOS_PORT:
+            t_nb = asyncio.create_task(probe_netbios(target, opts))
+        # Children handle their own protocol/transport errors; gather propagates only bugs
+        # and cancellation (which cancels every child).
+        await asyncio.gather(t311, t_smb1, *t_side, *t_vuln)
+        r311 = t311.result()
+        smb1_result = t_smb1.result()
+        side_results = [t.result() for t in t_side]
+        vuln_results = [t.result() for t in t_vuln]
+
+        dialect_results = [r311, *(r for r, _ in side_results)]
+        smb2_facts = smb2_probe.build_facts(dialect_results, smb1_spoken=smb1_result.facts.enabled is True)
+        for r in dialect_results:
+            if r.error is not None and (r.accepted is None or (r.closed and not smb2_facts.decided)):
+                errors.append(r.error)
+        open_channels: list[tuple[int, Smb2Channel]] = []
+        if r311.accepted:
+            open_channels.append((r311.dialect, first_channel))
+        open_channels.extend((r.dialect, ch) for r, ch in side_results if ch is not None)
+
+        ntlm: NtlmInfo | None = None
+        null: Outcome | None = None
+        guest: Outcome | None = None
+        if open_channels:
+            ntlm, null, guest = await _session_work(open_channels, server, opts, errors)
+        smb1_spoken_sessions = not open_channels and smb1_result.channel is not None
+        if smb1_result.challenge is not None and ntlm is None:
+            ntlm = ntlm_info(smb1_result.challenge)
+        if opts.null_sessions and (
+            smb1_spoken_sessions
+            or (
+                smb1_result.negotiate is not None
+                and not smb1_result.negotiate.extended_security
+                and smb1_result.channel is not None
+            )
+        ):
+            smb1_result, null1, guest1 = await smb1_probe.sessions(smb1_result, server)
+            if smb1_spoken_sessions:
+                null, guest = null1, guest1
+        if smb1_result.error is not None and smb1_result.facts.enabled is None:
+            errors.append(smb1_result.error)
+        smb1_facts = smb1_probe.finalize(smb1_result.facts, smb1_result.closed, bool(smb2_facts.dialects))
+
+        netbios_session: bool | None = True if target.port == NETBIOS_PORT else None
+        if t_nb is not None:
+            try:
+                netbios_session = (await t_nb).positive
+            except (TransportError, DecodeError) as exc:
+                errors.append(probe_error("netbios", exc))
+    finally:
+        if t_nb is not None and not t_nb.done():
+            t_nb.cancel()
+        await asyncio.gather(*(t.close() for t in keep))
+
+    os_string = osinfo.best_os_string(
+        smb1_facts.native_os if smb1_facts else None,
+        smb1_facts.native_lan_manager if smb1_facts else None,
+        ntlm.product if ntlm else None,
+        ntlm.os_version if ntlm else None,
+    )
+    vulns = dict(vuln_results)
+    return HostFacts(
+        target=target,
+        port_state=PortState.OPEN,
+        connect_ms=round(connect_ms, 3),
+        netbios_session=netbios_session,
+        smb1=smb1_facts,
+        smb2=smb2_facts,
+        signing=derive_signing(smb1_facts, smb2_facts),
+        ntlm=ntlm,
+        os=os_string,
+        sessions=session_facts(null, guest, skipped=not opts.null_sessions),
+        ms17_010=vulns.get("ms17_010"),
+        doublepulsar=vulns.get("doublepulsar"),
+        started=started,
+        finished=_now(),
+        errors=tuple(errors),
+    )
