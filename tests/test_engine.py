@@ -260,3 +260,17 @@ def test_sweep_of_many_closed_addresses_streams_everything() -> None:
     assert len(results) == 2048
     assert {r.facts.port_state for r in results} == {PortState.CLOSED}
     assert fake.calls == {}
+
+
+def test_failing_evaluator_is_recorded_on_the_host_not_lost() -> None:
+    def evaluate(facts: HostFacts) -> HostResult:
+        if facts.target.address.endswith(".2"):
+            raise ImportError("checks are broken")
+        return HostResult(facts=facts)
+
+    engine = Engine(FakeCollector(delay=0), EngineOptions(preconnect=False), evaluate=evaluate)
+    results = asyncio.run(collect_all(engine, targets(3)))
+    assert len(results) == 3
+    bad = next(r.facts for r in results if r.facts.target.address.endswith(".2"))
+    assert [(e.probe, e.kind) for e in bad.errors] == [("checks", "internal")]
+    assert "ImportError" in bad.errors[0].message

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import resource
 import select
@@ -334,6 +335,7 @@ class Engine:
         attempts: dict[Target, int] = {}
         retry_queue: deque[Target] = deque()
         sweeper: _Sweeper | None = None
+        failures: list[BaseException | None] = []
 
         def emit(result: HostResult) -> None:
             self.done += 1
@@ -350,6 +352,8 @@ class Engine:
 
             def finished(t: asyncio.Task[None]) -> None:
                 tasks.discard(t)
+                if not t.cancelled() and t.exception() is not None:
+                    failures.append(t.exception())  # a bug: re-raised by the scan
                 while open_waiting and len(tasks) < opts.concurrency and not self._stopping:
                     tgt, ms = open_waiting.popleft()
                     start_probe(tgt, ms, True)
@@ -445,6 +449,9 @@ class Engine:
                     if out:
                         continue
                     driver.result()  # re-raise a bug in the driver
+                    for exc in failures:
+                        if exc is not None:
+                            raise exc
                     break
                 wake.clear()
                 if not out and not driver.done():
@@ -502,4 +509,12 @@ class Engine:
                 retry_queue.append(target)
                 return
         attempts.pop(target, None)
-        emit(self._evaluate(facts))
+        emit(self.evaluate(facts))
+
+    def evaluate(self, facts: HostFacts) -> HostResult:
+        """Run the checks; a failing evaluator is recorded on the host, never loses it."""
+        try:
+            return self._evaluate(facts)
+        except Exception as exc:  # noqa: BLE001 - reported on the host; the scan goes on
+            error = ProbeError("checks", "internal", f"checks failed: {type(exc).__name__}: {exc}")
+            return HostResult(facts=dataclasses.replace(facts, errors=(*facts.errors, error)))
