@@ -99,8 +99,9 @@ def evaluate(
     results: list[CheckResult] = []
     for check in checks:
         results.extend(run_check(check, facts, strict=strict))
-    return HostResult(facts=facts, results=tuple(results), findings=findings_of(facts, results, catalog,
-                                                                                 strict=strict))
+    return HostResult(
+        facts=facts, results=tuple(results), findings=findings_of(facts, results, catalog, strict=strict)
+    )
 
 
 def evaluate_many(

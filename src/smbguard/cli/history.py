@@ -1,17 +1,58 @@
-"""`smbguard history`: placeholder, replaced by the issue that implements it."""
+"""``smbguard history``: list the scans stored in the history database.
+
+smbguard history [--db PATH] [--limit N] [--format table|json]
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
+from smbguard.errors import StoreError
+from smbguard.store import Store, add_store_arguments, db_path_from_args
+
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("history", help="(not implemented yet)")
-    parser.set_defaults(func=_run)
+    parser = sub.add_parser("history", help="list stored scans", description="List the scans in the history.")
+    add_store_arguments(parser, no_store=False)
+    parser.add_argument("--limit", type=int, default=20, help="newest N scans (default 20, 0 = all)")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.set_defaults(func=run)
 
 
-def _run(args: argparse.Namespace) -> int:
-    print("smbguard history: not implemented yet", file=sys.stderr)
-    return 2
+def run(args: argparse.Namespace) -> int:
+    try:
+        with Store(db_path_from_args(args)) as store:
+            rows = store.scans(limit=args.limit or None)
+    except StoreError as exc:
+        print(f"smbguard history: {exc}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(json.dumps({"scans": [r.to_dict() for r in rows]}, indent=2, ensure_ascii=False))
+        return 0
+    if not rows:
+        print("no scans stored yet (run: smbguard scan TARGETS)")
+        return 0
+    header = ("ID", "STARTED (UTC)", "HOSTS", "OPEN", "FINDINGS", "TARGETS")
+    lines = [header] + [
+        (
+            str(r.id),
+            r.started[:19].replace("T", " ") + (" (interrupted)" if r.interrupted else ""),
+            str(r.host_count),
+            str(r.open_count),
+            str(r.finding_count),
+            _targets(r.targets),
+        )
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    for line in lines:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)) + "  " + line[-1])
+    return 0
+
+
+def _targets(targets: tuple[str, ...], limit: int = 60) -> str:
+    text = " ".join(targets)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

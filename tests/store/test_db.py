@@ -1,0 +1,136 @@
+"""SQLite scan history: migrations, round trip, no credentials, default path."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from smbguard.errors import StoreError
+from smbguard.store import MIGRATIONS, Store, default_db_path, redact_arguments, save_scan
+from tests.report.sample import fixed_report, sample_report
+
+
+def test_fresh_database_is_migrated_to_latest(tmp_path: Path) -> None:
+    with Store(tmp_path / "h.sqlite3") as store:
+        assert store.schema_version == len(MIGRATIONS)
+        tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"scans", "hosts", "findings"} <= tables
+
+
+def test_migrations_apply_in_order_and_only_once(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    extra = (*MIGRATIONS, "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+    with Store(path) as store:
+        scan_id = store.save_scan(sample_report())
+        store.migrate(extra)
+        assert store.schema_version == len(MIGRATIONS) + 1
+        store.migrate(extra)  # idempotent: nothing left to apply
+        assert store.scan(scan_id).host_count == 5
+
+
+def test_failed_migration_rolls_back(tmp_path: Path) -> None:
+    with Store(tmp_path / "h.sqlite3") as store:
+        broken = (*MIGRATIONS, "CREATE TABLE ok1 (a); CREATE TABLE scans (a)")
+        with pytest.raises(StoreError, match="migration 2"):
+            store.migrate(broken)
+        assert store.schema_version == len(MIGRATIONS)
+        names = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master")}
+        assert "ok1" not in names
+
+
+def test_newer_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store(path)
+
+
+def test_save_and_read_back(tmp_path: Path) -> None:
+    report = sample_report()
+    with Store(tmp_path / "h.sqlite3") as store:
+        scan_id = store.save_scan(report)
+        row = store.scan(scan_id)
+        assert row.host_count == 5 and row.open_count == 4
+        assert row.finding_count == sum(len(h.findings) for h in report.hosts) > 0
+        assert row.targets == ("192.0.2.0/28",)
+        stored = {(f.address, f.id) for f in store.findings(scan_id)}
+        expected = {(f.address, f.id) for h in report.hosts for f in h.findings}
+        assert stored == expected
+        assert ("192.0.2.1", "smb1-enabled") in stored
+        hosts = store.hosts(scan_id)
+        assert [h.address for h in hosts] == [f"192.0.2.{i}" for i in range(1, 6)]
+        assert hosts[0].name == "PC-ACCT01" and hosts[4].port_state == "closed"
+        objs = list(store.host_objects(scan_id))
+        assert len(objs) == 4 and objs[0]["address"] == "192.0.2.1"
+        assert {f["id"] for f in objs[0]["findings"]} >= {"smb1-enabled", "null-session-allowed"}
+
+
+def test_no_credentials_in_the_database(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    save_scan(sample_report(), path)
+    raw = path.read_bytes() + (
+        path.with_name(path.name + "-wal").read_bytes()
+        if path.with_name(path.name + "-wal").exists()
+        else b""
+    )
+    assert b"S3cret!" not in raw
+    with Store(path) as store:
+        assert store.scans()[0].arguments[-2:] == ("-p", "***")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["-u", "bob", "-p", "pw"], ["-u", "bob", "-p", "***"]),
+        (["--password=pw", "x"], ["--password=***", "x"]),
+        (["-H", "aad3b435b51404eeaad3b435b51404ee:31d6cfe0d16ae931b73c59d7e0c089c0"], ["-H", "***"]),
+        (["-ppw"], ["-p***"]),
+        (["--port", "445"], ["--port", "445"]),
+    ],
+)
+def test_redact_arguments(argv: list[str], expected: list[str]) -> None:
+    assert redact_arguments(argv) == expected
+
+
+def test_scans_listed_newest_first_and_previous_same_targets(tmp_path: Path) -> None:
+    with Store(tmp_path / "h.sqlite3") as store:
+        a = store.save_scan(sample_report())
+        b = store.save_scan(
+            sample_report(minutes=10).__class__(
+                info=sample_report().info.__class__(
+                    started=sample_report().info.started,
+                    finished=None,
+                    arguments=(),
+                    version="0.1.0",
+                    targets=("10.9.9.9",),
+                ),
+                hosts=(),
+            )
+        )
+        c = store.save_scan(fixed_report())
+        assert [s.id for s in store.scans()] == [c, b, a]
+        assert store.previous_same_targets(c).id == a  # type: ignore[union-attr]
+        assert store.previous_same_targets(b) is None
+        with pytest.raises(StoreError, match="no scan 999"):
+            store.scan(999)
+
+
+def test_default_path_follows_xdg() -> None:
+    assert default_db_path({"XDG_DATA_HOME": "/data/x", "HOME": "/home/u"}) == Path(
+        "/data/x/smbguard/history.sqlite3"
+    )
+    assert default_db_path({"HOME": "/home/u"}) == Path("/home/u/.local/share/smbguard/history.sqlite3")
+    assert default_db_path({"XDG_DATA_HOME": "relative", "HOME": "/home/u"}) == Path(
+        "/home/u/.local/share/smbguard/history.sqlite3"
+    )
+
+
+def test_unwritable_path_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot open"):
+        Store(blocker / "sub" / "h.sqlite3")
