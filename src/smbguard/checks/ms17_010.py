@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from smbguard.checks._host import smb1_off
+from smbguard.checks._host import is_samba, smb1_off
 from smbguard.checks.base import Check
 from smbguard.checks.common import not_reachable
 from smbguard.model import CheckResult, Confidence, HostFacts, JsonValue, Status
@@ -41,11 +41,13 @@ def run(facts: HostFacts) -> Iterable[CheckResult]:
     if probe.state == "vulnerable":
         return [CheckResult(ID, Status.AFFECTED, Confidence.CONFIRMED, evidence)]
     if probe.state == "patched":
-        return [
-            CheckResult(
-                ID, Status.NOT_AFFECTED, Confidence.CONFIRMED, evidence, reason="MS17-010 update installed"
-            )
-        ]
+        answer = evidence.get("status", "an error")
+        reason = (
+            f"Samba answered {answer}: MS17-010 is a Windows flaw"
+            if is_samba(facts)
+            else f"answered {answer} like a server with the MS17-010 update"
+        )
+        return [CheckResult(ID, Status.NOT_AFFECTED, Confidence.CONFIRMED, evidence, reason=reason)]
     return [
         CheckResult(
             ID,

@@ -155,6 +155,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not try null or guest sessions (some networks alert on them)",
     )
+    pr.add_argument(
+        "--ms17-010",
+        dest="ms17_010",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="read-only MS17-010 check (PeekNamedPipe on FID 0) where SMB1 answers (default on)",
+    )
+    pr.add_argument(
+        "--doublepulsar",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="read-only DoublePulsar implant ping where SMB1 answers (default on)",
+    )
 
     out = parser.add_argument_group("output")
     out.add_argument(
@@ -208,6 +221,8 @@ def probe_options(args: argparse.Namespace) -> ProbeOptions:
     return ProbeOptions(
         limits=Limits(connect_timeout=args.timeout, read_timeout=args.timeout),
         null_sessions=not args.no_null_session,
+        ms17_010=getattr(args, "ms17_010", True),
+        doublepulsar=getattr(args, "doublepulsar", True),
     )
 
 

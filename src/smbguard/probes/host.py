@@ -314,3 +314,11 @@ async def collect(target: Target, opts: ProbeOptions) -> HostFacts:
         finished=_now(),
         errors=tuple(errors),
     )
+
+
+# Read-only vulnerability probes (issue 3); each runs when its ProbeOptions flag is set.
+from smbguard.probes import doublepulsar as _doublepulsar  # noqa: E402 - registered after the hook exists
+from smbguard.probes import ms17_010 as _ms17_010  # noqa: E402
+
+VULN_PROBES["ms17_010"] = _ms17_010.run
+VULN_PROBES["doublepulsar"] = _doublepulsar.run

@@ -17,6 +17,7 @@ from smbguard.errors import DecodeError, TransportError
 from smbguard.model import JsonScalar, Target, VulnProbeFacts
 from smbguard.net.transport import Limits, Transport, open_tcp
 from smbguard.probes._smb1_ipc import Smb1Refused, StepFailed, logoff, open_ipc
+from smbguard.probes.base import ProbeFailure, ProbeOptions, connect
 from smbguard.proto import smb1
 from smbguard.proto.ntstatus import NTStatus, status_name
 
@@ -63,6 +64,20 @@ async def run_on(transport: Transport, address: str) -> VulnProbeFacts:
         return VulnProbeFacts("unknown", {}, f"{type(exc).__name__}: {exc}")
     except DecodeError as exc:
         return VulnProbeFacts("unknown", {}, f"malformed answer: {exc}")
+
+
+async def run(target: Target, opts: ProbeOptions) -> VulnProbeFacts:
+    """Entry point for ``probes.host.VULN_PROBES`` (port 139 gets its NetBIOS session first)."""
+    try:
+        transport = await connect(target.address, target.port, opts)
+    except ProbeFailure as exc:
+        return VulnProbeFacts("unknown", {"stage": "connect"}, exc.error.message)
+    except TransportError as exc:
+        return VulnProbeFacts("unknown", {"stage": "connect"}, f"{type(exc).__name__}: {exc}")
+    try:
+        return await run_on(transport, target.address)
+    finally:
+        await transport.close()
 
 
 async def probe(target: Target, limits: Limits | None = None) -> VulnProbeFacts:
