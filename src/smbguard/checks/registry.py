@@ -8,15 +8,28 @@ and paired vulnerable/clean/unknown fixtures per check under ``tests/checks``.
 from __future__ import annotations
 
 from smbguard.checks import (
+    admin_share_exposed,
+    anonymous_access_not_restricted,
+    anonymous_share_listing,
     encryption_unavailable,
     guest_access,
     netbios_exposed,
+    no_account_lockout,
+    ntlmv1_allowed,
     null_session,
+    share_everyone_full,
+    share_everyone_write,
+    share_readable_anon,
+    share_without_snapshots,
+    share_writable_anon,
     signing_disabled,
     signing_not_required,
+    smb1_audit_disabled,
     smb1_enabled,
     smb1_only,
     smb3_not_supported,
+    snapshots_stale,
+    weak_password_policy,
 )
 from smbguard.checks.base import Check
 
@@ -37,7 +50,21 @@ SCANNER_CHECKS: tuple[Check, ...] = (
 VULN_CHECKS: tuple[Check, ...] = ()
 
 # Share and credentialed-audit checks (issue 5).
-AUDIT_CHECKS: tuple[Check, ...] = ()
+AUDIT_CHECKS: tuple[Check, ...] = (
+    anonymous_share_listing.CHECK,
+    share_readable_anon.CHECK,
+    share_writable_anon.CHECK,
+    share_everyone_write.CHECK,
+    share_everyone_full.CHECK,
+    admin_share_exposed.CHECK,
+    weak_password_policy.CHECK,
+    no_account_lockout.CHECK,
+    ntlmv1_allowed.CHECK,
+    smb1_audit_disabled.CHECK,
+    anonymous_access_not_restricted.CHECK,
+    share_without_snapshots.CHECK,
+    snapshots_stale.CHECK,
+)
 
 ALL_CHECKS: tuple[Check, ...] = SCANNER_CHECKS + VULN_CHECKS + AUDIT_CHECKS
 

@@ -1,0 +1,123 @@
+"""Helpers shared by the share and credentialed-audit checks (issue 5).
+
+Registry names are the ``HKLM\\...\\Value`` strings the audit stores in
+``AuditFacts.registry`` (a test pins them to ``smbguard.auth.registry``). A name
+absent from the mapping was not read (reason in ``AuditFacts.errors``); a name
+present with ``None`` was read and is not set, so the Windows default applies.
+"""
+
+from __future__ import annotations
+
+from smbguard.model import AceFacts, AuditFacts, CheckResult, HostFacts, JsonValue, ShareFacts, Status
+
+LANMAN = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters\\"
+LSA = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Lsa\\"
+MRXSMB10_START = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\mrxsmb10\\Start"
+
+# Principals that stand for "almost anyone": Everyone, Anonymous, Authenticated Users,
+# BUILTIN\Users, BUILTIN\Guests, and the domain-relative Domain Users (-513),
+# Domain Guests (-514) and Guest (-501).
+BROAD_SIDS = {
+    "S-1-1-0": "Everyone",
+    "S-1-5-7": "ANONYMOUS LOGON",
+    "S-1-5-11": "Authenticated Users",
+    "S-1-5-32-545": "BUILTIN\\Users",
+    "S-1-5-32-546": "BUILTIN\\Guests",
+}
+BROAD_RIDS = {"513": "Domain Users", "514": "Domain Guests", "501": "Guest"}
+
+NOT_FILE_SHARES = ("ipc", "printer", "device")
+
+
+def is_broad(sid: str) -> bool:
+    if sid in BROAD_SIDS:
+        return True
+    parts = sid.split("-")
+    return sid.startswith("S-1-5-21-") and len(parts) == 8 and parts[-1] in BROAD_RIDS
+
+
+def principal(ace: AceFacts) -> str:
+    if ace.name:
+        return ace.name
+    if ace.sid in BROAD_SIDS:
+        return BROAD_SIDS[ace.sid]
+    rid = ace.sid.rsplit("-", 1)[-1]
+    return BROAD_RIDS.get(rid, ace.sid) if is_broad(ace.sid) else ace.sid
+
+
+def broad_rights(acl: tuple[AceFacts, ...]) -> tuple[set[str], list[str]]:
+    """Rights ("read"/"write"/"full") that broad principals hold in ``acl`` after
+    broad deny entries, and the granting principals as ``name:right,...`` strings."""
+    allowed: set[str] = set()
+    denied: set[str] = set()
+    who: list[str] = []
+    for ace in acl:
+        if not is_broad(ace.sid):
+            continue
+        if ace.ace_type == "deny":
+            denied.update(ace.rights)
+        else:
+            allowed.update(ace.rights)
+            if ace.rights:
+                who.append(f"{principal(ace)}:{'/'.join(ace.rights)}")
+    if "write" in denied or "read" in denied:
+        allowed.discard("full")
+    return allowed - denied, who
+
+
+def is_file_share(share: ShareFacts) -> bool:
+    kind = (share.type or "disk").split()[0]
+    return kind not in NOT_FILE_SHARES
+
+
+def is_admin_share(share: ShareFacts) -> bool:
+    """An administrative share: special (``$``) disk share such as C$ or ADMIN$."""
+    kind = share.type or ""
+    return share.name.endswith("$") and kind.startswith("disk") and "special" in kind
+
+
+def audit_or_unknown(facts: HostFacts, check_id: str, probe: str) -> AuditFacts | CheckResult:
+    """The host's audit facts, or an UNKNOWN result saying why there are none."""
+    audit = facts.audit
+    if audit is None or not audit.authenticated:
+        return unknown(check_id, "no credentialed audit of this host (smbguard audit -u USER ...)")
+    for err in audit.errors:
+        if err.probe == probe:
+            return unknown(check_id, f"{probe}: {err.message}")
+    return audit
+
+
+def registry_reason(audit: AuditFacts, name: str) -> str:
+    """Why registry value ``name`` is missing from ``audit.registry``: the error about
+    that value, else the error about the winreg pipe as a whole."""
+    errors = [e for e in audit.errors if e.probe == "winreg"]
+    for err in errors:
+        if err.message.startswith(name + ":"):
+            return err.message
+    for err in errors:
+        if not err.message.startswith("HKLM\\"):
+            return err.message
+    return f"{name} was not read"
+
+
+def unknown(
+    check_id: str, reason: str, share: str | None = None, evidence: dict[str, JsonValue] | None = None
+) -> CheckResult:
+    """One UNKNOWN result (for one share when ``share`` is given); the share is in the evidence."""
+    ev: dict[str, JsonValue] = dict(evidence or {})
+    if share is not None:
+        ev.setdefault("share", share)
+    return CheckResult(check_id, Status.UNKNOWN, reason=reason, share=share, evidence=ev)
+
+
+def as_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip(), 0)
+        except ValueError:
+            return None
+    return None
