@@ -123,9 +123,9 @@ def random_user_name(length: int = 12) -> str:
 class Smb2Channel:
     """Sequential SMB2 requests on one connection with message ids and credits."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, first_message_id: int = 0) -> None:
         self.transport = transport
-        self._next_id = 0
+        self._next_id = first_message_id
 
     def header(self, session_id: int = 0, tree_id: int = 0) -> smb2.Header:
         message_id = self._next_id

@@ -1,0 +1,163 @@
+"""host.collect against real Samba instances (one per configuration) and hostile peers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from smbguard.errors import ConnectTimeout
+from smbguard.model import HostFacts, PortState, Target
+from smbguard.net.transport import Limits
+from smbguard.probes import base
+from smbguard.probes.host import ProbeOptions, collect
+from tests.helpers.samba import SambaLab
+
+pytestmark = pytest.mark.integration
+
+OPTS = ProbeOptions(limits=Limits(connect_timeout=2, read_timeout=2))
+
+
+@pytest.fixture(scope="module")
+def facts(samba: SambaLab) -> dict[str, HostFacts]:
+    async def run() -> dict[str, HostFacts]:
+        names = [inst.name for inst in samba]
+        results = await asyncio.gather(*(collect(Target(i.address, i.port), OPTS) for i in samba))
+        return dict(zip(names, results, strict=True))
+
+    return asyncio.run(run())
+
+
+def test_default_samba(facts: dict[str, HostFacts]) -> None:
+    f = facts["default"]
+    assert f.port_state is PortState.OPEN and f.errors == ()
+    assert f.smb1 is not None and f.smb1.enabled is False and "0xFFFF" in (f.smb1.reason or "")
+    assert f.smb2 is not None and f.smb2.decided
+    assert f.smb2.dialects == ("2.0.2", "2.1", "3.0", "3.0.2", "3.1.1") and f.smb2.highest == "3.1.1"
+    assert f.smb2.server_guid is not None and f.smb2.encryption_ciphers == ("AES_128_GCM",)
+    assert f.smb2.compression_algorithms == ()  # Samba 4.17 answers no compression context
+    assert "ENCRYPTION" in f.smb2.capabilities and "LARGE_MTU" in f.smb2.capabilities
+    assert f.signing.required is False and f.signing.enabled is True and f.signing.smb1_required is None
+    assert f.ntlm is not None and f.ntlm.netbios_computer == "PRDEFAULT" and f.ntlm.os_version == "6.1.0"
+    assert f.ntlm.product == "Samba" and f.os == "Samba"
+    assert f.sessions.null is True and f.sessions.guest is False
+    assert "LOGON_FAILURE" in (f.sessions.guest_reason or "")
+
+
+def test_smb1_only_samba(facts: dict[str, HostFacts]) -> None:
+    f = facts["nt1only"]
+    assert f.smb1 is not None and f.smb1.enabled is True and f.smb1.dialect == "NT LM 0.12"
+    assert f.smb1.native_lan_manager is not None and f.smb1.native_lan_manager.startswith("Samba 4.")
+    assert f.os == f.smb1.native_lan_manager
+    assert f.smb2 is not None and f.smb2.dialects == () and f.smb2.decided  # closes every SMB2 NEGOTIATE
+    assert f.signing.required is False and f.signing.smb1_required is False
+    assert f.ntlm is not None and f.ntlm.netbios_computer == "PRNT1ONLY"  # from the SMB1 CHALLENGE
+    assert f.sessions.null is True and "SMB1" in (f.sessions.null_reason or "")
+    assert f.sessions.guest is False
+
+
+def test_smb3_only_signing_mandatory(facts: dict[str, HostFacts]) -> None:
+    f = facts["smb3sign"]
+    assert f.smb2 is not None and f.smb2.dialects == ("3.1.1",) and f.smb2.decided
+    assert f.smb2.security_modes == {"3.1.1": 3}
+    assert f.smb1 is not None and f.smb1.enabled is False
+    assert f.signing.required is True and f.signing.smb2_required is True
+
+
+def test_guest_share_and_smb1_signing(facts: dict[str, HostFacts]) -> None:
+    f = facts["guest"]
+    assert f.smb1 is not None and f.smb1.enabled is True
+    assert f.smb1.signing_required is True and f.signing.required is True  # mandatory on SMB1 and SMB2
+    assert f.sessions.guest is True and "IS_GUEST" in (f.sessions.guest_reason or "")
+    assert f.sessions.null is True
+
+
+def test_restrict_anonymous_refuses_null_session(facts: dict[str, HostFacts]) -> None:
+    f = facts["restricted"]
+    assert f.sessions.null is False and "IPC$ refused" in (f.sessions.null_reason or "")
+    assert f.smb2 is not None and f.smb2.dialects == ("2.0.2", "2.1", "3.0") and f.smb2.highest == "3.0"
+
+
+def test_port_139_opens_a_netbios_session(facts: dict[str, HostFacts]) -> None:
+    f = facts["nbss"]
+    assert f.target.port == 139 and f.netbios_session is True
+    assert f.smb2 is not None and "3.1.1" in f.smb2.dialects
+
+
+def test_skip_null_sessions(samba: SambaLab) -> None:
+    inst = samba["guest"]
+    f = asyncio.run(collect(Target(inst.address), ProbeOptions(null_sessions=False)))
+    assert f.sessions.skipped and f.sessions.null is None and f.sessions.guest is None
+    assert f.ntlm is not None  # the CHALLENGE step logs nobody on and still runs
+    assert f.smb1 is not None and f.smb1.native_lan_manager is not None  # from the extended CHALLENGE reply
+
+
+def test_closed_port_is_fast() -> None:
+    start = time.perf_counter()
+    f = asyncio.run(collect(Target("127.0.11.20", 4519), OPTS))
+    assert f.port_state is PortState.CLOSED and f.errors[0].kind == "refused"
+    assert time.perf_counter() - start < 1.0
+
+
+def test_connect_timeout_is_filtered(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def never(*args: object) -> object:
+        raise ConnectTimeout("no answer within 0.1s")
+
+    monkeypatch.setattr(base, "open_tcp", never)
+    f = asyncio.run(collect(Target("127.0.11.20", 445), OPTS))
+    assert f.port_state is PortState.FILTERED and f.errors[0].kind == "timeout"
+
+
+async def _silent(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+    await asyncio.sleep(30)
+
+
+async def _garbage(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+    await r.read(4096)
+    w.write(b"\x00\x00\x00\x40" + bytes(range(64)))
+    await w.drain()
+    await asyncio.sleep(30)
+
+
+async def _huge(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+    await r.read(4096)
+    w.write(b"\x00\xff\xff\xff")  # a 16 MiB frame, over the 1 MiB default bound
+    await w.drain()
+    await asyncio.sleep(30)
+
+
+async def _drip(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+    await r.read(4096)
+    for byte in b"\x00\x00\x00\x48\xfeSMB@\x00":
+        w.write(bytes([byte]))
+        await w.drain()
+        await asyncio.sleep(0.4)
+
+
+@pytest.mark.parametrize(
+    ("handler", "port", "kinds"),
+    [
+        (_silent, 4510, {"timeout"}),
+        (_garbage, 4511, {"protocol", "timeout"}),
+        (_huge, 4512, {"oversized", "timeout"}),
+        (_drip, 4513, {"timeout"}),
+    ],
+)
+def test_hostile_servers_end_within_timeouts(handler: object, port: int, kinds: set[str]) -> None:
+    limits = Limits(connect_timeout=1, read_timeout=1)
+
+    async def main() -> HostFacts:
+        server = await asyncio.start_server(handler, "127.0.0.1", port)  # type: ignore[arg-type]
+        async with server:
+            return await collect(Target("127.0.0.1", port), ProbeOptions(limits=limits))
+
+    start = time.perf_counter()
+    f = asyncio.run(main())
+    elapsed = time.perf_counter() - start
+    assert elapsed < 4  # parallel probes: about one read timeout, never a sum of them
+    assert f.port_state is PortState.OPEN
+    assert f.errors and {e.kind for e in f.errors} <= kinds | {"closed", "reset"}
+    assert f.smb1 is not None and f.smb1.enabled is None
+    assert f.smb2 is not None and f.smb2.dialects == () and not f.smb2.decided
+    assert f.signing.required is None and f.sessions.null is None
