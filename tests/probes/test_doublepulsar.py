@@ -25,10 +25,14 @@ def _trans2(path: Path, mid: int) -> bytes:
 
 def _login(shared: Path) -> list[bytes]:
     cap = shared / WIN7
-    neg = next(m for m in server_messages(cap, b"\xffSMB", 0x72)
-               if not smb1.decode_negotiate_response(m).extended_security)
-    setup = next(m for m in server_messages(cap, b"\xffSMB", 0x73)
-                 if smb1.decode_session_setup_response(m).status == 0)
+    neg = next(
+        m
+        for m in server_messages(cap, b"\xffSMB", 0x72)
+        if not smb1.decode_negotiate_response(m).extended_security
+    )
+    setup = next(
+        m for m in server_messages(cap, b"\xffSMB", 0x73) if smb1.decode_session_setup_response(m).status == 0
+    )
     tree = server_messages(cap, b"\xffSMB", 0x75)[0]
     return [neg, setup, tree]
 
@@ -54,12 +58,18 @@ def test_real_clean_reply_is_clean(shared_data: Path) -> None:
 
 
 def test_against_the_lab() -> None:
-    layout = {"127.0.30.111": personas.WIN7_DOUBLEPULSAR, "127.0.30.112": personas.WIN7_SP1_UNPATCHED,
-              "127.0.30.113": personas.WIN10_1909}
+    layout = {
+        "127.0.30.111": personas.WIN7_DOUBLEPULSAR,
+        "127.0.30.112": personas.WIN7_SP1_UNPATCHED,
+        "127.0.30.113": personas.WIN10_1909,
+    }
 
     async def scan() -> dict[str, str]:
         async with Lab(layout, port=45446).running():
             return {a: (await doublepulsar.probe(Target(a, 45446))).state for a in layout}
 
-    assert asyncio.run(scan()) == {"127.0.30.111": "infected", "127.0.30.112": "clean",
-                                   "127.0.30.113": "not_run"}
+    assert asyncio.run(scan()) == {
+        "127.0.30.111": "infected",
+        "127.0.30.112": "clean",
+        "127.0.30.113": "not_run",
+    }

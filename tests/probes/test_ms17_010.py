@@ -66,8 +66,13 @@ def test_valid_fid_success_is_not_called_patched(shared_data: Path) -> None:
 
 @pytest.mark.parametrize(
     ("status", "state"),
-    [(0xC0000205, "vulnerable"), (0xC0000022, "patched"), (0xC0000008, "patched"), (0xC00000BB, "unknown"),
-     (0x00000000, "unknown")],
+    [
+        (0xC0000205, "vulnerable"),
+        (0xC0000022, "patched"),
+        (0xC0000008, "patched"),
+        (0xC00000BB, "unknown"),
+        (0x00000000, "unknown"),
+    ],
 )
 def test_status_table(status: int, state: str) -> None:
     assert ms17_010.judge_peek_status(status).state == state

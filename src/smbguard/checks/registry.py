@@ -11,12 +11,16 @@ from smbguard.checks import (
     admin_share_exposed,
     anonymous_access_not_restricted,
     anonymous_share_listing,
+    doublepulsar,
     encryption_unavailable,
     guest_access,
+    ms17_010,
     netbios_exposed,
     no_account_lockout,
     ntlmv1_allowed,
     null_session,
+    os_end_of_support,
+    samba_outdated,
     share_everyone_full,
     share_everyone_write,
     share_readable_anon,
@@ -28,6 +32,8 @@ from smbguard.checks import (
     smb1_enabled,
     smb1_only,
     smb3_not_supported,
+    smbghost,
+    smbleed,
     snapshots_stale,
     weak_password_policy,
 )
@@ -47,7 +53,14 @@ SCANNER_CHECKS: tuple[Check, ...] = (
 )
 
 # WannaCry / SMBGhost / end-of-support / Samba version checks (issue 3).
-VULN_CHECKS: tuple[Check, ...] = ()
+VULN_CHECKS: tuple[Check, ...] = (
+    ms17_010.CHECK,
+    doublepulsar.CHECK,
+    smbghost.CHECK,
+    smbleed.CHECK,
+    os_end_of_support.CHECK,
+    samba_outdated.CHECK,
+)
 
 # Share and credentialed-audit checks (issue 5).
 AUDIT_CHECKS: tuple[Check, ...] = (
