@@ -46,7 +46,9 @@ def _name(facts: HostFacts) -> str:
     ):
         if candidate:
             domain = (n.netbios_domain if n else None) or (facts.smb1.primary_domain if facts.smb1 else None)
-            return clean(f"{domain}\\{candidate}" if domain else candidate, 32)
+            if domain and domain.upper() != candidate.upper():
+                return clean(f"{domain}\\{candidate}", 32)
+            return clean(candidate, 32)
     return ""
 
 
