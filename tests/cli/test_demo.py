@@ -1,0 +1,67 @@
+"""``smbguard demo``: one command, the emulated office scanned by the real scanner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from smbguard.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_demo_scans_the_office(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_json = tmp_path / "demo.json"
+    code = main(["demo", "--port", "45449", "--base", "127.0.33.0", "--html", "", "--json", str(out_json)])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "7 hosts scanned" in text
+    lines = text.splitlines()
+
+    def block(address: str) -> str:
+        start = next(i for i, line in enumerate(lines) if line.strip().startswith(address + "  "))
+        end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("    ")), len(lines))
+        return "\n".join(lines[start:end])
+
+    assert "AFFECTED  ms17-010" in block("127.0.33.11")
+    assert "ok        ms17-010" in block("127.0.33.12")
+    assert "AFFECTED  cve-2020-0796" in block("127.0.33.13")
+    assert "MITIGATED cve-2020-0796" in block("127.0.33.14")
+    assert "AFFECTED  samba-outdated" in block("127.0.33.16")
+    assert "AFFECTED  doublepulsar" in block("127.0.33.17")
+    assert '"doublepulsar"' in out_json.read_text()
+
+
+def test_demo_refuses_a_non_loopback_base(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--base", "192.168.1.0"]) == 2
+    assert "loopback" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to drop to nobody")
+def test_demo_runs_without_root(tmp_path: Path) -> None:
+    """As user nobody (no privilege to bind port 445 or add addresses) the demo still works."""
+    setpriv = shutil.which("setpriv")
+    python = shutil.which("python3", path="/usr/bin:/usr/local/bin")
+    if setpriv is None or python is None:
+        pytest.skip("setpriv or a system python3 is missing")
+    tmp_path.chmod(0o777)
+    env = {"HOME": str(tmp_path), "PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"}
+    cmd = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", python]
+    probe = subprocess.run([*cmd, "-c", "import smbguard.cli.demo"], env=env, capture_output=True, timeout=60)
+    if probe.returncode != 0:
+        pytest.skip(f"the system python cannot import smbguard as nobody: {probe.stderr[-200:]!r}")
+    run = subprocess.run(
+        [*cmd, "-m", "smbguard", "demo", "--base", "127.0.34.0", "--html", ""],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "127.0.34.11:10445" in run.stdout
+    assert "AFFECTED  ms17-010" in run.stdout
