@@ -116,11 +116,12 @@ async def _smb1_ipc(channel: Smb1Channel, uid: int, server: str) -> int:
     return smb1.decode_tree_connect_response(reply).status
 
 
-async def smb1_extended_challenge(
+async def smb1_extended_reply(
     channel: Smb1Channel,
-) -> tuple[smb1.SessionSetupResponse, ntlmssp.Challenge]:
+) -> tuple[smb1.SessionSetupResponse, ntlmssp.Challenge | None]:
     """SESSION_SETUP_ANDX (extended security) with an NTLM NEGOTIATE: the reply carries the
-    CHALLENGE and the server's NativeOS / NativeLanMan strings."""
+    CHALLENGE and the server's NativeOS / NativeLanMan strings. A reply with
+    MORE_PROCESSING_REQUIRED but no NTLMSSP token gives (reply, None)."""
     token = spnego.wrap_ntlmssp_negotiate(ntlmssp.encode_negotiate())
     req = smb1.SessionSetupRequest(
         extended=True, security_blob=token, native_os="Unix", native_lan_man="smbguard"
@@ -134,9 +135,17 @@ async def smb1_extended_challenge(
     if reply.status != NTStatus.MORE_PROCESSING_REQUIRED:
         raise DecodeError(f"SESSION_SETUP_ANDX answered {status_name(reply.status)} instead of a CHALLENGE")
     inner = spnego.extract_ntlmssp(reply.security_blob)
-    if inner is None:
+    return reply, ntlmssp.decode_challenge(inner) if inner is not None else None
+
+
+async def smb1_extended_challenge(
+    channel: Smb1Channel,
+) -> tuple[smb1.SessionSetupResponse, ntlmssp.Challenge]:
+    """:func:`smb1_extended_reply` that insists on the CHALLENGE (DecodeError otherwise)."""
+    reply, challenge = await smb1_extended_reply(channel)
+    if challenge is None:
         raise DecodeError("SESSION_SETUP_ANDX reply carries no NTLMSSP message")
-    return reply, ntlmssp.decode_challenge(inner)
+    return reply, challenge
 
 
 async def _smb1_ext_auth(channel: Smb1Channel, uid: int, message: bytes) -> smb1.SessionSetupResponse:

@@ -26,7 +26,7 @@ from smbguard.errors import ConnectionClosed, DecodeError, TransportError
 from smbguard.model import ProbeError, Smb1Facts, Target
 from smbguard.net.transport import Transport
 from smbguard.probes.base import ProbeOptions, Smb1Channel, connect, probe_error
-from smbguard.probes.sessions import Outcome, smb1_extended_challenge, smb1_guest_session, smb1_null_session
+from smbguard.probes.sessions import Outcome, smb1_extended_reply, smb1_guest_session, smb1_null_session
 from smbguard.proto import ntlmssp, smb1, smb2
 from smbguard.proto.ntstatus import status_name
 
@@ -93,7 +93,7 @@ async def fingerprint(result: Smb1Result) -> Smb1Result:
     if result.channel is None or result.negotiate is None or not result.negotiate.extended_security:
         return result
     try:
-        reply, challenge = await smb1_extended_challenge(result.channel)
+        reply, challenge = await smb1_extended_reply(result.channel)
     except (TransportError, DecodeError) as exc:
         facts = dataclasses.replace(result.facts, reason=f"NTLM CHALLENGE over SMB1 failed: {exc}")
         return dataclasses.replace(result, facts=facts, error=probe_error(PROBE, exc))
@@ -101,10 +101,12 @@ async def fingerprint(result: Smb1Result) -> Smb1Result:
         result.facts,
         native_os=reply.native_os,
         native_lan_manager=reply.native_lan_man,
-        server_name=result.facts.server_name or challenge.nb_computer_name,
-        primary_domain=result.facts.primary_domain or challenge.nb_domain_name,
+        server_name=result.facts.server_name or (challenge.nb_computer_name if challenge else None),
+        primary_domain=result.facts.primary_domain or (challenge.nb_domain_name if challenge else None),
+        reason=None if challenge else "extended-security reply without an NTLMSSP CHALLENGE",
     )
-    return dataclasses.replace(result, facts=facts, challenge=challenge, pending_uid=reply.uid)
+    pending = reply.uid if challenge is not None else None
+    return dataclasses.replace(result, facts=facts, challenge=challenge, pending_uid=pending)
 
 
 async def sessions(result: Smb1Result, server: str) -> tuple[Smb1Result, Outcome | None, Outcome | None]:
