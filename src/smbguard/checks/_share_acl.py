@@ -29,9 +29,9 @@ def judge(check_id: str, right: str, share: ShareFacts) -> CheckResult:
         )
     granted = {layer: right in rights for layer, (rights, _who) in layers.items()}
     if not all(granted.values()):
-        return CheckResult(check_id, Status.NOT_AFFECTED, evidence=ev)
+        return CheckResult(check_id, Status.NOT_AFFECTED, evidence=ev, share=share.name)
     if len(layers) == 2:
-        return CheckResult(check_id, Status.AFFECTED, evidence=ev)
+        return CheckResult(check_id, Status.AFFECTED, evidence=ev, share=share.name)
     missing = "root folder ACL" if "share_acl" in layers else "share-level ACL"
     notes = [n for n in share.notes if "ACL" in n]
     ev["unread"] = missing

@@ -24,9 +24,9 @@ def judge(share: ShareFacts) -> CheckResult:
         broad, who = broad_rights(share.share_acl)
         ev["share_acl_broad"] = list(who)
     if share.anonymous_read or share.guest_read or broad:
-        return CheckResult(ID, Status.AFFECTED, evidence=ev)
+        return CheckResult(ID, Status.AFFECTED, evidence=ev, share=share.name)
     if share.anonymous_read is False and share.guest_read is False:
-        return CheckResult(ID, Status.NOT_AFFECTED, evidence=ev)
+        return CheckResult(ID, Status.NOT_AFFECTED, evidence=ev, share=share.name)
     return unknown(ID, "; ".join(share.notes) or "anonymous access was not decided", share.name, ev)
 
 

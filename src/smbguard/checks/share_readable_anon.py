@@ -25,9 +25,9 @@ def _evidence(share: ShareFacts) -> dict[str, JsonValue]:
 def judge(share: ShareFacts) -> CheckResult:
     ev = _evidence(share)
     if share.anonymous_read or share.guest_read:
-        return CheckResult(ID, Status.AFFECTED, evidence=ev)
+        return CheckResult(ID, Status.AFFECTED, evidence=ev, share=share.name)
     if share.anonymous_read is False and share.guest_read is False:
-        return CheckResult(ID, Status.NOT_AFFECTED, evidence=ev)
+        return CheckResult(ID, Status.NOT_AFFECTED, evidence=ev, share=share.name)
     why = "; ".join(share.notes) or "anonymous and guest read access were not both decided"
     return unknown(ID, why, share.name, ev)
 

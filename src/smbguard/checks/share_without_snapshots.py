@@ -20,8 +20,8 @@ def judge(share: ShareFacts) -> CheckResult:
     ev: dict[str, JsonValue] = {"share": share.name, "snapshot_count": len(share.snapshots)}
     if share.snapshots:
         ev["newest"] = max(share.snapshots).isoformat()
-        return CheckResult(ID, Status.NOT_AFFECTED, evidence=ev)
-    return CheckResult(ID, Status.AFFECTED, evidence=ev)
+        return CheckResult(ID, Status.NOT_AFFECTED, evidence=ev, share=share.name)
+    return CheckResult(ID, Status.AFFECTED, evidence=ev, share=share.name)
 
 
 def run(facts: HostFacts) -> tuple[CheckResult, ...]:

@@ -21,11 +21,11 @@ def judge(share: ShareFacts) -> CheckResult:
         "test_file_left_behind": share.write_cleanup_failed,
     }
     if share.anonymous_write or share.guest_write:
-        return CheckResult(ID, Status.AFFECTED, evidence=ev)
+        return CheckResult(ID, Status.AFFECTED, evidence=ev, share=share.name)
     null_no = share.anonymous_write is False or share.anonymous_read is False
     guest_no = share.guest_write is False or share.guest_read is False
     if null_no and guest_no:
-        return CheckResult(ID, Status.NOT_AFFECTED, evidence=ev)
+        return CheckResult(ID, Status.NOT_AFFECTED, evidence=ev, share=share.name)
     if share.anonymous_read or share.guest_read:
         why = "readable without credentials; write access not tested (run with --check-write)"
         notes = [n for n in share.notes if "write" in n]

@@ -35,7 +35,7 @@ def judge(share: ShareFacts, facts: HostFacts, max_age_days: float) -> CheckResu
         "snapshot_count": len(share.snapshots),
     }
     status = Status.AFFECTED if age_days > max_age_days else Status.NOT_AFFECTED
-    return CheckResult(ID, status, evidence=ev)
+    return CheckResult(ID, status, evidence=ev, share=share.name)
 
 
 def run(facts: HostFacts) -> tuple[CheckResult, ...]:
