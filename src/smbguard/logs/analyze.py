@@ -1,0 +1,54 @@
+"""``logs analyze``: run every source through every detector and collect the result."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from smbguard.logs.detect import expand_paths, open_source
+from smbguard.logs.detectors import Detector, Thresholds, default_detectors
+from smbguard.logs.events import Event, LogSource, SourceStats
+from smbguard.logs.findings import LogFinding
+from smbguard.model import JsonValue
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    findings: tuple[LogFinding, ...]
+    sources: tuple[SourceStats, ...]
+
+    def to_dict(self) -> dict[str, JsonValue]:
+        return {
+            "findings": [f.to_dict() for f in self.findings],
+            "sources": [s.to_dict() for s in self.sources],
+        }
+
+
+def _guarded(source: LogSource) -> Iterator[Event]:
+    """A source that fails mid-file (I/O error, decompression error) keeps what it read."""
+    try:
+        yield from source.events()
+    except (OSError, EOFError, ValueError) as exc:
+        source.stats.skipped += 1
+        source.stats.warn(f"reading stopped early: {type(exc).__name__}: {str(exc)[:120]}")
+
+
+def analyze(
+    paths: Iterable[str],
+    thresholds: Thresholds | None = None,
+    detectors: list[Detector] | None = None,
+) -> Analysis:
+    """Read every file (directories recursively) and return findings plus per-source statistics."""
+    dets = detectors if detectors is not None else default_detectors(thresholds)
+    stats: list[SourceStats] = []
+    for path in expand_paths(paths):
+        source = open_source(path)
+        stats.append(source.stats)
+        for event in _guarded(source):
+            for detector in dets:
+                detector.feed(event)
+    findings: list[LogFinding] = []
+    for detector in dets:
+        findings.extend(detector.findings())
+    findings.sort(key=lambda f: (-int(f.severity), f.id, f.key))
+    return Analysis(findings=tuple(findings), sources=tuple(stats))

@@ -1,0 +1,743 @@
+"""Passive SMB analysis of packet captures.
+
+The capture is read once, streaming (:mod:`smbguard.logs.pcapfile`); TCP
+connections to ports 445/139 are reassembled per direction and split into
+NetBIOS session messages, which the scanner's own ``proto`` decoders read. What
+servers say about themselves (dialect, SecurityMode, capabilities, negotiate
+contexts, NTLM CHALLENGE version, native OS, guest/null session flags, answers
+to MS17-010/DoublePulsar probes) becomes :class:`smbguard.model.HostFacts`, so
+the scanner's checks run on passively observed servers. Client behaviour
+(SMB1-only negotiation, logons, tree connects, exploit patterns) becomes
+:class:`Event` objects for the log detectors.
+
+A fact that the capture did not show stays ``None`` (unknown), never "safe".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from smbguard.errors import DecodeError
+from smbguard.logs.events import Event, EventKind, SourceStats
+from smbguard.logs.pcapfile import (
+    FIN,
+    RST,
+    CaptureFormatError,
+    Direction,
+    ip_of_frame,
+    read_packets,
+    tcp_of_ip,
+)
+from smbguard.model import (
+    HostFacts,
+    JsonValue,
+    NtlmInfo,
+    PortState,
+    SessionFacts,
+    SigningFacts,
+    Smb1Facts,
+    Smb2Facts,
+    Target,
+    VulnProbeFacts,
+)
+from smbguard.proto import ntlmssp, smb1, smb2, spnego
+from smbguard.proto.ntstatus import status_name
+
+SMB_PORTS = frozenset({445, 139})
+MAX_FLOWS = 65_536
+STATUS_MORE_PROCESSING = 0xC0000016
+STATUS_INSUFF_SERVER_RESOURCES = 0xC0000205
+STATUS_INVALID_HANDLE = 0xC0000008
+STATUS_ACCESS_DENIED = 0xC0000022
+STATUS_NOT_IMPLEMENTED = 0xC0000002
+DOUBLEPULSAR_MID_DELTA = 0x10
+SMBGHOST_ORIGINAL_SIZE = 0xFFFF0000  # sizes this close to 4 GiB only come from exploits
+
+
+def _addr(raw: bytes) -> str:
+    return str(ipaddress.ip_address(raw))
+
+
+@dataclass(slots=True)
+class _Server:
+    address: str
+    port: int
+    first: float | None = None
+    last: float | None = None
+    smb1_dialect: str | None = None
+    smb1_refused: bool = False
+    smb1_negotiate: smb1.NegotiateResponse | None = None
+    native_os: str | None = None
+    native_lan_manager: str | None = None
+    primary_domain: str | None = None
+    smb2_modes: dict[int, int] = field(default_factory=dict)  # dialect -> SecurityMode
+    smb2_wildcard: bool = False
+    smb2_negotiate: smb2.NegotiateResponse | None = None
+    challenge: ntlmssp.Challenge | None = None
+    null: bool | None = None
+    guest: bool | None = None
+    shares: set[str] = field(default_factory=set)
+    encrypted: int = 0
+    compressed: int = 0
+    ms17: VulnProbeFacts | None = None
+    doublepulsar: VulnProbeFacts | None = None
+    clients: set[str] = field(default_factory=set)
+
+    def see(self, ts: float) -> None:
+        if self.first is None or ts < self.first:
+            self.first = ts
+        if self.last is None or ts > self.last:
+            self.last = ts
+
+
+@dataclass(slots=True)
+class _Client:
+    address: str
+    smb1_dialects: set[str] = field(default_factory=set)
+    smb2_dialects: set[str] = field(default_factory=set)
+    smb1_only: bool = False
+    compression_offered: set[str] = field(default_factory=set)
+    servers: set[str] = field(default_factory=set)
+
+    def to_dict(self) -> dict[str, JsonValue]:
+        return {
+            "address": self.address,
+            "smb1_dialects_offered": [d for d in sorted(self.smb1_dialects)],
+            "smb2_dialects_offered": [d for d in sorted(self.smb2_dialects)],
+            "smb1_only": self.smb1_only,
+            "compression_offered": [c for c in sorted(self.compression_offered)],
+            "servers": [s for s in sorted(self.servers)],
+        }
+
+
+@dataclass(slots=True)
+class _Flow:
+    client: str
+    server: str
+    cport: int
+    sport: int
+    c2s: Direction
+    s2c: Direction
+    smb1_dialects: tuple[str, ...] = ()
+    smb1_session: bool = False
+    pending: dict[tuple[int, int], tuple[Any, ...]] = field(default_factory=dict)
+    nt_trans_mids: set[int] = field(default_factory=set)
+    trans2_mids: set[int] = field(default_factory=set)
+    eternalblue: int = 0
+    ghost: bool = False
+
+
+def _ntlm_info(challenge: ntlmssp.Challenge) -> NtlmInfo:
+    version = challenge.version
+    return NtlmInfo(
+        netbios_computer=challenge.nb_computer_name,
+        netbios_domain=challenge.nb_domain_name,
+        dns_computer=challenge.dns_computer_name,
+        dns_domain=challenge.dns_domain_name,
+        dns_tree=challenge.dns_tree_name,
+        os_major=version.major if version else None,
+        os_minor=version.minor if version else None,
+        os_build=version.build if version else None,
+        ntlm_revision=version.revision if version else None,
+        timestamp=challenge.timestamp,
+    )
+
+
+def _ntlm_message(blob: bytes) -> bytes | None:
+    try:
+        return spnego.extract_ntlmssp(blob) if blob else None
+    except DecodeError:
+        return None
+
+
+class CaptureAnalyzer:
+    """Reads one capture; ``events()`` streams events, then ``hosts()``/``clients`` hold the facts."""
+
+    def __init__(self, path: str, ports: frozenset[int] = SMB_PORTS) -> None:
+        self.path = path
+        self.ports = ports
+        self.stats = SourceStats(path=path, type="pcap")
+        self.flows: dict[tuple[bytes, int, bytes, int], _Flow] = {}
+        self.servers: dict[tuple[str, int], _Server] = {}
+        self.clients: dict[str, _Client] = {}
+        self._out: deque[Event] = deque()
+        self.smb_messages = 0
+        self.smb_bytes = 0
+
+    # -- driving -------------------------------------------------------------------------------
+    def events(self) -> Iterator[Event]:
+        try:
+            handle = open(self.path, "rb")  # noqa: SIM115
+        except OSError as exc:
+            self.stats.warn(f"cannot open: {exc.strerror}")
+            return
+        with handle:
+            try:
+                for ts, linktype, frame in read_packets(handle, self.stats):
+                    self.stats.records += 1
+                    self._packet(ts, linktype, frame)
+                    while self._out:
+                        event = self._out.popleft()
+                        self.stats.events += 1
+                        self.stats.see(event.time)
+                        yield event
+            except CaptureFormatError as exc:
+                self.stats.skipped += 1
+                self.stats.warn(str(exc))
+
+    def _packet(self, ts: float, linktype: int, frame: bytes) -> None:
+        ip = ip_of_frame(linktype, frame)
+        if ip is None:
+            return
+        seg = tcp_of_ip(ip, self.stats)
+        if seg is None:
+            return
+        ports = self.ports
+        if seg.dport in ports:
+            key = (seg.src, seg.sport, seg.dst, seg.dport)
+            to_server = True
+        elif seg.sport in ports:
+            key = (seg.dst, seg.dport, seg.src, seg.sport)
+            to_server = False
+        else:
+            return
+        flow = self.flows.get(key)
+        if flow is None:
+            if not seg.payload and not seg.flags & 0x02:
+                return
+            flow = self._new_flow(key)
+        direction = flow.c2s if to_server else flow.s2c
+        direction.feed(ts, seg.seq, seg.flags, seg.payload)
+        if seg.flags & (FIN | RST) and flow.c2s.next_seq is not None and seg.flags & RST:
+            self.flows.pop(key, None)
+
+    def _new_flow(self, key: tuple[bytes, int, bytes, int]) -> _Flow:
+        if len(self.flows) >= MAX_FLOWS:
+            self.flows.pop(next(iter(self.flows)))
+            self.stats.warn(f"more than {MAX_FLOWS} concurrent connections: oldest dropped")
+        client, server = _addr(key[0]), _addr(key[2])
+        holder: list[_Flow] = []
+
+        def up(ts: float, msg: bytes, full: int) -> None:
+            self._message(holder[0], True, ts, msg, full)
+
+        def down(ts: float, msg: bytes, full: int) -> None:
+            self._message(holder[0], False, ts, msg, full)
+
+        flow = _Flow(client, server, key[1], key[3], Direction(up), Direction(down))
+        holder.append(flow)
+        self.flows[key] = flow
+        return flow
+
+    def _server(self, flow: _Flow) -> _Server:
+        key = (flow.server, flow.sport)
+        server = self.servers.get(key)
+        if server is None:
+            server = self.servers[key] = _Server(flow.server, flow.sport)
+        return server
+
+    def _client(self, flow: _Flow) -> _Client:
+        client = self.clients.get(flow.client)
+        if client is None:
+            client = self.clients[flow.client] = _Client(flow.client)
+        client.servers.add(flow.server)
+        return client
+
+    def _emit(self, flow: _Flow, ts: float, kind: EventKind, event_id: str, **fields: Any) -> None:
+        self._out.append(
+            Event(
+                kind=kind,
+                source=self.path,
+                event_id=event_id,
+                time=datetime.fromtimestamp(ts, tz=UTC) if ts > 0 else None,
+                src_ip=flow.client,
+                server=flow.server,
+                **fields,
+            )
+        )
+
+    # -- messages ------------------------------------------------------------------------------
+    def _message(self, flow: _Flow, to_server: bool, ts: float, msg: bytes, full: int) -> None:
+        self.smb_messages += 1
+        self.smb_bytes += full
+        server = self._server(flow)
+        server.see(ts)
+        server.clients.add(flow.client)
+        magic = msg[:4]
+        try:
+            if magic == b"\xffSMB":
+                if to_server:
+                    self._smb1_request(flow, server, ts, msg)
+                else:
+                    self._smb1_response(flow, server, ts, msg)
+            elif magic == b"\xfeSMB":
+                if to_server:
+                    self._smb2_request(flow, ts, msg)
+                else:
+                    self._smb2_response(flow, server, ts, msg)
+            elif magic == b"\xfdSMB":
+                server.encrypted += 1
+            elif magic == b"\xfcSMB":
+                server.compressed += 1
+                self._compressed(flow, ts, msg, full)
+            else:
+                self.stats.warn("NetBIOS message without SMB protocol id")
+        except DecodeError as exc:
+            self.stats.skipped += 1
+            self.stats.warn(f"undecodable SMB message: {str(exc)[:80]}")
+
+    def _smb1_request(self, flow: _Flow, server: _Server, ts: float, msg: bytes) -> None:
+        hdr = smb1.decode_header(msg)
+        cmd = hdr.command
+        if cmd == smb1.Command.NEGOTIATE:
+            req = smb1.decode_negotiate_request(msg)
+            flow.smb1_dialects = req.dialects
+            client = self._client(flow)
+            client.smb1_dialects.update(req.dialects)
+            if req.dialects and not any(d.startswith("SMB 2") for d in req.dialects):
+                client.smb1_only = True
+                self._emit(
+                    flow,
+                    ts,
+                    EventKind.SMB1_ACCESS,
+                    "pcap:smb1-negotiate",
+                    protocol="SMB1",
+                    detail="client offered only SMB1 dialects",
+                )
+            return
+        if not flow.smb1_session:
+            flow.smb1_session = True
+            self._emit(
+                flow, ts, EventKind.SMB1_ACCESS, "pcap:smb1-session", protocol="SMB1", detail="SMB1 session"
+            )
+        if cmd == smb1.Command.SESSION_SETUP_ANDX:
+            req1 = smb1.decode_session_setup_request(msg)
+            if req1.extended:
+                raw = _ntlm_message(req1.security_blob)
+                if raw is not None and ntlmssp.parse_message_type(raw) == ntlmssp.MessageType.AUTHENTICATE:
+                    flow.pending[(1, hdr.mid)] = ("auth", ntlmssp.decode_authenticate(raw))
+            else:
+                anonymous = (
+                    not req1.account and not req1.unicode_password and req1.oem_password in (b"", b"\x00")
+                )
+                flow.pending[(1, hdr.mid)] = (
+                    "auth1",
+                    req1.account,
+                    req1.primary_domain,
+                    anonymous,
+                    len(req1.unicode_password),
+                )
+        elif cmd == smb1.Command.TREE_CONNECT_ANDX:
+            flow.pending[(1, hdr.mid)] = ("tree", smb1.decode_tree_connect_request(msg).path)
+        elif cmd in (smb1.Command.TRANSACTION, smb1.Command.TRANSACTION2):
+            trans = smb1.decode_transaction_request(msg)
+            sub = trans.setup[0] if trans.setup else None
+            if cmd == smb1.Command.TRANSACTION and sub == smb1.TRANS_PEEK_NMPIPE:
+                fid = trans.setup[1] if len(trans.setup) > 1 else None
+                flow.pending[(1, hdr.mid)] = ("peek", fid)
+                if fid == 0:
+                    self._emit(
+                        flow,
+                        ts,
+                        EventKind.EXPLOIT,
+                        "pcap:ms17-010:peek-fid0",
+                        detail="MS17-010 check: TRANS PeekNamedPipe on FID 0",
+                    )
+            elif cmd == smb1.Command.TRANSACTION2:
+                flow.trans2_mids.add(hdr.mid)
+                if sub == smb1.TRANS2_SESSION_SETUP:
+                    flow.pending[(1, hdr.mid)] = ("trans2-session-setup",)
+                    self._emit(
+                        flow,
+                        ts,
+                        EventKind.EXPLOIT,
+                        "pcap:ms17-010:doublepulsar-ping",
+                        detail="DoublePulsar ping: TRANS2 SESSION_SETUP",
+                    )
+        elif cmd == smb1.Command.NT_TRANSACT:
+            if len(flow.nt_trans_mids) < 1024:
+                flow.nt_trans_mids.add(hdr.mid)
+        elif (
+            cmd == smb1.Command.TRANSACTION2_SECONDARY
+            and hdr.mid in flow.nt_trans_mids
+            and hdr.mid not in flow.trans2_mids
+        ):
+            # a secondary of another transaction type continues the NT_TRANSACT (EternalBlue)
+            flow.eternalblue += 1
+            if flow.eternalblue == 1:
+                self._emit(
+                    flow,
+                    ts,
+                    EventKind.EXPLOIT,
+                    "pcap:ms17-010:eternalblue",
+                    detail="NT_TRANSACT continued by TRANSACTION2_SECONDARY (EternalBlue pattern)",
+                )
+
+    def _smb1_response(self, flow: _Flow, server: _Server, ts: float, msg: bytes) -> None:
+        hdr = smb1.decode_header(msg)
+        cmd = hdr.command
+        status = hdr.nt_status
+        if cmd == smb1.Command.NEGOTIATE:
+            resp = smb1.decode_negotiate_response(msg)
+            if resp.form == "none" or resp.dialect_index == smb1.NO_DIALECT:
+                server.smb1_refused = True
+            elif resp.accepted and resp.dialect_index < len(flow.smb1_dialects):
+                dialect = flow.smb1_dialects[resp.dialect_index]
+                if not dialect.startswith("SMB 2"):
+                    server.smb1_dialect = dialect
+                    server.smb1_negotiate = resp
+            return
+        if cmd == smb1.Command.SESSION_SETUP_ANDX:
+            resp1 = smb1.decode_session_setup_response(msg)
+            if resp1.native_os:
+                server.native_os = resp1.native_os
+                server.native_lan_manager = resp1.native_lan_man
+                server.primary_domain = resp1.primary_domain
+            raw = _ntlm_message(resp1.security_blob)
+            if raw is not None and ntlmssp.parse_message_type(raw) == ntlmssp.MessageType.CHALLENGE:
+                server.challenge = ntlmssp.decode_challenge(raw)
+            pending = flow.pending.pop((1, hdr.mid), None)
+            if status == STATUS_MORE_PROCESSING:
+                return
+            if status == 0 and resp1.is_guest:
+                server.guest = True
+            self._logon(flow, server, ts, status, pending, guest=resp1.is_guest, null=False, protocol="SMB1")
+        elif cmd == smb1.Command.TREE_CONNECT_ANDX:
+            pending = flow.pending.pop((1, hdr.mid), None)
+            if pending and pending[0] == "tree":
+                self._tree(flow, server, ts, pending[1], status)
+        elif cmd == smb1.Command.TRANSACTION:
+            pending = flow.pending.pop((1, hdr.mid), None)
+            if pending and pending[0] == "peek" and pending[1] == 0:
+                if status == STATUS_INSUFF_SERVER_RESOURCES:
+                    server.ms17 = VulnProbeFacts(
+                        state="vulnerable", evidence={"status": status_name(status), "source": "capture"}
+                    )
+                    self._emit(
+                        flow,
+                        ts,
+                        EventKind.EXPLOIT,
+                        "pcap:ms17-010:vulnerable-answer",
+                        detail="MS17-010 check answered STATUS_INSUFF_SERVER_RESOURCES (unpatched)",
+                    )
+                elif status in (STATUS_INVALID_HANDLE, STATUS_ACCESS_DENIED) and server.ms17 is None:
+                    server.ms17 = VulnProbeFacts(
+                        state="patched", evidence={"status": status_name(status), "source": "capture"}
+                    )
+        elif cmd == smb1.Command.TRANSACTION2:
+            # DoublePulsar answers its ping with Multiplex ID = request MID + 0x10 (0x41 -> 0x51)
+            key: tuple[int, int] | None = None
+            for mid in (hdr.mid, (hdr.mid - DOUBLEPULSAR_MID_DELTA) & 0xFFFF):
+                candidate = flow.pending.get((1, mid))
+                if candidate is not None and candidate[0] == "trans2-session-setup":
+                    key = (1, mid)
+                    break
+            if key is None:
+                return
+            flow.pending.pop(key)
+            if hdr.mid == (key[1] + DOUBLEPULSAR_MID_DELTA) & 0xFFFF:
+                server.doublepulsar = VulnProbeFacts(
+                    state="infected",
+                    evidence={"request_mid": key[1], "reply_mid": hdr.mid, "source": "capture"},
+                )
+                self._emit(
+                    flow,
+                    ts,
+                    EventKind.EXPLOIT,
+                    "pcap:ms17-010:doublepulsar-reply",
+                    detail="DoublePulsar implant answered (reply Multiplex ID = request + 0x10)",
+                )
+            elif status == STATUS_NOT_IMPLEMENTED and server.doublepulsar is None:
+                server.doublepulsar = VulnProbeFacts(
+                    state="clean", evidence={"request_mid": key[1], "reply_mid": hdr.mid, "source": "capture"}
+                )
+
+    def _smb2_request(self, flow: _Flow, ts: float, msg: bytes) -> None:
+        hdr = smb2.decode_header(msg)
+        cmd = hdr.command
+        if cmd == smb2.Command.NEGOTIATE:
+            req = smb2.decode_negotiate_request(msg)
+            client = self._client(flow)
+            client.smb2_dialects.update(smb2.dialect_name(d) for d in req.dialects)
+            for ctx in req.contexts:
+                if isinstance(ctx, smb2.CompressionCapabilitiesContext):
+                    client.compression_offered.update(
+                        smb2.enum_name(smb2.CompressionAlgorithm, a) for a in ctx.algorithms
+                    )
+        elif cmd == smb2.Command.SESSION_SETUP:
+            ss = smb2.decode_session_setup_request(msg)
+            raw = _ntlm_message(ss.security_buffer)
+            if raw is not None and ntlmssp.parse_message_type(raw) == ntlmssp.MessageType.AUTHENTICATE:
+                flow.pending[(2, hdr.message_id)] = ("auth", ntlmssp.decode_authenticate(raw))
+        elif cmd == smb2.Command.TREE_CONNECT:
+            flow.pending[(2, hdr.message_id)] = ("tree", smb2.decode_tree_connect_request(msg).path)
+
+    def _smb2_response(self, flow: _Flow, server: _Server, ts: float, msg: bytes) -> None:
+        hdr = smb2.decode_header(msg)
+        cmd = hdr.command
+        if cmd == smb2.Command.NEGOTIATE:
+            if hdr.status != 0:
+                return
+            resp = smb2.decode_negotiate_response(msg)
+            if resp.dialect == smb2.Dialect.WILDCARD:
+                server.smb2_wildcard = True
+                return
+            server.smb2_modes[resp.dialect] = resp.security_mode
+            best = server.smb2_negotiate
+            if best is None or resp.dialect >= best.dialect:
+                server.smb2_negotiate = resp
+        elif cmd == smb2.Command.SESSION_SETUP:
+            resp2 = smb2.decode_session_setup_response(msg)
+            if hdr.status == STATUS_MORE_PROCESSING:
+                raw = _ntlm_message(resp2.security_buffer)
+                if raw is not None and ntlmssp.parse_message_type(raw) == ntlmssp.MessageType.CHALLENGE:
+                    server.challenge = ntlmssp.decode_challenge(raw)
+                return
+            pending = flow.pending.pop((2, hdr.message_id), None)
+            if hdr.status == 0:
+                if resp2.is_guest:
+                    server.guest = True
+                if resp2.is_null:
+                    server.null = True
+            self._logon(
+                flow,
+                server,
+                ts,
+                hdr.status,
+                pending,
+                guest=resp2.is_guest,
+                null=resp2.is_null,
+                protocol="SMB2",
+            )
+        elif cmd == smb2.Command.TREE_CONNECT:
+            pending = flow.pending.pop((2, hdr.message_id), None)
+            if pending and pending[0] == "tree":
+                self._tree(flow, server, ts, pending[1], hdr.status)
+
+    def _logon(
+        self,
+        flow: _Flow,
+        server: _Server,
+        ts: float,
+        status: int,
+        pending: tuple[Any, ...] | None,
+        *,
+        guest: bool,
+        null: bool,
+        protocol: str,
+    ) -> None:
+        user = domain = workstation = None
+        anonymous = null
+        lm_package: str | None = None
+        if pending and pending[0] == "auth":
+            auth: ntlmssp.Authenticate = pending[1]
+            user, domain, workstation = auth.user or None, auth.domain or None, auth.workstation or None
+            anonymous = anonymous or auth.is_anonymous
+            if not auth.is_anonymous:
+                lm_package = "NTLM V1" if len(auth.nt_response) == 24 else "NTLM V2"
+        elif pending and pending[0] == "auth1":
+            user, domain = pending[1] or None, pending[2] or None
+            anonymous = anonymous or bool(pending[3])
+            if not pending[3]:
+                lm_package = "NTLM V1" if pending[4] == 24 else ("NTLM V2" if pending[4] > 24 else None)
+        if anonymous:
+            user = "ANONYMOUS LOGON"
+            if status == 0:
+                server.null = True
+            elif server.null is None:
+                server.null = False
+        ok = status == 0
+        self._emit(
+            flow,
+            ts,
+            EventKind.LOGON if ok else EventKind.LOGON_FAILURE,
+            "pcap:session-setup",
+            user=user,
+            domain=domain,
+            workstation=workstation,
+            status=None if ok else status_name(status),
+            auth_package="NTLM" if pending else None,
+            lm_package=lm_package,
+            protocol=protocol,
+            detail="guest" if guest else ("anonymous" if anonymous else None),
+        )
+
+    def _tree(self, flow: _Flow, server: _Server, ts: float, path: str, status: int) -> None:
+        share = path.rstrip("\\").rsplit("\\", 1)[-1] if path else None
+        if status == 0 and share and len(server.shares) < 1000:
+            server.shares.add(share)
+        self._emit(
+            flow,
+            ts,
+            EventKind.SHARE_CONNECT,
+            "pcap:tree-connect",
+            share=share,
+            path=path,
+            status=None if status == 0 else status_name(status),
+        )
+
+    def _compressed(self, flow: _Flow, ts: float, msg: bytes, full: int) -> None:
+        header = smb2.decode_compression_transform_header(msg[:16] if len(msg) >= 16 else msg)
+        overflow = header.original_size + (0 if header.chained else header.offset_or_length) > 0xFFFFFFFF
+        huge = header.original_size >= SMBGHOST_ORIGINAL_SIZE
+        past_end = not header.chained and header.offset_or_length > full - 16
+        if (overflow or huge or past_end) and not flow.ghost:
+            flow.ghost = True
+            self._emit(
+                flow,
+                ts,
+                EventKind.EXPLOIT,
+                "pcap:smbghost:compression-header",
+                detail=(
+                    "SMB2 compression transform with OriginalCompressedSegmentSize "
+                    f"0x{header.original_size:08x}, "
+                    f"offset 0x{header.offset_or_length:08x} in a {full}-byte message"
+                ),
+            )
+
+    # -- facts ---------------------------------------------------------------------------------
+    def hosts(self) -> list[HostFacts]:
+        """One :class:`HostFacts` per server that answered SMB in the capture."""
+        out = []
+        for (address, port), s in sorted(self.servers.items()):
+            if (
+                s.smb1_negotiate is None
+                and s.smb2_negotiate is None
+                and s.challenge is None
+                and not s.native_os
+            ):
+                continue  # only mid-stream traffic: nothing to judge
+            out.append(self._facts(s, address, port))
+        return out
+
+    def _facts(self, s: _Server, address: str, port: int) -> HostFacts:
+        smb1_facts: Smb1Facts | None = None
+        if s.smb1_negotiate is not None:
+            n = s.smb1_negotiate
+            smb1_facts = Smb1Facts(
+                enabled=True,
+                dialect=s.smb1_dialect,
+                signing_enabled=n.signing_enabled if n.form == "nt" else None,
+                signing_required=n.signing_required if n.form == "nt" else None,
+                capabilities=smb2.flag_names(smb1.Capabilities, n.capabilities),
+                native_os=s.native_os,
+                native_lan_manager=s.native_lan_manager,
+                primary_domain=s.primary_domain or n.domain_name,
+                server_name=n.server_name,
+                system_time=n.system_time,
+                reason="observed passively in a capture",
+            )
+        elif s.smb1_refused:
+            smb1_facts = Smb1Facts(enabled=False, reason="server refused every SMB1 dialect in the capture")
+        smb2_facts: Smb2Facts | None = None
+        if s.smb2_negotiate is not None:
+            r = s.smb2_negotiate
+            ctx: dict[str, tuple[str, ...]] = {}
+            comp_flags: int | None = None
+            transport: int | None = None
+            for c in r.contexts:
+                if isinstance(c, smb2.PreauthIntegrityContext):
+                    ctx["preauth"] = tuple(smb2.enum_name(smb2.HashAlgorithm, a) for a in c.hash_algorithms)
+                elif isinstance(c, smb2.EncryptionCapabilitiesContext):
+                    ctx["ciphers"] = tuple(smb2.enum_name(smb2.Cipher, a) for a in c.ciphers)
+                elif isinstance(c, smb2.CompressionCapabilitiesContext):
+                    ctx["compression"] = tuple(
+                        smb2.enum_name(smb2.CompressionAlgorithm, a) for a in c.algorithms
+                    )
+                    comp_flags = c.flags
+                elif isinstance(c, smb2.SigningCapabilitiesContext):
+                    ctx["signing"] = tuple(smb2.enum_name(smb2.SigningAlgorithm, a) for a in c.algorithms)
+                elif isinstance(c, smb2.RdmaTransformContext):
+                    ctx["rdma"] = tuple(smb2.enum_name(smb2.RdmaTransform, a) for a in c.transforms)
+                elif isinstance(c, smb2.TransportCapabilitiesContext):
+                    transport = c.flags
+            dialects = sorted(s.smb2_modes)
+            smb2_facts = Smb2Facts(
+                dialects=tuple(smb2.dialect_name(d) for d in dialects),
+                decided=False,
+                highest=smb2.dialect_name(r.dialect),
+                server_guid=r.server_guid,
+                capabilities=smb2.flag_names(smb2.Capabilities, r.capabilities),
+                security_modes={smb2.dialect_name(d): m for d, m in s.smb2_modes.items()},
+                max_transact_size=r.max_transact_size,
+                max_read_size=r.max_read_size,
+                max_write_size=r.max_write_size,
+                system_time=r.system_time,
+                server_start_time=r.server_start_time,
+                preauth_integrity=ctx.get("preauth", ()),
+                encryption_ciphers=ctx.get("ciphers", ()),
+                compression_algorithms=ctx.get("compression", ()),
+                compression_flags=comp_flags,
+                signing_algorithms=ctx.get("signing", ()),
+                rdma_transforms=ctx.get("rdma", ()),
+                transport_capabilities=transport,
+                reason="observed passively: only the dialects clients asked for were seen",
+            )
+        smb1_req = smb1_facts.signing_required if smb1_facts and smb1_facts.enabled else None
+        smb2_req: bool | None = None
+        smb2_en: bool | None = None
+        if s.smb2_modes:
+            smb2_req = all(m & smb2.SecurityMode.SIGNING_REQUIRED for m in s.smb2_modes.values())
+            smb2_en = any(
+                m & (smb2.SecurityMode.SIGNING_ENABLED | smb2.SecurityMode.SIGNING_REQUIRED)
+                for m in s.smb2_modes.values()
+            )
+        known_req = [v for v in (smb1_req, smb2_req) if v is not None]
+        smb1_en = smb1_facts.signing_enabled if smb1_facts and smb1_facts.enabled else None
+        known_en = [v for v in (smb1_en, smb2_en) if v is not None]
+        signing = SigningFacts(
+            enabled=any(known_en) if known_en else None,
+            required=all(known_req) if known_req else None,
+            smb1_required=smb1_req,
+            smb2_required=smb2_req,
+        )
+        ntlm = _ntlm_info(s.challenge) if s.challenge is not None else None
+        os_name = s.native_os or (f"Windows NT {ntlm.os_version}" if ntlm and ntlm.os_version else None)
+        return HostFacts(
+            target=Target(address, port),
+            port_state=PortState.OPEN,
+            smb1=smb1_facts,
+            smb2=smb2_facts,
+            signing=signing,
+            ntlm=ntlm,
+            os=os_name,
+            sessions=SessionFacts(
+                null=s.null,
+                guest=s.guest,
+                null_reason=None if s.null is not None else "not observed in the capture",
+                guest_reason=None if s.guest is not None else "not observed in the capture",
+            ),
+            ms17_010=s.ms17,
+            doublepulsar=s.doublepulsar,
+            started=datetime.fromtimestamp(s.first, tz=UTC) if s.first else None,
+            finished=datetime.fromtimestamp(s.last, tz=UTC) if s.last else None,
+        )
+
+    def traffic(self, address: str, port: int) -> dict[str, JsonValue]:
+        """Capture-only observations about one server (not part of HostFacts)."""
+        s = self.servers[(address, port)]
+        return {
+            "clients": [c for c in sorted(s.clients)],
+            "shares_connected": [x for x in sorted(s.shares)],
+            "encrypted_messages": s.encrypted,
+            "compressed_messages": s.compressed,
+            "smb2_wildcard_answer": s.smb2_wildcard,
+        }
+
+
+class CaptureSource:
+    """pcap/pcapng as a :class:`LogSource` for ``logs analyze`` (events only)."""
+
+    type = "pcap"
+
+    def __init__(self, path: str) -> None:
+        self.analyzer = CaptureAnalyzer(path)
+        self.stats = self.analyzer.stats
+
+    def events(self) -> Iterator[Event]:
+        return self.analyzer.events()

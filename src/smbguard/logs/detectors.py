@@ -1,0 +1,622 @@
+"""Detectors: stateful consumers of :class:`Event` that raise :class:`LogFinding`.
+
+Each detector has two methods: ``feed(event)`` returns the findings that became
+true with this event (``logs watch`` prints them at once) and ``findings()``
+returns the final, aggregated list (``logs analyze``). Thresholds are data
+(:class:`Thresholds`), configurable from the command line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from smbguard.logs.events import Event, EventKind
+from smbguard.logs.findings import LOG_FINDING_IDS, LogFinding, iso, severity_of
+from smbguard.model import Confidence, JsonValue
+
+#: Catalog ids (kind = "log") the detectors below can raise.
+DETECTOR_IDS: tuple[str, ...] = LOG_FINDING_IDS
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Tunable limits of the behavioural detectors."""
+
+    brute_force_failures: int = 10  # failed logons of one source against one account ...
+    brute_force_window: float = 300.0  # ... within this many seconds
+    spray_accounts: int = 5  # distinct accounts failing from one source ...
+    spray_window: float = 600.0  # ... within this many seconds
+    ransomware_files: int = 100  # distinct files written/renamed/deleted by one client on one share ...
+    ransomware_window: float = 120.0  # ... within this many seconds
+    ransomware_extension_changes: int = 20  # renames that change the extension, in the same window
+    ransomware_note_dirs: int = 3  # ransom-note-like file names written in this many directories
+    admin_allowlist: frozenset[str] = frozenset()  # client addresses/names or accounts not reported
+    service_pipes: frozenset[str] = frozenset(
+        {"svcctl", "atsvc", "winreg", "itaskschedulerservice", "eventlog"}
+    )
+
+
+class Detector(Protocol):
+    def feed(self, event: Event) -> list[LogFinding]: ...
+
+    def findings(self) -> list[LogFinding]: ...
+
+
+@dataclass(slots=True)
+class Tally:
+    """Evidence accumulated for one subject."""
+
+    count: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    sources: set[str] = field(default_factory=set)
+    clients: set[str] = field(default_factory=set)
+    servers: set[str] = field(default_factory=set)
+    accounts: Counter[str] = field(default_factory=Counter)
+    items: Counter[str] = field(default_factory=Counter)
+
+    def add(self, event: Event, item: str | None = None) -> None:
+        self.count += 1
+        when = event.time
+        if when is not None:
+            if self.first is None or when < self.first:
+                self.first = when
+            if self.last is None or when > self.last:
+                self.last = when
+        if len(self.sources) < 50:
+            self.sources.add(event.source)
+        if len(self.clients) < 200:
+            self.clients.add(event.client)
+        if event.server and len(self.servers) < 200:
+            self.servers.add(event.server)
+        if event.user and len(self.accounts) < 500:
+            self.accounts[_account(event)] += 1
+        elif event.user:
+            account = _account(event)
+            if account in self.accounts:  # bounded: new accounts beyond 500 are not listed
+                self.accounts[account] += 1
+        if item is not None and (item in self.items or len(self.items) < 500):
+            self.items[item] += 1
+
+    def evidence(self, items_name: str | None = None) -> dict[str, JsonValue]:
+        out: dict[str, JsonValue] = {
+            "count": self.count,
+            "first_seen": iso(self.first),
+            "last_seen": iso(self.last),
+            "sources": strings(self.sources),
+            "clients": strings(self.clients),
+            "servers": strings(self.servers),
+            "accounts": {k: v for k, v in self.accounts.most_common(50)},
+        }
+        if items_name is not None:
+            out[items_name] = {k: v for k, v in self.items.most_common(50)}
+        return out
+
+
+def strings(values: Iterable[str]) -> list[JsonValue]:
+    """Sorted strings, typed as a JSON list."""
+    return [v for v in sorted(values)]
+
+
+def _account(event: Event) -> str:
+    if event.domain and event.user:
+        return f"{event.domain}\\{event.user}"
+    return event.user or "-"
+
+
+def _span(tally: Tally) -> str:
+    if tally.first is None or tally.last is None:
+        return "time unknown"
+    if tally.first == tally.last:
+        return f"at {tally.first.isoformat()}"
+    return f"from {tally.first.isoformat()} to {tally.last.isoformat()}"
+
+
+class _Simple:
+    """Group events by a key; every group is a finding (inventory-like detections)."""
+
+    finding_id = ""
+    items_name: str | None = None
+    confidence = Confidence.CONFIRMED
+
+    def __init__(self) -> None:
+        self.groups: dict[str, Tally] = {}
+
+    def match(self, event: Event) -> tuple[str, str | None] | None:  # (key, item)
+        raise NotImplementedError
+
+    def describe(self, key: str, tally: Tally) -> str:
+        raise NotImplementedError
+
+    def feed(self, event: Event) -> list[LogFinding]:
+        matched = self.match(event)
+        if matched is None:
+            return []
+        key, item = matched
+        tally = self.groups.get(key)
+        new = tally is None
+        if tally is None:
+            tally = self.groups[key] = Tally()
+        tally.add(event, item)
+        return [self._finding(key, tally)] if new else []
+
+    def _finding(self, key: str, tally: Tally) -> LogFinding:
+        return LogFinding(
+            id=self.finding_id,
+            key=f"{self.finding_id}|{key}",
+            summary=self.describe(key, tally),
+            severity=severity_of(self.finding_id),
+            confidence=self.confidence,
+            evidence=tally.evidence(self.items_name),
+        )
+
+    def findings(self) -> list[LogFinding]:
+        return [self._finding(key, tally) for key, tally in sorted(self.groups.items())]
+
+
+class Smb1ClientDetector(_Simple):
+    """Clients still speaking SMB1, per (client, server): the inventory needed before turning SMB1 off."""
+
+    finding_id = "smb1-client-activity"
+    items_name = "observations"
+
+    def match(self, event: Event) -> tuple[str, str | None] | None:
+        if event.kind is not EventKind.SMB1_ACCESS:
+            return None
+        return f"{event.client}|{event.server or 'unknown'}", event.detail or event.event_id
+
+    def describe(self, key: str, tally: Tally) -> str:
+        client, server = key.split("|", 1)
+        return f"client {client} used SMB1 with server {server} {tally.count} time(s), {_span(tally)}"
+
+
+_ANONYMOUS = frozenset({"anonymous logon", "anonymous", ""})
+
+
+class AnonymousLogonDetector(_Simple):
+    """Anonymous (null session) logons and insecure guest logons."""
+
+    finding_id = "anonymous-logon"
+    items_name = "logon_kinds"
+
+    def match(self, event: Event) -> tuple[str, str | None] | None:
+        if event.kind is EventKind.INSECURE_GUEST:
+            return f"guest|{event.server or 'unknown'}|{event.detail or 'unknown'}", "insecure guest logon"
+        if event.kind is not EventKind.LOGON:
+            return None
+        user = (event.user or "").lower()
+        if event.event_id == "4624" and user == "anonymous logon":
+            kind = (
+                f"anonymous logon type {event.logon_type} ({event.lm_package or event.auth_package or '-'})"
+            )
+            return f"{event.client}|{event.server or 'unknown'}", kind
+        if event.event_id.startswith("samba:auth") and user in _ANONYMOUS:
+            return f"{event.client}|{event.server or 'unknown'}", "samba anonymous authentication"
+        return None
+
+    def describe(self, key: str, tally: Tally) -> str:
+        parts = key.split("|")
+        if parts[0] == "guest":
+            return f"{parts[1]} made {tally.count} insecure guest logon(s) to {parts[2]}, {_span(tally)}"
+        return f"{tally.count} anonymous logon(s) from {parts[0]} on {parts[1]}, {_span(tally)}"
+
+
+class NtlmV1Detector(_Simple):
+    """Named accounts authenticating with NTLMv1 (anonymous logons always show "NTLM V1"
+    in 4624 and are reported as anonymous-logon instead)."""
+
+    finding_id = "ntlmv1-logon"
+    items_name = "packages"
+
+    def match(self, event: Event) -> tuple[str, str | None] | None:
+        if event.kind not in (EventKind.LOGON, EventKind.LOGON_FAILURE) or event.lm_package != "NTLM V1":
+            return None
+        if (event.user or "").lower() in _ANONYMOUS:
+            return None
+        return f"{event.client}|{_account(event)}", event.lm_package
+
+    def describe(self, key: str, tally: Tally) -> str:
+        client, account = key.split("|", 1)
+        return f"{account} authenticated with NTLMv1 from {client} {tally.count} time(s), {_span(tally)}"
+
+
+_ADMIN_SHARE = re.compile(r"^(?:[A-Za-z]\$|ADMIN\$)$", re.I)
+
+
+class AdminShareDetector(_Simple):
+    """Access to C$/ADMIN$ and to service-control pipes over IPC$ (remote service
+    creation, scheduled tasks, remote registry), unless the client or account is allowlisted."""
+
+    finding_id = "admin-share-access"
+    items_name = "targets"
+    confidence = Confidence.LIKELY
+
+    def __init__(self, thresholds: Thresholds) -> None:
+        super().__init__()
+        self.allow = {a.lower() for a in thresholds.admin_allowlist}
+        self.pipes = thresholds.service_pipes
+
+    def match(self, event: Event) -> tuple[str, str | None] | None:
+        share = event.share or ""
+        item: str | None = None
+        if event.kind in (
+            EventKind.SHARE_CONNECT,
+            EventKind.FILE_ACCESS,
+            EventKind.FILE_WRITE,
+            EventKind.FILE_DELETE,
+            EventKind.FILE_RENAME,
+        ) and _ADMIN_SHARE.match(share):
+            item = share.upper()
+        elif share.upper() == "IPC$" and event.kind in (
+            EventKind.FILE_ACCESS,
+            EventKind.FILE_WRITE,
+            EventKind.RPC_CALL,
+        ):
+            pipe = (event.path or "").lstrip("\\").lower()
+            pipe = pipe.removeprefix("pipe\\")
+            if pipe in self.pipes:
+                item = f"IPC$\\{pipe}"
+        if item is None:
+            return None
+        if self.allow & {event.client.lower(), (event.user or "").lower(), _account(event).lower()}:
+            return None
+        return f"{event.client}|{event.user or '-'}|{event.server or 'unknown'}", item
+
+    def describe(self, key: str, tally: Tally) -> str:
+        client, user, server = key.split("|", 2)
+        targets = ", ".join(sorted(tally.items))
+        return (
+            f"{client} (account {user}) accessed {targets} on {server} {tally.count} time(s), {_span(tally)}"
+        )
+
+
+class ShareChangeDetector:
+    """Shares created (5142) and share permissions changed (5143)."""
+
+    def __init__(self) -> None:
+        self.created = _ShareEvents("share-created", EventKind.SHARE_CREATED, "created")
+        self.changed = _ShareEvents("share-permissions-changed", EventKind.SHARE_CHANGED, "changed")
+
+    def feed(self, event: Event) -> list[LogFinding]:
+        return self.created.feed(event) + self.changed.feed(event)
+
+    def findings(self) -> list[LogFinding]:
+        return self.created.findings() + self.changed.findings()
+
+
+class _ShareEvents(_Simple):
+    items_name = "details"
+
+    def __init__(self, finding_id: str, kind: EventKind, verb: str) -> None:
+        super().__init__()
+        self.finding_id = finding_id
+        self.kind = kind
+        self.verb = verb
+
+    def match(self, event: Event) -> tuple[str, str | None] | None:
+        if event.kind is not self.kind:
+            return None
+        return f"{event.server or 'unknown'}|{event.share or '-'}", event.detail or event.path
+
+    def describe(self, key: str, tally: Tally) -> str:
+        server, share = key.split("|", 1)
+        by = ", ".join(sorted(tally.accounts)) or "unknown account"
+        return f"share {share} on {server} {self.verb} by {by} {tally.count} time(s), {_span(tally)}"
+
+
+class ExploitDetector(_Simple):
+    """Exploit traffic seen in captures or Zeek notices (MS17-010 family, SMBGhost)."""
+
+    items_name = "indicators"
+
+    def __init__(self, finding_id: str, marker: str) -> None:
+        super().__init__()
+        self.finding_id = finding_id
+        self.marker = marker
+
+    def match(self, event: Event) -> tuple[str, str | None] | None:
+        if event.kind is not EventKind.EXPLOIT:
+            return None
+        is_ghost = "smbghost" in event.event_id
+        if (self.marker == "smbghost") != is_ghost:
+            return None
+        return f"{event.client}|{event.server or 'unknown'}", event.detail or event.event_id
+
+    def describe(self, key: str, tally: Tally) -> str:
+        client, server = key.split("|", 1)
+        what = "; ".join(sorted(tally.items)[:3])
+        return f"{client} -> {server}: {what} ({tally.count} indicator(s)), {_span(tally)}"
+
+
+class _Window:
+    """Events of one subject inside a sliding time window. Events without a time
+    never expire (they form one window)."""
+
+    __slots__ = ("items", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = timedelta(seconds=seconds)
+        self.items: deque[tuple[datetime | None, str]] = deque()
+
+    def push(self, when: datetime | None, item: str) -> None:
+        self.items.append((when, item))
+        if when is None:
+            return
+        limit = when - self.seconds
+        while self.items and self.items[0][0] is not None and self.items[0][0] < limit:
+            self.items.popleft()
+        if len(self.items) > 100_000:  # bound memory on pathological input
+            self.items.popleft()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def distinct(self) -> int:
+        return len({item for _, item in self.items})
+
+
+@dataclass(slots=True)
+class _SourceState:
+    tally: Tally = field(default_factory=Tally)
+    per_account: dict[str, _Window] = field(default_factory=dict)
+    accounts_window: _Window | None = None
+    brute: bool = False
+    spray: bool = False
+    peak_account_failures: int = 0
+    peak_distinct_accounts: int = 0
+    successes_after_failures: set[str] = field(default_factory=set)
+
+
+class FailedLogonDetector:
+    """Brute force (many failures for one account from one source) and password
+    spraying (failures for many accounts from one source) inside sliding windows."""
+
+    def __init__(self, thresholds: Thresholds) -> None:
+        self.t = thresholds
+        self.sources: dict[str, _SourceState] = {}
+
+    @staticmethod
+    def _source(event: Event) -> str:
+        if event.src_ip and event.src_ip not in ("-", "127.0.0.1", "::1"):
+            return event.src_ip
+        if event.workstation:
+            return event.workstation
+        return f"local:{event.server or 'unknown'}"
+
+    def feed(self, event: Event) -> list[LogFinding]:
+        if event.kind is EventKind.LOGON:
+            state = self.sources.get(self._source(event))
+            if state is not None and _account(event) in state.tally.accounts:
+                state.successes_after_failures.add(_account(event))
+            return []
+        if event.kind is not EventKind.LOGON_FAILURE:
+            return []
+        key = self._source(event)
+        state = self.sources.get(key)
+        if state is None:
+            state = self.sources[key] = _SourceState(accounts_window=_Window(self.t.spray_window))
+        account = _account(event).lower()
+        state.tally.add(event, event.status or event.detail or "failure")
+        window = state.per_account.get(account)
+        if window is None:
+            if len(state.per_account) > 10_000:
+                state.per_account.clear()
+            window = state.per_account[account] = _Window(self.t.brute_force_window)
+        window.push(event.time, "")
+        assert state.accounts_window is not None
+        state.accounts_window.push(event.time, account)
+        state.peak_account_failures = max(state.peak_account_failures, len(window))
+        distinct = (
+            state.accounts_window.distinct() if len(state.accounts_window) >= self.t.spray_accounts else 0
+        )
+        state.peak_distinct_accounts = max(state.peak_distinct_accounts, distinct)
+        out: list[LogFinding] = []
+        if not state.brute and len(window) >= self.t.brute_force_failures:
+            state.brute = True
+            out.append(self._finding("smb-brute-force", key, state))
+        if not state.spray and distinct >= self.t.spray_accounts:
+            state.spray = True
+            out.append(self._finding("password-spraying", key, state))
+        return out
+
+    def _finding(self, finding_id: str, key: str, state: _SourceState) -> LogFinding:
+        tally = state.tally
+        evidence = tally.evidence("statuses")
+        evidence["peak_failures_one_account_in_window"] = state.peak_account_failures
+        evidence["peak_distinct_accounts_in_window"] = state.peak_distinct_accounts
+        evidence["window_seconds"] = (
+            self.t.brute_force_window if finding_id == "smb-brute-force" else self.t.spray_window
+        )
+        evidence["accounts_later_successful"] = strings(state.successes_after_failures)
+        n_accounts = len(tally.accounts)
+        if finding_id == "smb-brute-force":
+            summary = (
+                f"{key}: {tally.count} failed logon(s) for {n_accounts} account(s), up to "
+                f"{state.peak_account_failures} for one account within {self.t.brute_force_window:g}s, "
+                f"{_span(tally)}"
+            )
+        else:
+            summary = (
+                f"{key}: failed logons for {n_accounts} distinct account(s), "
+                f"up to {state.peak_distinct_accounts} within {self.t.spray_window:g}s, {_span(tally)}"
+            )
+        if state.successes_after_failures:
+            summary += f"; later successful: {', '.join(sorted(state.successes_after_failures))}"
+        return LogFinding(
+            id=finding_id,
+            key=f"{finding_id}|{key}",
+            summary=summary,
+            severity=severity_of(finding_id),
+            confidence=Confidence.LIKELY,
+            evidence=evidence,
+        )
+
+    def findings(self) -> list[LogFinding]:
+        out = []
+        for key, state in sorted(self.sources.items()):
+            if state.brute:
+                out.append(self._finding("smb-brute-force", key, state))
+            if state.spray:
+                out.append(self._finding("password-spraying", key, state))
+        return out
+
+
+_NOTE = re.compile(
+    r"(?:^|[\\/])(?:[^\\/]*(?:readme|read_me|decrypt|restore|recover|how_to|help_to|ransom)[^\\/]*)"
+    r"\.(?:txt|html?|hta|rtf|url)$",
+    re.I,
+)
+_RANSOM_EXT = frozenset(
+    {
+        "locked",
+        "encrypted",
+        "crypt",
+        "crypted",
+        "enc",
+        "wncry",
+        "wnry",
+        "wcry",
+        "locky",
+        "zepto",
+        "cerber",
+        "crab",
+        "krab",
+        "gdcb",
+        "ryk",
+        "conti",
+        "lockbit",
+        "akira",
+        "royal",
+        "blackcat",
+    }
+)
+
+
+def _ext(path: str | None) -> str:
+    if not path:
+        return ""
+    name = path.replace("/", "\\").rsplit("\\", 1)[-1]
+    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def _dir(path: str | None) -> str:
+    if not path:
+        return ""
+    return path.replace("/", "\\").rsplit("\\", 1)[0] if "\\" in path.replace("/", "\\") else ""
+
+
+@dataclass(slots=True)
+class _ClientShare:
+    tally: Tally = field(default_factory=Tally)
+    files: _Window | None = None
+    ext_changes: _Window | None = None
+    note_dirs: set[str] = field(default_factory=set)
+    peak_files: int = 0
+    peak_ext_changes: int = 0
+    new_extensions: Counter[str] = field(default_factory=Counter)
+    alerted: bool = False
+    reasons: set[str] = field(default_factory=set)
+
+
+class RansomwareDetector:
+    """One client writing/renaming/deleting many files on one share in a short
+    window, renames that change extensions, ransom-note-like file names."""
+
+    kinds = (EventKind.FILE_WRITE, EventKind.FILE_RENAME, EventKind.FILE_DELETE)
+
+    def __init__(self, thresholds: Thresholds) -> None:
+        self.t = thresholds
+        self.groups: dict[str, _ClientShare] = {}
+
+    def feed(self, event: Event) -> list[LogFinding]:
+        if event.kind not in self.kinds:
+            return []
+        key = f"{event.client}|{event.server or 'unknown'}|{event.share or '-'}"
+        state = self.groups.get(key)
+        if state is None:
+            if len(self.groups) > 100_000:
+                self.groups.clear()
+            state = self.groups[key] = _ClientShare(
+                files=_Window(self.t.ransomware_window), ext_changes=_Window(self.t.ransomware_window)
+            )
+        assert state.files is not None and state.ext_changes is not None
+        state.tally.add(event, event.kind.value)
+        state.files.push(event.time, (event.path or "").lower())
+        if len(state.files) >= self.t.ransomware_files:
+            state.peak_files = max(state.peak_files, state.files.distinct())
+        if event.kind is EventKind.FILE_RENAME and event.new_path:
+            old, new = _ext(event.path), _ext(event.new_path)
+            if new and new != old:
+                state.ext_changes.push(event.time, event.new_path.lower())
+                state.peak_ext_changes = max(state.peak_ext_changes, len(state.ext_changes))
+                if len(state.new_extensions) < 100 or new in state.new_extensions:
+                    state.new_extensions[new] += 1
+        target = event.new_path or event.path
+        if event.kind is not EventKind.FILE_DELETE and target:
+            if _NOTE.search(target) and len(state.note_dirs) < 1000:
+                state.note_dirs.add(_dir(target))
+            if _ext(target) in _RANSOM_EXT:
+                state.reasons.add(f"known ransomware extension .{_ext(target)}")
+        if state.peak_files >= self.t.ransomware_files:
+            state.reasons.add(
+                f"{state.peak_files} distinct files changed within {self.t.ransomware_window:g}s"
+            )
+        if state.peak_ext_changes >= self.t.ransomware_extension_changes:
+            state.reasons.add(f"{state.peak_ext_changes} renames changing the extension")
+        if len(state.note_dirs) >= self.t.ransomware_note_dirs:
+            state.reasons.add(f"ransom-note-like files in {len(state.note_dirs)} directories")
+        if state.reasons and not state.alerted:
+            state.alerted = True
+            return [self._finding(key, state)]
+        return []
+
+    def _finding(self, key: str, state: _ClientShare) -> LogFinding:
+        client, server, share = key.split("|", 2)
+        evidence = state.tally.evidence("operations")
+        evidence["reasons"] = strings(state.reasons)
+        evidence["peak_distinct_files_in_window"] = state.peak_files
+        evidence["peak_extension_changes_in_window"] = state.peak_ext_changes
+        evidence["new_extensions"] = dict(state.new_extensions.most_common(20))
+        evidence["ransom_note_directories"] = strings(sorted(state.note_dirs)[:20])
+        evidence["window_seconds"] = self.t.ransomware_window
+        return LogFinding(
+            id="ransomware-like-activity",
+            key=f"ransomware-like-activity|{key}",
+            summary=f"{client} on {server} share {share}: "
+            + "; ".join(sorted(state.reasons))
+            + f", {_span(state.tally)}",
+            severity=severity_of("ransomware-like-activity"),
+            confidence=Confidence.POSSIBLE,
+            evidence=evidence,
+        )
+
+    def findings(self) -> list[LogFinding]:
+        return [self._finding(k, s) for k, s in sorted(self.groups.items()) if s.alerted]
+
+
+def default_detectors(thresholds: Thresholds | None = None) -> list[Detector]:
+    """The full detector set, in report order."""
+    t = thresholds or Thresholds()
+    return [
+        ExploitDetector("ms17-010-exploit-traffic", "ms17-010"),
+        ExploitDetector("smbghost-exploit-traffic", "smbghost"),
+        RansomwareDetector(t),
+        FailedLogonDetector(t),
+        AdminShareDetector(t),
+        ShareChangeDetector(),
+        NtlmV1Detector(),
+        AnonymousLogonDetector(),
+        Smb1ClientDetector(),
+    ]
+
+
+def run_detectors(events: Iterable[Event], detectors: list[Detector]) -> Iterator[LogFinding]:
+    """Feed every event to every detector; yield findings as they become true."""
+    for event in events:
+        for detector in detectors:
+            yield from detector.feed(event)

@@ -1,0 +1,134 @@
+"""Normalized events: what every log or capture source yields.
+
+A :class:`LogSource` reads one file and yields :class:`Event` objects; the
+detectors in :mod:`smbguard.logs.detectors` only ever see events, never the
+raw format. Fields a source does not know stay ``None``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from smbguard.model import JsonValue, jsonable
+
+
+class EventKind(enum.StrEnum):
+    """What happened, independent of the log format it came from."""
+
+    LOGON = "logon"  # successful authentication (4624, Samba Auth OK, Zeek ntlm success)
+    LOGON_FAILURE = "logon_failure"  # 4625, failed 4776, SMBServer 551, Samba Auth != OK
+    SHARE_CONNECT = "share_connect"  # 5140, Zeek smb_mapping, Samba tree connect
+    FILE_ACCESS = "file_access"  # 5145 (read/open), Samba open for reading, Zeek FILE_OPEN/READ
+    FILE_WRITE = "file_write"
+    FILE_RENAME = "file_rename"
+    FILE_DELETE = "file_delete"
+    SHARE_CREATED = "share_created"  # 5142
+    SHARE_CHANGED = "share_changed"  # 5143
+    SHARE_DELETED = "share_deleted"  # 5144
+    SMB1_ACCESS = "smb1_access"  # SMBServer/Audit 3000, SMB1 dialect seen in Zeek/pcap/Samba
+    INSECURE_GUEST = "insecure_guest"  # SMBClient guest logon events
+    RPC_CALL = "rpc_call"  # Zeek dce_rpc
+    CONNECTION_DENIED = "connection_denied"  # Samba "Denied connection from"
+    EXPLOIT = "exploit"  # exploit traffic (pcap analysis, Zeek notices)
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One normalized log or capture event.
+
+    ``src_ip`` is the client, ``server`` the host that logged or served the
+    request (computer name or address). ``event_id`` keeps the source's own
+    identifier ("4624", "vfs:unlinkat", "zeek:smb_files:SMB::FILE_DELETE").
+    """
+
+    kind: EventKind
+    source: str
+    event_id: str
+    time: datetime | None = None
+    src_ip: str | None = None
+    workstation: str | None = None
+    server: str | None = None
+    user: str | None = None
+    domain: str | None = None
+    share: str | None = None
+    path: str | None = None
+    new_path: str | None = None
+    status: str | None = None
+    logon_type: int | None = None
+    auth_package: str | None = None
+    lm_package: str | None = None
+    protocol: str | None = None
+    detail: str | None = None
+
+    @property
+    def client(self) -> str:
+        """Best identifier of the client: address, else workstation name, else "unknown"."""
+        return self.src_ip or self.workstation or "unknown"
+
+    def to_dict(self) -> dict[str, JsonValue]:
+        out: dict[str, JsonValue] = {}
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = jsonable(value)
+        return out
+
+
+@dataclass(slots=True)
+class SourceStats:
+    """Per-file counters reported in ``sources`` of the JSON output."""
+
+    path: str
+    type: str
+    events: int = 0
+    records: int = 0  # records/lines/packets read, relevant or not
+    skipped: int = 0  # malformed or unreadable records
+    warnings: Counter[str] = field(default_factory=Counter)
+    first_time: datetime | None = None
+    last_time: datetime | None = None
+
+    def warn(self, message: str) -> None:
+        """Count a warning; the same message is counted, not repeated."""
+        self.warnings[message] += 1
+
+    def see(self, when: datetime | None) -> None:
+        if when is None:
+            return
+        if self.first_time is None or when < self.first_time:
+            self.first_time = when
+        if self.last_time is None or when > self.last_time:
+            self.last_time = when
+
+    def to_dict(self) -> dict[str, JsonValue]:
+        return {
+            "path": self.path,
+            "type": self.type,
+            "events": self.events,
+            "records": self.records,
+            "skipped": self.skipped,
+            "first_time": jsonable(self.first_time),
+            "last_time": jsonable(self.last_time),
+            "warnings": [{"message": m, "count": c} for m, c in sorted(self.warnings.items())],
+        }
+
+
+class LogSource(Protocol):
+    """One input file. ``events()`` streams normalized events and fills ``stats``."""
+
+    stats: SourceStats
+
+    def events(self) -> Iterator[Event]: ...
+
+
+def parse_epoch(text: str) -> datetime | None:
+    """Zeek ``ts`` (seconds since the epoch, fractional) -> aware datetime, or None if masked."""
+    try:
+        return datetime.fromtimestamp(float(text), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None

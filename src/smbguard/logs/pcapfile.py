@@ -1,0 +1,413 @@
+"""A small streaming pcap/pcapng reader and a bounded per-direction TCP reassembler.
+
+Link types: Ethernet (with 802.1Q/802.1ad tags), Linux cooked SLL and SLL2, raw
+IPv4/IPv6, BSD null/loopback. The files in ../shared/data use Ethernet and SLL.
+IPv4 fragments are counted and skipped (SMB over TCP is not fragmented in
+practice). Every length read from the file is bounded; a corrupt record ends the
+file with a counted warning instead of an exception.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+from smbguard.logs.events import SourceStats
+
+MAX_RECORD = 1 << 24  # 16 MiB: larger packet records are corrupt
+MAX_BLOCK = 1 << 26  # 64 MiB: larger pcapng blocks are corrupt
+
+LINKTYPE_NULL = 0
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101
+LINKTYPE_LOOP = 108
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IPV4 = 228
+LINKTYPE_IPV6 = 229
+LINKTYPE_LINUX_SLL2 = 276
+_RAW_TYPES = frozenset({LINKTYPE_RAW, LINKTYPE_IPV4, LINKTYPE_IPV6, 12, 14})
+
+Packet = tuple[float, int, bytes]  # (timestamp seconds, link type, frame)
+
+
+class CaptureFormatError(ValueError):
+    """Not a pcap/pcapng file."""
+
+
+def read_packets(handle: IO[bytes], stats: SourceStats) -> Iterator[Packet]:
+    """Yield every packet of a pcap or pcapng stream."""
+    magic = handle.read(4)
+    if len(magic) < 4:
+        raise CaptureFormatError("file too short for a capture header")
+    if magic == b"\x0a\x0d\x0d\x0a":
+        yield from _pcapng(handle, stats, magic)
+    else:
+        yield from _pcap(handle, stats, magic)
+
+
+def _pcap(handle: IO[bytes], stats: SourceStats, magic: bytes) -> Iterator[Packet]:
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        endian = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        endian = ">"
+    else:
+        raise CaptureFormatError("not a pcap or pcapng file")
+    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    rest = handle.read(20)
+    if len(rest) < 20:
+        raise CaptureFormatError("truncated pcap header")
+    linktype = struct.unpack(endian + "I", rest[16:20])[0] & 0x0FFFFFFF
+    scale = 1e-9 if nano else 1e-6
+    record = struct.Struct(endian + "IIII")
+    read = handle.read
+    while True:
+        header = read(16)
+        if not header:
+            return
+        if len(header) < 16:
+            stats.warn("truncated packet header at end of file")
+            return
+        sec, frac, incl, _orig = record.unpack(header)
+        if incl > MAX_RECORD:
+            stats.skipped += 1
+            stats.warn(f"corrupt packet record (length {incl}); rest of file not read")
+            return
+        data = read(incl)
+        if len(data) < incl:
+            stats.skipped += 1
+            stats.warn("truncated last packet")
+            return
+        yield sec + frac * scale, linktype, data
+
+
+@dataclass(slots=True)
+class _Iface:
+    linktype: int
+    scale: float = 1e-6
+
+
+def _pcapng(handle: IO[bytes], stats: SourceStats, first: bytes) -> Iterator[Packet]:
+    endian = "<"
+    ifaces: list[_Iface] = []
+    pending_type = first
+    while True:
+        block_type_raw = pending_type or handle.read(4)
+        pending_type = b""
+        if not block_type_raw:
+            return
+        head = handle.read(4)
+        if len(block_type_raw) < 4 or len(head) < 4:
+            stats.warn("truncated pcapng block header at end of file")
+            return
+        if block_type_raw == b"\x0a\x0d\x0d\x0a":
+            bom = handle.read(4)
+            if bom == b"\x4d\x3c\x2b\x1a":
+                endian = "<"
+            elif bom == b"\x1a\x2b\x3c\x4d":
+                endian = ">"
+            else:
+                stats.warn("bad pcapng byte-order magic; rest of file not read")
+                return
+            length = struct.unpack(endian + "I", head)[0]
+            if length < 28 or length > MAX_BLOCK or length % 4:
+                stats.warn("corrupt pcapng section header; rest of file not read")
+                return
+            if len(handle.read(length - 12)) < length - 12:
+                stats.warn("truncated pcapng section header")
+                return
+            ifaces = []
+            continue
+        btype = struct.unpack(endian + "I", block_type_raw)[0]
+        length = struct.unpack(endian + "I", head)[0]
+        if length < 12 or length > MAX_BLOCK or length % 4:
+            stats.skipped += 1
+            stats.warn(f"corrupt pcapng block (length {length}); rest of file not read")
+            return
+        body = handle.read(length - 8)
+        if len(body) < length - 8:
+            stats.skipped += 1
+            stats.warn("truncated last pcapng block")
+            return
+        body = body[:-4]  # trailing block length
+        if btype == 1:  # Interface Description Block
+            if len(body) < 8:
+                stats.warn("short interface description block")
+                continue
+            linktype = struct.unpack(endian + "H", body[:2])[0]
+            ifaces.append(_Iface(linktype, _tsresol(body[8:], endian)))
+        elif btype == 6:  # Enhanced Packet Block
+            if len(body) < 20:
+                stats.skipped += 1
+                continue
+            iface_id, ts_hi, ts_lo, cap_len, _orig = struct.unpack(endian + "IIIII", body[:20])
+            if iface_id >= len(ifaces) or cap_len > len(body) - 20:
+                stats.skipped += 1
+                stats.warn("packet block with unknown interface or bad length skipped")
+                continue
+            iface = ifaces[iface_id]
+            yield ((ts_hi << 32) | ts_lo) * iface.scale, iface.linktype, body[20 : 20 + cap_len]
+        elif btype == 3:  # Simple Packet Block
+            if not ifaces or len(body) < 4:
+                stats.skipped += 1
+                continue
+            orig = struct.unpack(endian + "I", body[:4])[0]
+            yield 0.0, ifaces[0].linktype, body[4 : 4 + min(orig, len(body) - 4)]
+        elif btype == 2:  # obsolete Packet Block
+            if len(body) < 20:
+                stats.skipped += 1
+                continue
+            iface_id, _drops, ts_hi, ts_lo, cap_len, _orig = struct.unpack(endian + "HHIIII", body[:20])
+            if iface_id >= len(ifaces) or cap_len > len(body) - 20:
+                stats.skipped += 1
+                continue
+            iface = ifaces[iface_id]
+            yield ((ts_hi << 32) | ts_lo) * iface.scale, iface.linktype, body[20 : 20 + cap_len]
+        # other block types (name resolution, statistics, custom...) are skipped
+
+
+def _tsresol(options: bytes, endian: str) -> float:
+    """if_tsresol (option 9) of an IDB; default microseconds."""
+    pos = 0
+    while pos + 4 <= len(options):
+        code, length = struct.unpack(endian + "HH", options[pos : pos + 4])
+        if code == 0:
+            break
+        value = options[pos + 4 : pos + 4 + length]
+        if code == 9 and length >= 1:
+            v = value[0]
+            return 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -(v & 0x7F)
+        pos += 4 + length + ((4 - length % 4) % 4)
+    return 1e-6
+
+
+# ------------------------------------------------------------------------------ link + IP + TCP
+@dataclass(frozen=True, slots=True)
+class TcpSegment:
+    src: bytes
+    dst: bytes
+    sport: int
+    dport: int
+    seq: int
+    flags: int
+    payload: bytes
+
+
+_ETH_VLAN = (0x8100, 0x88A8, 0x9100)
+
+
+def ip_of_frame(linktype: int, frame: bytes) -> bytes | None:
+    """The IP packet inside a link-layer frame, or None (not IP / unsupported link type)."""
+    if linktype == LINKTYPE_ETHERNET:
+        if len(frame) < 14:
+            return None
+        etype = (frame[12] << 8) | frame[13]
+        off = 14
+        for _ in range(2):
+            if etype in _ETH_VLAN and len(frame) >= off + 4:
+                etype = (frame[off + 2] << 8) | frame[off + 3]
+                off += 4
+        return frame[off:] if etype in (0x0800, 0x86DD) else None
+    if linktype == LINKTYPE_LINUX_SLL:
+        if len(frame) < 16:
+            return None
+        etype = (frame[14] << 8) | frame[15]
+        return frame[16:] if etype in (0x0800, 0x86DD) else None
+    if linktype == LINKTYPE_LINUX_SLL2:
+        if len(frame) < 20:
+            return None
+        etype = (frame[0] << 8) | frame[1]
+        return frame[20:] if etype in (0x0800, 0x86DD) else None
+    if linktype in _RAW_TYPES:
+        return frame
+    if linktype in (LINKTYPE_NULL, LINKTYPE_LOOP):
+        if len(frame) < 4:
+            return None
+        family = int.from_bytes(frame[:4], "big" if linktype == LINKTYPE_LOOP else "little")
+        if linktype == LINKTYPE_NULL and family > 0xFFFF:  # written by a big-endian host
+            family = int.from_bytes(frame[:4], "big")
+        return frame[4:] if family in (2, 10, 24, 28, 30) else None
+    return None
+
+
+def tcp_of_ip(ip: bytes, stats: SourceStats | None = None) -> TcpSegment | None:
+    """Parse IPv4/IPv6 + TCP; None for other protocols, fragments or garbage."""
+    if len(ip) < 20:
+        return None
+    version = ip[0] >> 4
+    if version == 4:
+        ihl = (ip[0] & 0x0F) * 4
+        total = (ip[2] << 8) | ip[3]
+        if ihl < 20 or total < ihl or ip[9] != 6:
+            return None
+        if ((ip[6] & 0x3F) << 8 | ip[7]) or ip[6] & 0x20:  # fragment offset or MF
+            if stats is not None:
+                stats.warn("IP fragments skipped (not reassembled)")
+            return None
+        src, dst = ip[12:16], ip[16:20]
+        tcp = ip[ihl:total] if total <= len(ip) else ip[ihl:]
+    elif version == 6:
+        if len(ip) < 40:
+            return None
+        nxt = ip[6]
+        plen = (ip[4] << 8) | ip[5]
+        src, dst = ip[8:24], ip[24:40]
+        body = ip[40 : 40 + plen] if plen else ip[40:]
+        for _ in range(8):
+            if nxt in (0, 43, 60) and len(body) >= 8:
+                nxt, body = body[0], body[(body[1] + 1) * 8 :]
+            else:
+                break
+        if nxt != 6:
+            return None
+        tcp = body
+    else:
+        return None
+    if len(tcp) < 20:
+        return None
+    doff = (tcp[12] >> 4) * 4
+    if doff < 20 or doff > len(tcp):
+        return None
+    sport, dport, seq = struct.unpack_from(">HHI", tcp)
+    return TcpSegment(src, dst, sport, dport, seq, tcp[13], tcp[doff:])
+
+
+# ------------------------------------------------------------------------------ reassembly
+SYN, FIN, RST = 0x02, 0x01, 0x04
+NBSS_TYPES = frozenset({0x00, 0x81, 0x82, 0x83, 0x84, 0x85})
+SMB_MAGICS = (b"\xffSMB", b"\xfeSMB", b"\xfdSMB", b"\xfcSMB")
+MAX_NBSS = 1 << 24
+MAX_OOO_SEGMENTS = 64
+MAX_OOO_BYTES = 1 << 20
+
+# deliver(timestamp, message_head, full_length): at most ``cap`` bytes of each message
+Deliver = Callable[[float, bytes, int], None]
+
+
+@dataclass(slots=True)
+class Direction:
+    """One direction of a TCP connection, framed into NetBIOS session messages.
+
+    Only the first ``cap`` bytes of a message are kept; the rest is skipped without
+    copying. Out-of-order segments wait in a bounded buffer; a gap that does not
+    fill in time makes the stream resynchronise on the next segment that starts
+    with a NetBIOS header followed by an SMB protocol id."""
+
+    deliver: Deliver
+    cap: int = 70_000
+    next_seq: int | None = None
+    synced: bool = False
+    header: bytes = b""
+    parts: list[bytes] = field(default_factory=list)
+    collected: int = 0
+    msg_len: int = 0
+    msg_type: int = 0
+    skip: int = 0
+    ooo: dict[int, bytes] = field(default_factory=dict)
+    ooo_bytes: int = 0
+    gaps: int = 0
+
+    def feed(self, ts: float, seq: int, flags: int, payload: bytes) -> None:
+        if flags & SYN:
+            self.next_seq = (seq + 1) & 0xFFFFFFFF
+            self.synced = True
+            self._reset()
+            return
+        if not payload:
+            return
+        if self.next_seq is None:  # capture started mid-connection
+            self.next_seq = seq
+        rel = (seq - self.next_seq) & 0xFFFFFFFF
+        if rel >= 0x80000000:  # before next_seq: retransmission / overlap
+            back = 0x100000000 - rel
+            if back >= len(payload):
+                return
+            payload = payload[back:]
+            seq = self.next_seq
+            rel = 0
+        if rel:
+            if len(self.ooo) < MAX_OOO_SEGMENTS and self.ooo_bytes + len(payload) <= MAX_OOO_BYTES:
+                if seq not in self.ooo:
+                    self.ooo[seq] = payload
+                    self.ooo_bytes += len(payload)
+                return
+            # the gap will not fill: drop what is missing and resynchronise
+            self.gaps += 1
+            self.ooo[seq] = payload
+            first = min(self.ooo, key=lambda s: (s - self.next_seq) & 0xFFFFFFFF)  # type: ignore[operator]
+            self.next_seq = first
+            self.synced = False
+            self._reset()
+        self._consume(ts, payload)
+        self.next_seq = (self.next_seq + len(payload)) & 0xFFFFFFFF
+        while self.ooo:
+            nxt = self.ooo.pop(self.next_seq, None)
+            if nxt is None:
+                # drop stale segments that are now behind next_seq
+                stale = [s for s in self.ooo if (s - self.next_seq) & 0xFFFFFFFF >= 0x80000000]
+                for s in stale:
+                    self.ooo_bytes -= len(self.ooo.pop(s))
+                break
+            self.ooo_bytes -= len(nxt)
+            self._consume(ts, nxt)
+            self.next_seq = (self.next_seq + len(nxt)) & 0xFFFFFFFF
+
+    def _reset(self) -> None:
+        self.header = b""
+        self.parts = []
+        self.collected = 0
+        self.msg_len = 0
+        self.skip = 0
+
+    def _consume(self, ts: float, data: bytes) -> None:
+        if not self.synced:
+            # resynchronise: this segment must start a NetBIOS message carrying SMB
+            if len(data) >= 8 and data[0] == 0 and data[4:8] in SMB_MAGICS:
+                self.synced = True
+                self._reset()
+            else:
+                return
+        pos = 0
+        end = len(data)
+        while pos < end:
+            if self.skip:
+                n = min(self.skip, end - pos)
+                self.skip -= n
+                pos += n
+                continue
+            if self.msg_len == 0 and len(self.header) < 4:
+                need = 4 - len(self.header)
+                self.header += data[pos : pos + need]
+                pos += need
+                if len(self.header) < 4:
+                    return
+                mtype = self.header[0]
+                length = int.from_bytes(self.header[1:4], "big")
+                if mtype not in NBSS_TYPES or length > MAX_NBSS:
+                    self.synced = False  # garbage: wait for the next plausible segment
+                    self._reset()
+                    return
+                self.header = b""
+                if length == 0:
+                    continue
+                if mtype != 0:
+                    self.skip = length
+                    continue
+                self.msg_len = length
+                self.collected = 0
+                self.parts = []
+                continue
+            want = min(self.msg_len, self.cap) - self.collected
+            chunk = data[pos : pos + want]
+            self.parts.append(chunk)
+            self.collected += len(chunk)
+            pos += len(chunk)
+            if self.collected >= min(self.msg_len, self.cap):
+                message = self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+                full = self.msg_len
+                self.skip = self.msg_len - self.collected
+                self.parts = []
+                self.collected = 0
+                self.msg_len = 0
+                self.deliver(ts, message, full)
