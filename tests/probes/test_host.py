@@ -161,3 +161,19 @@ def test_hostile_servers_end_within_timeouts(handler: object, port: int, kinds: 
     assert f.smb1 is not None and f.smb1.enabled is None
     assert f.smb2 is not None and f.smb2.dialects == () and not f.smb2.decided
     assert f.signing.required is None and f.sessions.null is None
+
+
+def test_six_connections_per_host(samba: SambaLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """1 (3.1.1 + sessions) + 4 (other dialects) + 1 (SMB1); sessions reuse them."""
+    opened: list[tuple[str, int]] = []
+    real_open = base.open_tcp
+
+    async def counting(address: str, port: int, limits: Limits) -> object:
+        opened.append((address, port))
+        return await real_open(address, port, limits)
+
+    monkeypatch.setattr(base, "open_tcp", counting)
+    inst = samba["guest"]
+    f = asyncio.run(collect(Target(inst.address), OPTS))
+    assert f.sessions.null is not None and f.sessions.guest is not None and f.ntlm is not None
+    assert len(opened) == 6
