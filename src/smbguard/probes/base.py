@@ -98,7 +98,9 @@ async def connect(address: str, port: int, opts: ProbeOptions) -> TcpTransport:
             answer = await netbios_session(transport, opts.called_name)
         except DecodeError as exc:
             await transport.close()
-            raise ProbeFailure(ProbeError("netbios", "protocol", f"bad NetBIOS session answer: {exc}")) from exc
+            raise ProbeFailure(
+                ProbeError("netbios", "protocol", f"bad NetBIOS session answer: {exc}")
+            ) from exc
         except BaseException:
             await transport.close()
             raise
