@@ -5,16 +5,40 @@ which adds its parser and sets ``func`` (``(argparse.Namespace) -> int``)."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from smbguard import __version__
-from smbguard.cli import audit, demo, diff, fixscript, history, logs, pcap, scan
 
-COMMANDS = (scan, demo, audit, history, diff, fixscript, logs, pcap)
+#: Sub-command name -> module in ``smbguard.cli``. A module is imported only when
+#: its command runs (or for the top-level --help): start-up stays fast even when
+#: another command pulls in heavy libraries (impacket).
+COMMAND_MODULES = {
+    "scan": "scan",
+    "demo": "demo",
+    "audit": "audit",
+    "history": "history",
+    "diff": "diff",
+    "fix-script": "fixscript",
+    "logs": "logs",
+    "pcap": "pcap",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _modules(names: Sequence[str]) -> tuple[ModuleType, ...]:
+    return tuple(importlib.import_module(f"smbguard.cli.{COMMAND_MODULES[n]}") for n in names)
+
+
+def __getattr__(name: str) -> object:
+    if name == "COMMANDS":  # every command module, imported on first use
+        return _modules(list(COMMAND_MODULES))
+    raise AttributeError(name)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with ``only``, just that sub-command is registered."""
     parser = argparse.ArgumentParser(
         prog="smbguard",
         description="Find, fix and watch SMB security exposures (SMB1, signing, SMBGhost, MS17-010, shares).",
@@ -22,15 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"smbguard {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in COMMANDS:
+    for module in _modules([only] if only in COMMAND_MODULES else list(COMMAND_MODULES)):
         module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(only=command)
     args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)
+    args.argv = argv
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
