@@ -43,7 +43,7 @@ PROFILES: list[dict[str, Any]] = [
         "options": {"server min protocol": "NT1", "map to guest": "Bad User"},
         "shares": {"public": {"guest ok": "yes", "read only": "yes"}},
     },
-    {"options": {"server min protocol": "SMB3", "server signing": "mandatory"}},
+    {"options": {"server min protocol": "SMB3_00", "server signing": "mandatory"}},
     {"options": {"workgroup": "WORKGROUP", "map to guest": "bad user", "usershare allow guests": "yes"}},
     {"options": {"server min protocol": "NT1", "server max protocol": "NT1"}},
     {
