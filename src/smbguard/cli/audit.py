@@ -24,16 +24,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import sys
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from smbguard.auth.collect import AuditOptions, audit_host, merge_share_facts
 from smbguard.auth.credentials import Credentials, scrub_process_title
 from smbguard.engine import Collector, EngineOptions
 from smbguard.errors import AuthError, StoreError, TargetError
 from smbguard.model import HostFacts, PortState, ScanReport, Target
 from smbguard.report import REPORTERS, StreamingReporter, get_reporter
+
+if TYPE_CHECKING:  # impacket is imported only when shares or an audit are asked for
+    from smbguard.auth.collect import AuditOptions
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +170,8 @@ def _positive_float(text: str) -> float:
 
 
 def audit_options(args: argparse.Namespace) -> AuditOptions:
+    from smbguard.auth.collect import AuditOptions
+
     return AuditOptions(
         timeout=args.timeout,
         host_timeout=args.host_timeout,
@@ -180,6 +185,7 @@ def audit_options(args: argparse.Namespace) -> AuditOptions:
 def share_collector(base: Collector | None, creds: Credentials | None, options: AuditOptions) -> Collector:
     """A collector: ``base`` (the scanner's probes, or None) then the share
     enumeration / credentialed audit of each reachable host, merged."""
+    from smbguard.auth.collect import audit_host, merge_share_facts
 
     async def collect(target: Target) -> HostFacts:
         facts = await base(target) if base is not None else None
@@ -212,12 +218,26 @@ def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
     add_credential_arguments(parser, required=False)
 
 
+def wrap_scan(
+    args: argparse.Namespace, collector: Collector, options: EngineOptions
+) -> tuple[Collector, EngineOptions]:
+    """What ``smbguard scan`` calls: with ``--shares`` or ``-u``, the collector also
+    enumerates shares / audits, and each host gets a larger time budget."""
+    wrapped = wrap_scan_collector(args, collector)
+    if wrapped is collector:
+        return collector, options
+    budget = options.host_budget + max(args.timeout * 40, 120.0)
+    return wrapped, dataclasses.replace(options, host_timeout=budget)
+
+
 def wrap_scan_collector(args: argparse.Namespace, base: Collector) -> Collector:
     """What ``smbguard scan`` calls with its collector: unchanged unless ``--shares``
     or ``-u`` was given. Raises :class:`AuthError` for unusable credentials."""
     creds = credentials_from_args(args)
     if not getattr(args, "shares", False) and creds is None:
         return base
+    from smbguard.auth.collect import AuditOptions
+
     options = AuditOptions(
         timeout=max(args.timeout, 5.0),
         host_timeout=max(args.timeout * 40, 120.0),

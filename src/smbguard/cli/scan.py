@@ -30,8 +30,9 @@ from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from smbguard import __version__
+from smbguard.cli import audit as _audit
 from smbguard.engine import Collector, Engine, EngineOptions, Evaluator, Progress, plain_result
-from smbguard.errors import TargetError
+from smbguard.errors import AuthError, TargetError
 from smbguard.model import HostFacts, HostResult, ScanInfo, ScanReport, Target
 from smbguard.report import REPORTERS, StreamingReporter, get_reporter
 from smbguard.targets import TargetSet, parse
@@ -168,6 +169,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=True,
         help="read-only DoublePulsar implant ping where SMB1 answers (default on)",
     )
+
+    _audit.add_scan_arguments(parser)  # --shares, --check-write, -u/-d/-p/-H/--kerberos
 
     out = parser.add_argument_group("output")
     out.add_argument(
@@ -393,6 +396,11 @@ def run(
         retries=args.retries,
         preconnect={"auto": None, "on": True, "off": False}[args.sweep],
     )
+    try:  # --shares / -u (share enumeration and credentialed audit, smbguard.cli.audit)
+        collector, options = _audit.wrap_scan(args, collector, options)
+    except AuthError as exc:
+        print(f"smbguard scan: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     show_progress = args.progress == "on" or (args.progress == "auto" and sys.stderr.isatty())
     bar = ProgressLine(sys.stderr) if show_progress else None
     own_file = False
