@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
-import importlib.util
 import signal
 import sys
 import time
@@ -231,33 +229,25 @@ def probe_options(args: argparse.Namespace) -> ProbeOptions:
 
 def default_collector(args: argparse.Namespace) -> Collector:
     """``smbguard.probes.host.collect`` bound to this command line's options."""
-    if importlib.util.find_spec("smbguard.probes.host") is None:
-        raise RuntimeError("the SMB probes (smbguard.probes.host) are not installed")
-    host = importlib.import_module("smbguard.probes.host")
+    from smbguard.probes.host import collect as collect_host
+
     opts = probe_options(args)
 
     async def collect(target: Target) -> HostFacts:
-        facts = await host.collect(target, opts)
-        assert isinstance(facts, HostFacts)
-        return facts
+        return await collect_host(target, opts)
 
     return collect
 
 
 def make_evaluator(args: argparse.Namespace) -> Evaluator:
-    """The checks (``smbguard.checks.evaluate``) when available, else facts only."""
-    if importlib.util.find_spec("smbguard.checks.evaluate") is None:
-        return plain_result
-    from smbguard.checks import evaluate as ev_module
+    """Every registered check (``smbguard.checks.evaluate``), catalog loaded once."""
+    from smbguard.catalog.loader import load_catalog
+    from smbguard.checks.evaluate import evaluate
 
-    evaluate = getattr(ev_module, "evaluate", None)
-    if evaluate is None:
-        return plain_result
+    catalog = load_catalog()
 
     def run(facts: HostFacts) -> HostResult:
-        result = evaluate(facts)
-        assert isinstance(result, HostResult)
-        return result
+        return evaluate(facts, catalog=catalog)
 
     return run
 
