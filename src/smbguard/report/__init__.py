@@ -49,11 +49,32 @@ def _table() -> Reporter:
     return TableReporter()
 
 
+def _csv() -> Reporter:
+    from smbguard.report.csv import CsvReporter
+
+    return CsvReporter()
+
+
+def _md() -> Reporter:
+    from smbguard.report.markdown import MarkdownReporter
+
+    return MarkdownReporter()
+
+
+def _html() -> Reporter:
+    from smbguard.report.html import HtmlReporter
+
+    return HtmlReporter()
+
+
 #: ``--format`` choice -> reporter factory.
 REPORTERS: dict[str, Callable[[], Reporter]] = {
     "table": _table,
     "json": _json,
     "jsonl": _jsonl,
+    "csv": _csv,
+    "md": _md,
+    "html": _html,
 }
 
 
