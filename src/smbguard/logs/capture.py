@@ -130,6 +130,8 @@ class _Flow:
     trans2_mids: set[int] = field(default_factory=set)
     eternalblue: int = 0
     ghost: bool = False
+    user: str | None = None  # account of the last successful session setup
+    domain: str | None = None
 
 
 def _ntlm_info(challenge: ntlmssp.Challenge) -> NtlmInfo:
@@ -552,6 +554,8 @@ class CaptureAnalyzer:
             elif server.null is None:
                 server.null = False
         ok = status == 0
+        if ok:
+            flow.user, flow.domain = user, domain
         self._emit(
             flow,
             ts,
@@ -578,6 +582,8 @@ class CaptureAnalyzer:
             "pcap:tree-connect",
             share=share,
             path=path,
+            user=flow.user,
+            domain=flow.domain,
             status=None if status == 0 else status_name(status),
         )
 
