@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smbguard.errors import DecodeError
-from smbguard.proto import netbios, ntlmssp, smb1, smb2, spnego
+from smbguard.proto import dcerpc, netbios, ntlmssp, smb1, smb2, spnego
 from tests.proto.conftest import RECORDED
 
 DECODERS: dict[str, Callable[[bytes], Any]] = {
@@ -43,6 +43,11 @@ DECODERS: dict[str, Callable[[bytes], Any]] = {
     "spnego.extract": spnego.extract_ntlmssp,
     "netbios.session_response": netbios.decode_session_response,
     "netbios.session_request": netbios.decode_session_request,
+    "dcerpc.header": dcerpc.decode_header,
+    "dcerpc.bind": dcerpc.decode_bind,
+    "dcerpc.bind_ack": dcerpc.decode_bind_ack,
+    "dcerpc.request": dcerpc.decode_request,
+    "dcerpc.response": dcerpc.decode_response,
 }
 
 
@@ -72,6 +77,10 @@ def _seeds() -> list[bytes]:
         smb2.encode_compression_transform_header(100, 1, 0) + bytes(20),
         netbios.encode_session_request("*SMBSERVER", "X"),
         netbios.encode_session_response(False, 0x82),
+        dcerpc.encode_bind((dcerpc.ContextElement(0, "367abb81-9844-35f1-ad32-98f038001003", (2, 0)),)),
+        dcerpc.encode_bind_ack(((0, 0), (2, 2))),
+        dcerpc.encode_request(12, b"stub" * 4),
+        dcerpc.encode_response(b"out"),
     ]
     return seeds
 
