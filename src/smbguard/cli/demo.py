@@ -19,13 +19,15 @@ import importlib
 import importlib.util
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from smbguard.lab import Lab
-from smbguard.lab.__main__ import default_port
-from smbguard.lab.layouts import DEMO_BASE, demo_layout
-from smbguard.lab.personas import Persona
 from smbguard.model import HostFacts, HostResult, ScanReport, Status, Target
+
+if TYPE_CHECKING:  # the lab is imported only when the demo runs
+    from smbguard.lab import Lab
+    from smbguard.lab.personas import Persona
+
+DEMO_BASE = "127.0.30.0"
 
 VULN_IDS = (
     "ms17-010",
@@ -62,6 +64,10 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from smbguard.lab import Lab
+    from smbguard.lab.__main__ import default_port
+    from smbguard.lab.layouts import demo_layout
+
     port = args.port if args.port is not None else default_port()
     try:
         layout = demo_layout(args.base)

@@ -1,0 +1,241 @@
+"""A /20 of emulated SMB hosts: smbguard scan vs nmap, side by side, in one run.
+
+    python benchmarks/lab_sweep.py                       # 127.1.0.0/20, 300 emulated hosts
+    python benchmarks/lab_sweep.py --hosts 500 --rounds 3 --json results.json
+
+Starts the emulator (``python -m smbguard.lab --layout sweep``) in its own
+process: N emulated hosts (the seven personas in turn) spread evenly over
+the 4096 addresses of the network, every other address closed. Then times,
+whole process against whole process, alternating which goes first:
+
+    smbguard scan NET --format json -o FILE                       (all probes, incl. MS17-010/DoublePulsar)
+    smbguard scan NET --no-ms17-010 --no-doublepulsar ...          (fingerprint only)
+    nmap -Pn -n -p445 --script smb-protocols -oX FILE NET         (dialects only)
+
+and reports total time, addresses/second, SMB hosts/second and the peak RSS
+of each process (``wait4`` rusage), then checks that both found the same open
+hosts, the same SMB1 state and the same SMB2/3 dialects. The emulator's CPU
+time is shared by both tools (2 cores here), as a real network's would not be.
+Needs root for port 445 (use ``--port`` otherwise; nmap then needs
+``--script-args smbport=PORT``, passed automatically). Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+NMAP_DIALECTS = {
+    "202": "2.0.2",
+    "210": "2.1",
+    "300": "3.0",
+    "302": "3.0.2",
+    "311": "3.1.1",
+    "2:0:2": "2.0.2",
+    "2:1:0": "2.1",
+    "3:0:0": "3.0",
+    "3:0:2": "3.0.2",
+    "3:1:1": "3.1.1",
+}
+
+
+def timed(cmd: list[str]) -> dict[str, Any]:
+    """Run ``cmd``; wall time, CPU time and peak RSS (MiB) of the child."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{cmd[0]} failed ({code}): {stderr[-500:]}")
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mib": usage.ru_maxrss / 1024}
+
+
+def start_lab(network: str, hosts: int, port: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "smbguard.lab",
+            "--layout",
+            "sweep",
+            "--network",
+            network,
+            "--hosts",
+            str(hosts),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    layout: dict[str, str] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.strip() == "READY":
+            return proc, layout
+        hostport, key = line.split()
+        layout[hostport.rsplit(":", 1)[0]] = key
+    raise SystemExit("the lab did not start")
+
+
+def smbguard_hosts(path: Path) -> dict[str, dict[str, Any]]:
+    data = json.loads(path.read_text())
+    out = {}
+    for host in data["hosts"]:
+        if host.get("reachable"):
+            out[host["address"]] = {
+                "smb1": (host.get("smb1") or {}).get("enabled"),
+                "dialects": sorted((host.get("smb2") or {}).get("dialects") or []),
+            }
+    return out
+
+
+def nmap_hosts(path: Path, port: int) -> dict[str, dict[str, Any]]:
+    out = {}
+    for host in ET.parse(path).getroot().iter("host"):
+        addr_el = host.find("address")
+        state = host.find(f"ports/port[@portid='{port}']/state")
+        if addr_el is None or state is None or state.get("state") != "open":
+            continue
+        listed = [
+            e.text or ""
+            for s in host.iter("script")
+            if s.get("id") == "smb-protocols"
+            for e in s.iter("elem")
+        ]
+        out[addr_el.get("addr", "")] = {
+            "smb1": any("NT LM 0.12" in d for d in listed),
+            "dialects": sorted(NMAP_DIALECTS[d] for d in listed if d in NMAP_DIALECTS),
+        }
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--network", default="127.1.0.0/20")
+    parser.add_argument("--hosts", type=int, default=300)
+    parser.add_argument("--port", type=int, default=445)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", metavar="FILE", help="write the measurements as JSON")
+    args = parser.parse_args()
+    net = ipaddress.ip_network(args.network)
+    if not net.network_address.is_loopback:
+        raise SystemExit("loopback networks only")
+    if shutil.which("nmap") is None:
+        raise SystemExit("nmap is not installed")
+    smbguard = [
+        sys.executable,
+        "-m",
+        "smbguard",
+        "scan",
+        args.network,
+        "--port",
+        str(args.port),
+        "--format",
+        "json",
+        "--progress",
+        "off",
+    ]
+    tmp = Path(tempfile.mkdtemp(prefix="smbguard-bench-"))
+    tools: dict[str, list[str]] = {
+        "smbguard (all probes)": [*smbguard, "-o", str(tmp / "full.json")],
+        "smbguard (fingerprint)": [
+            *smbguard,
+            "--no-ms17-010",
+            "--no-doublepulsar",
+            "-o",
+            str(tmp / "fp.json"),
+        ],
+        "nmap smb-protocols": [
+            "nmap",
+            "-Pn",
+            "-n",
+            f"-p{args.port}",
+            "--script",
+            "smb-protocols",
+            "--script-args",
+            f"smbport={args.port}",
+            "-oX",
+            str(tmp / "nmap.xml"),
+            args.network,
+        ],
+    }
+    lab, layout = start_lab(args.network, args.hosts, args.port)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in tools}
+    try:
+        for r in range(args.rounds):
+            order = list(tools) if r % 2 == 0 else list(reversed(tools))
+            for name in order:
+                runs[name].append(timed(tools[name]))
+        ours = smbguard_hosts(tmp / "fp.json")
+        full = smbguard_hosts(tmp / "full.json")
+        theirs = nmap_hosts(tmp / "nmap.xml", args.port)
+    finally:
+        lab.terminate()
+        lab.wait(10)
+    addresses = net.num_addresses
+    print(
+        f"{args.network}: {addresses} addresses, {len(layout)} emulated SMB hosts, {args.rounds} rounds "
+        f"(median; alternating order)"
+    )
+    print(f"{'tool':<24} {'wall s':>8} {'addr/s':>9} {'SMB hosts/s':>12} {'CPU s':>7} {'peak RSS MiB':>13}")
+    summary: dict[str, Any] = {
+        "network": args.network,
+        "addresses": addresses,
+        "smb_hosts": len(layout),
+        "rounds": args.rounds,
+        "tools": {},
+    }
+    for name, samples in runs.items():
+        wall = statistics.median(s["wall_s"] for s in samples)
+        cpu = statistics.median(s["cpu_s"] for s in samples)
+        rss = max(s["peak_rss_mib"] for s in samples)
+        summary["tools"][name] = {"wall_s": wall, "cpu_s": cpu, "peak_rss_mib": rss, "samples": samples}
+        print(
+            f"{name:<24} {wall:>8.2f} {addresses / wall:>9.0f} {len(layout) / wall:>12.0f} {cpu:>7.2f} "
+            f"{rss:>13.1f}"
+        )
+    nmap_wall = summary["tools"]["nmap smb-protocols"]["wall_s"]
+    for name in ("smbguard (all probes)", "smbguard (fingerprint)"):
+        print(f"speed-up of {name} over nmap: {nmap_wall / summary['tools'][name]['wall_s']:.1f}x")
+    # Agreement.
+    expected = set(layout)
+    problems = []
+    for label, found in (("smbguard", ours), ("smbguard-full", full), ("nmap", theirs)):
+        if set(found) != expected:
+            problems.append(f"{label}: {len(found)} open hosts, expected {len(expected)}")
+    for address in sorted(expected & set(ours) & set(theirs)):
+        if ours[address] != theirs[address]:
+            problems.append(f"{address}: smbguard {ours[address]} vs nmap {theirs[address]}")
+    summary["agreement_problems"] = problems
+    print(
+        "agreement: "
+        + (
+            "smbguard and nmap agree on every host (open, SMB1, dialects)"
+            if not problems
+            else f"{len(problems)} differences:\n  " + "\n  ".join(problems[:20])
+        )
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2))
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if not problems else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
