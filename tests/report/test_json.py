@@ -11,7 +11,7 @@ import pytest
 
 from smbguard.model import HostResult, ScanInfo, ScanReport
 from smbguard.report import REPORTERS, StreamingReporter, get_reporter
-from smbguard.report.json import host_to_dict
+from smbguard.report.json import host_json, host_to_dict
 from tests.report.samples import T0, closed, hostile, samba_smb1_guest, with_finding
 
 
@@ -132,3 +132,5 @@ def test_template_fast_path_equals_the_full_conversion() -> None:
     )
     for h in (HostResult(closed()), filtered, HostResult(samba_smb1_guest()), HostResult(hostile())):
         assert host_to_dict(h) == _full_dict(h)
+        # the string fast path writes exactly what encoding the full object gives
+        assert host_json(h) == json.dumps(_full_dict(h), ensure_ascii=False, separators=(",", ":"))

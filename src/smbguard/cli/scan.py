@@ -228,26 +228,46 @@ def probe_options(args: argparse.Namespace) -> ProbeOptions:
 
 
 def default_collector(args: argparse.Namespace) -> Collector:
-    """``smbguard.probes.host.collect`` bound to this command line's options."""
-    from smbguard.probes.host import collect as collect_host
+    """``smbguard.probes.host.collect`` bound to this command line's options.
 
-    opts = probe_options(args)
+    The probes are imported when the first open port needs them: a sweep that
+    finds nothing open never pays for them."""
+    bound: Collector | None = None
 
     async def collect(target: Target) -> HostFacts:
-        return await collect_host(target, opts)
+        nonlocal bound
+        if bound is None:
+            from smbguard.probes.host import collect as collect_host
+
+            opts = probe_options(args)
+
+            async def run(t: Target) -> HostFacts:
+                return await collect_host(t, opts)
+
+            bound = run
+        return await bound(target)
 
     return collect
 
 
 def make_evaluator(args: argparse.Namespace) -> Evaluator:
-    """Every registered check (``smbguard.checks.evaluate``), catalog loaded once."""
-    from smbguard.catalog.loader import load_catalog
-    from smbguard.checks.evaluate import evaluate
-
-    catalog = load_catalog()
+    """Every registered check (``smbguard.checks.evaluate``), catalog loaded once,
+    on first use (hosts whose port did not accept are not evaluated)."""
+    bound: Evaluator | None = None
 
     def run(facts: HostFacts) -> HostResult:
-        return evaluate(facts, catalog=catalog)
+        nonlocal bound
+        if bound is None:
+            from smbguard.catalog.loader import load_catalog
+            from smbguard.checks.evaluate import evaluate
+
+            catalog = load_catalog()
+
+            def evaluate_one(f: HostFacts) -> HostResult:
+                return evaluate(f, catalog=catalog)
+
+            bound = evaluate_one
+        return bound(facts)
 
     return run
 

@@ -55,9 +55,9 @@ _VARYING = ("target", "port_state", "connect_ms", "started", "finished", "errors
 
 
 def _bare_template() -> tuple[dict[str, Any], dict[str, Any]]:
-    from smbguard.model import HostFacts, PortState, Target
+    from smbguard.model import HostFacts
 
-    blank = HostFacts(target=Target("0.0.0.0"), port_state=PortState.CLOSED)
+    blank = _blank()
     defaults = {
         f.name: getattr(blank, f.name) for f in dataclasses.fields(HostFacts) if f.name not in _VARYING
     }
@@ -99,6 +99,86 @@ def _full_dict(result: HostResult) -> dict[str, Any]:
 
 
 _BARE: tuple[dict[str, Any], dict[str, Any]] | None = None
+_BARE_CHUNKS: tuple[list[str], list[str]] | None = None
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def _is_bare(result: HostResult) -> bool:
+    global _BARE
+    if _BARE is None:
+        _BARE = _bare_template()
+    defaults = _BARE[0]
+    facts = result.facts
+    return not (result.findings or result.results or any(getattr(facts, k) != v for k, v in defaults.items()))
+
+
+def _bare_chunks() -> tuple[list[str], list[str]]:
+    """The compact JSON of a bare host cut around its varying values."""
+    global _BARE_CHUNKS
+    if _BARE_CHUNKS is None:
+        if _BARE is None:
+            _is_bare(HostResult(_blank()))
+        assert _BARE is not None
+        template = dict(_BARE[1])
+        keys = [k for k in template if k in _BARE_KEYS]
+        for i, k in enumerate(keys):
+            template[k] = f"@@smbguard-{i}@@"
+        text = _COMPACT.encode(template)
+        chunks = []
+        for i in range(len(keys)):
+            head, text = text.split(f'"@@smbguard-{i}@@"', 1)
+            chunks.append(head)
+        chunks.append(text)
+        _BARE_CHUNKS = (keys, chunks)
+    return _BARE_CHUNKS
+
+
+_BARE_KEYS = (
+    "address",
+    "port",
+    "hostname",
+    "reachable",
+    "port_state",
+    "connect_ms",
+    "started",
+    "finished",
+    "errors",
+)
+
+
+def _blank() -> Any:
+    from smbguard.model import HostFacts, PortState, Target
+
+    return HostFacts(target=Target("0.0.0.0"), port_state=PortState.CLOSED)
+
+
+def host_json(result: HostResult) -> str:
+    """Compact JSON of one host (same text as encoding :func:`host_to_dict`)."""
+    if not _is_bare(result):
+        return _COMPACT.encode(host_to_dict(result))
+    keys, chunks = _bare_chunks()
+    values = _bare_values(result)
+    parts = [chunks[0]]
+    for i, k in enumerate(keys):
+        parts.append(_COMPACT.encode(values[k]))
+        parts.append(chunks[i + 1])
+    return "".join(parts)
+
+
+def _bare_values(result: HostResult) -> dict[str, Any]:
+    facts = result.facts
+    t = facts.target
+    return {
+        "address": t.address,
+        "port": t.port,
+        "hostname": t.hostname,
+        "reachable": facts.reachable,
+        "port_state": facts.port_state.value,
+        "connect_ms": facts.connect_ms,
+        "started": facts.started.isoformat() if facts.started else None,
+        "finished": facts.finished.isoformat() if facts.finished else None,
+        "errors": [e.to_dict() for e in facts.errors],
+    }
 
 
 def host_to_dict(result: HostResult) -> dict[str, Any]:
@@ -106,24 +186,11 @@ def host_to_dict(result: HostResult) -> dict[str, Any]:
 
     A host nothing was learned about (most of a sweep) is filled from a template
     instead of walking every dataclass: same keys, same values, much faster."""
-    global _BARE
-    facts = result.facts
-    if _BARE is None:
-        _BARE = _bare_template()
-    defaults, template = _BARE
-    if result.findings or result.results or any(getattr(facts, k) != v for k, v in defaults.items()):
+    if not _is_bare(result):
         return _full_dict(result)
-    out = dict(template)
-    t = facts.target
-    out["address"] = t.address
-    out["port"] = t.port
-    out["hostname"] = t.hostname
-    out["reachable"] = facts.reachable
-    out["port_state"] = facts.port_state.value
-    out["connect_ms"] = facts.connect_ms
-    out["started"] = facts.started.isoformat() if facts.started else None
-    out["finished"] = facts.finished.isoformat() if facts.finished else None
-    out["errors"] = [e.to_dict() for e in facts.errors]
+    assert _BARE is not None
+    out = dict(_BARE[1])
+    out.update(_bare_values(result))
     return out
 
 
@@ -156,10 +223,7 @@ class JsonReporter:
         # One host per line: readable, diffable, and fast (the C encoder does
         # not run when indent is set).
         scan = json.dumps(scan_to_dict(report.info, len(report.hosts)), ensure_ascii=False)
-        hosts = ",\n".join(
-            "    " + json.dumps(host_to_dict(h), ensure_ascii=False, separators=(",", ":"))
-            for h in report.hosts
-        )
+        hosts = ",\n".join("    " + host_json(h) for h in report.hosts)
         body = f"[\n{hosts}\n  ]" if hosts else "[]"
         return f'{{\n  "scan": {scan},\n  "hosts": {body}\n}}\n'
 
@@ -168,7 +232,7 @@ class JsonLinesReporter:
     """One host object per line, as hosts finish; nothing else."""
 
     def render_host(self, host: HostResult, lang: str = "en") -> str:
-        return json.dumps(host_to_dict(host), ensure_ascii=False, separators=(",", ":")) + "\n"
+        return host_json(host) + "\n"
 
     def render(self, report: ScanReport, lang: str = "en") -> str:
         return ""
