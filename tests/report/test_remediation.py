@@ -1,0 +1,159 @@
+"""Remediation scripts: exactly the right commands per finding, idempotent structure,
+-WhatIf/-Rollback, SMB1-only safety, hostile names sanitised (no PowerShell here:
+structural tests)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from smbguard.report.remediation import (
+    PS_STEPS,
+    SMBCONF,
+    FixHost,
+    from_host_object,
+    from_host_result,
+    powershell_script,
+    powershell_steps,
+    safe_token,
+    smbconf_snippet,
+)
+from tests.report.sample import HOSTILE_NAME, sample_report
+
+
+def fh(*ids: str, name: str | None = "PC1", samba: bool = False) -> FixHost:
+    return FixHost("192.0.2.9", 445, name, None, samba, tuple((i, None) for i in ids))
+
+
+def _apply_lines(script: str) -> list[str]:
+    return re.findall(r"-Apply \{ (.*) \} `", script)
+
+
+EXPECTED_APPLY = {
+    "smb1-enabled": [
+        "Set-SmbServerConfiguration -EnableSMB1Protocol $false -Force",
+        "Disable-WindowsOptionalFeature -Online -FeatureName SMB1Protocol -NoRestart | Out-Null; "
+        "$script:RestartNeeded = $true",
+    ],
+    "smb-signing-not-required": [
+        "Set-SmbServerConfiguration -RequireSecuritySignature $true -EnableSecuritySignature $true -Force"
+    ],
+    "smb-encryption-unavailable": ["Set-SmbServerConfiguration -EncryptData $true -Force"],
+    "smb3-not-supported": ["Set-SmbServerConfiguration -EnableSMB2Protocol $true -Force"],
+    "null-session-allowed": [
+        r"Set-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters' "
+        "-Name 'RestrictNullSessAccess' -Type DWord -Value 1",
+        r"Set-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\Lsa' -Name 'RestrictAnonymous' "
+        "-Type DWord -Value 1",
+        r"Set-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\Lsa' -Name 'RestrictAnonymousSAM' "
+        "-Type DWord -Value 1",
+        r"Set-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\Lsa' "
+        "-Name 'EveryoneIncludesAnonymous' -Type DWord -Value 0",
+    ],
+    "guest-access-allowed": [
+        "Get-LocalUser | Where-Object { $_.SID.Value -like '*-501' } | Disable-LocalUser",
+        r"Set-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\Lsa' -Name 'ForceGuest' "
+        "-Type DWord -Value 0",
+    ],
+    "netbios-session-exposed": [
+        "Get-CimInstance Win32_NetworkAdapterConfiguration -Filter 'IPEnabled = True' | Invoke-CimMethod "
+        "-MethodName SetTcpipNetbios -Arguments @{ TcpipNetbiosOptions = [uint32]2 } | Out-Null"
+    ],
+    "cve-2020-0796": [
+        r"Set-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters' "
+        "-Name 'DisableCompression' -Type DWord -Value 1"
+    ],
+}
+
+
+@pytest.mark.parametrize("finding", sorted(EXPECTED_APPLY))
+def test_exact_commands_per_finding(finding: str) -> None:
+    assert _apply_lines(powershell_script(fh(finding))) == EXPECTED_APPLY[finding]
+
+
+def test_every_step_checks_then_applies_then_has_an_undo() -> None:
+    script = powershell_script(fh(*PS_STEPS))
+    calls = re.findall(
+        r"Invoke-Step -Id '([a-z0-9-]+)' .*?`\n\s+-Test \{ .+ \} `\n\s+-Apply \{ .+ \} `\n"
+        r"\s+-Undo \{ .+ \}",
+        script,
+    )
+    assert len(calls) == len(set(calls)) == len(powershell_steps(fh(*PS_STEPS)))
+    assert "[CmdletBinding(SupportsShouldProcess = $true)]" in script  # -WhatIf
+    assert "param([switch]$Rollback, [switch]$Force)" in script
+    assert script.count("$PSCmdlet.ShouldProcess(") == 2  # apply and rollback both honour -WhatIf
+    assert script.count("{") == script.count("}")
+    assert script.count("(") == script.count(")")
+
+
+def test_shared_steps_are_not_repeated() -> None:
+    script = powershell_script(
+        fh("smb-signing-not-required", "smb-signing-disabled", "smb1-enabled", "ms17-010")
+    )
+    assert script.count("Invoke-Step -Id 'signing'") == 1
+    assert script.count("Invoke-Step -Id 'smb1-server'") == 1
+    assert "KB4012212" in script  # ms17-010: update advice
+
+
+def test_smb1_only_host_never_gets_smb1_disabled() -> None:
+    script = powershell_script(fh("smb1-only", "smb1-enabled", "ms17-010"))
+    assert "EnableSMB1Protocol $false" not in script
+    assert "Disable-WindowsOptionalFeature" not in script
+    assert "Set-SmbServerConfiguration -EnableSMB2Protocol $true -Force" in script
+    assert "SMB1 is NOT disabled" in script
+    conf = smbconf_snippet(fh("smb1-only", "smb1-enabled", samba=True))
+    assert "    # server min protocol = SMB2_10" in conf and "    server max protocol = SMB3" in conf
+
+
+def test_advice_only_findings_and_unknown_ids() -> None:
+    script = powershell_script(fh("doublepulsar", "share-everyone-write"))
+    assert "isolate this host" in script and "No automatic fix for: share-everyone-write" in script
+    assert "Nothing to change automatically" in script
+
+
+def test_hostile_name_is_sanitised() -> None:
+    host = FixHost(
+        "192.0.2.4",
+        445,
+        "x'; Remove-Item C:\\ -Recurse #\n" + HOSTILE_NAME,
+        None,
+        False,
+        (("smb1-enabled", None),),
+    )
+    script = powershell_script(host)
+    assert "Remove-Item C:\\" not in script and "<script>" not in script
+    expected = re.search(r"\$ExpectedName = '([^']*)'", script)
+    assert expected and re.fullmatch(r"[A-Z0-9_-]*", expected.group(1))
+    conf = smbconf_snippet(host)
+    assert "\n" not in conf.splitlines()[0] and "<" not in conf and "'" not in conf.splitlines()[0]
+    assert safe_token("a\u2019b$(x)`\n") == "a?b??x???"
+
+
+def test_smbconf_exact_lines() -> None:
+    ids = [i for i in SMBCONF if i != "smb1-only"]
+    conf = smbconf_snippet(fh(*ids, samba=True))
+    lines = [line.strip() for line in conf.splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert lines == [
+        "[global]",
+        "server min protocol = SMB2_10",
+        "server max protocol = SMB3",
+        "server signing = mandatory",
+        "server smb encrypt = desired",
+        "restrict anonymous = 2",
+        "map to guest = Never",
+        "disable netbios = yes",
+        "smb ports = 445",
+    ]
+    assert "samba-outdated" not in conf
+    assert "upgrade Samba" in smbconf_snippet(fh("samba-outdated", samba=True))
+
+
+def test_from_scan_objects_and_results_agree() -> None:
+    from smbguard.report.json import host_to_dict
+
+    for host in sample_report().hosts:
+        a, b = from_host_result(host), from_host_object(host_to_dict(host))
+        assert (a.address, a.port, a.samba, a.findings) == (b.address, b.port, b.samba, b.findings)
+    nas = from_host_result(sample_report().hosts[1])
+    assert nas.samba and not from_host_result(sample_report().hosts[0]).samba
