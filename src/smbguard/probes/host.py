@@ -259,8 +259,15 @@ async def collect(target: Target, opts: ProbeOptions) -> HostFacts:
         ntlm: NtlmInfo | None = None
         null: Outcome | None = None
         guest: Outcome | None = None
+        # Free the server's processes early: only the two highest SMB2 connections
+        # (session work) and the SMB1 one (if SMB1 is on) stay open.
+        open_channels.sort(key=lambda c: c[0], reverse=True)
+        needed = {id(ch.transport) for _, ch in open_channels[:2]}
+        if smb1_result.channel is not None:
+            needed.add(id(smb1_result.channel.transport))
+        await asyncio.gather(*(t.close() for t in keep if id(t) not in needed))
         if open_channels:
-            ntlm, null, guest = await _session_work(open_channels, server, opts, errors)
+            ntlm, null, guest = await _session_work(open_channels[:2], server, opts, errors)
         smb1_spoken_sessions = not open_channels and smb1_result.channel is not None
         if smb1_result.challenge is not None and ntlm is None:
             ntlm = ntlm_info(smb1_result.challenge)
