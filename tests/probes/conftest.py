@@ -1,4 +1,4 @@
-"""Real Samba instances for the probe tests (127.0.11.5-10, this task's range)."""
+"""Real Samba instances for the probe tests (127.0.11.5-10 and [::1]:4520, this task's range)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ CONFIGS = [
         options={"restrict anonymous": "2", "server max protocol": "SMB3_00"},
     ),
     SambaConfig(name="nbss", address="127.0.11.10", port=139, netbios_name="PRNBSS"),
+    SambaConfig(name="ipv6", address="::1", port=4520, netbios_name="PRIPV6"),
 ]
 
 samba = samba_fixture(CONFIGS, scope="session")

@@ -85,6 +85,12 @@ def test_port_139_opens_a_netbios_session(facts: dict[str, HostFacts]) -> None:
     assert f.smb2 is not None and "3.1.1" in f.smb2.dialects
 
 
+def test_ipv6_target(facts: dict[str, HostFacts]) -> None:
+    f = facts["ipv6"]
+    assert str(f.target) == "[::1]:4520" and f.port_state is PortState.OPEN
+    assert f.smb2 is not None and f.smb2.highest == "3.1.1" and f.sessions.null is True
+
+
 def test_skip_null_sessions(samba: SambaLab) -> None:
     inst = samba["guest"]
     f = asyncio.run(collect(Target(inst.address), ProbeOptions(null_sessions=False)))
