@@ -200,8 +200,7 @@ def decode_av_pairs(data: bytes) -> tuple[dict[int, bytes], bool]:
             return pairs, True
         if off + 4 + length > len(data):
             return pairs, False
-        key = int(AvId(av_id)) if av_id in AvId._value2member_map_ else av_id
-        pairs.setdefault(key, bytes(data[off + 4 : off + 4 + length]))
+        pairs.setdefault(av_id, bytes(data[off + 4 : off + 4 + length]))
         off += 4 + length
     return pairs, False
 
