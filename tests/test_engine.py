@@ -217,7 +217,11 @@ def test_sweep_sends_only_open_ports_to_the_collector(listener: socket.socket) -
     assert {s for p, s in states.items() if p != 4575} == {PortState.CLOSED}
     assert list(fake.calls) == [Target("127.0.0.1", 4575)]
     closed = next(r.facts for r in results if r.facts.target.port == 4560)
-    assert closed.errors == () and closed.connect_ms is not None
+    assert closed.connect_ms is not None
+    # the same error the real collector reports for a refused connection
+    assert [e.to_dict() for e in closed.errors] == [
+        {"probe": "connect", "kind": "refused", "message": "connection refused"}
+    ]
 
 
 def test_sweep_reports_connect_timeout_as_filtered() -> None:

@@ -227,10 +227,9 @@ class _Sweeper:
 
     def _report_error(self, target: Target, err: int, started: float, text: str) -> None:
         state, kind = _CONNECT_ERRORS.get(err, (PortState.ERROR, "internal"))
-        error = None
-        if state is not PortState.CLOSED:
-            error = ProbeError("connect", kind, f"connect failed: {text}")
-        self._on_result(target, state, _ms(started), error)
+        # the same error the collector reports for a refused connection
+        message = "connection refused" if state is PortState.CLOSED else f"connect failed: {text}"
+        self._on_result(target, state, _ms(started), ProbeError("connect", kind, message))
 
     def _on_ready(self) -> None:
         for fd, _events in self._ep.poll(0):

@@ -294,3 +294,39 @@ def test_schema_validator_is_not_vacuous(scan_doc: dict[str, Any]) -> None:
     broken["hosts"][0]["smb1"]["enabled"] = "yes"
     with pytest.raises(jsonschema.ValidationError):
         VALIDATOR.validate(broken)
+
+
+def test_sweep_path_and_direct_path_agree(lab: SambaLab, tmp_path: Path) -> None:
+    """--sweep on (raw connect phase first) and off (collector only) give the same facts."""
+    docs = {}
+    for mode in ("on", "off"):
+        out = tmp_path / f"{mode}.json"
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "smbguard",
+                "scan",
+                "127.0.12.1-7",
+                "127.0.12.40",
+                "--sweep",
+                mode,
+                "--format",
+                "json",
+                "-o",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        docs[mode] = {h["address"]: h for h in json.loads(out.read_text())["hosts"]}
+    assert docs["on"].keys() == docs["off"].keys()
+    for address, on in docs["on"].items():
+        off = docs["off"][address]
+        for key in ("reachable", "port_state", "errors"):
+            assert on[key] == off[key], (address, key)
+        assert on["smb1"]["enabled"] == off["smb1"]["enabled"]
+        assert on["smb2"]["dialects"] == off["smb2"]["dialects"]
+        assert on["signing"] == off["signing"]
