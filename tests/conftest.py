@@ -24,3 +24,9 @@ def _shared_data() -> Path:
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     return _shared_data()
+
+
+@pytest.fixture(autouse=True)
+def _private_history(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scans run by tests record their history in a temporary directory, never in ~/.local/share."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))

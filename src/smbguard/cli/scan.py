@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from smbguard import __version__
+from smbguard.catalog.loader import default_lang
 from smbguard.cli import audit as _audit
 from smbguard.engine import Collector, Engine, EngineOptions, Evaluator, Progress, plain_result
 from smbguard.errors import AuthError, TargetError
@@ -184,7 +185,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="report only hosts whose port accepted a connection",
     )
-    out.add_argument("--lang", choices=("en", "zh-TW"), default="en", help="report language (default en)")
+    out.add_argument(
+        "--lang",
+        choices=("en", "zh-TW"),
+        default=default_lang(),
+        help="report language (default: from the locale, zh-TW for zh_TW/zh_HK/zh_Hant, else en)",
+    )
+    out.add_argument(
+        "--fail-on",
+        type=_severity,
+        default=None,
+        metavar="SEVERITY",
+        help="exit with 3 when a finding has this severity or worse (info, low, medium, high, critical)",
+    )
+    hist = parser.add_argument_group("history")
+    hist.add_argument("--db", metavar="PATH", default=None, help="scan history database (default: per-user)")
+    hist.add_argument("--no-store", action="store_true", help="do not record this scan in the history")
     out.add_argument(
         "--progress",
         choices=("auto", "on", "off"),
@@ -272,13 +288,39 @@ def make_evaluator(args: argparse.Namespace) -> Evaluator:
     return run
 
 
+def _severity(text: str) -> Any:
+    from smbguard.model import Severity
+
+    try:
+        return Severity.parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("choose one of: info, low, medium, high, critical") from None
+
+
 def after_scan(report: ScanReport, args: argparse.Namespace) -> None:
-    """Called once with the finished report (the scan-history store hooks in here)."""
+    """Called once with the finished report: records it in the scan history (unless --no-store)."""
+    if getattr(args, "no_store", False):
+        return
+    from smbguard.errors import StoreError
+    from smbguard.store import save_scan
+
+    try:
+        scan_id = save_scan(report, getattr(args, "db", None))
+    except StoreError as exc:
+        print(f"smbguard scan: the scan was not saved in the history: {exc}", file=sys.stderr)
+        args.store_failed = True
+        return
+    args.scan_id = scan_id
 
 
 def exit_code(report: ScanReport, args: argparse.Namespace) -> int:
-    """0 when the scan finished, 130 when interrupted (``--fail-on`` hooks in here)."""
-    return EXIT_INTERRUPTED if report.info.interrupted else EXIT_OK
+    """See ``smbguard.report.exitcodes``: 0 done, 1 history not saved, 3 --fail-on hit, 130 interrupted."""
+    from smbguard.report.exitcodes import exit_code as scan_exit_code
+
+    code = scan_exit_code(report, getattr(args, "fail_on", None))
+    if code == EXIT_OK and getattr(args, "store_failed", False):
+        return EXIT_ERROR
+    return code
 
 
 class ProgressLine:
