@@ -183,3 +183,22 @@ def test_six_connections_per_host(samba: SambaLab, monkeypatch: pytest.MonkeyPat
     f = asyncio.run(collect(Target(inst.address), OPTS))
     assert f.sessions.null is not None and f.sessions.guest is not None and f.ntlm is not None
     assert len(opened) == 6
+
+
+def test_vulnerability_probes_only_where_smb1_is_spoken(
+    samba: SambaLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    real_open = base.open_tcp
+
+    async def counting(address: str, port: int, limits: Limits) -> object:
+        opened.append(address)
+        return await real_open(address, port, limits)
+
+    monkeypatch.setattr(base, "open_tcp", counting)
+    opts = ProbeOptions(limits=OPTS.limits, ms17_010=True)
+    off = asyncio.run(collect(Target(samba["default"].address), opts))
+    assert off.ms17_010 is not None and off.ms17_010.state == "not_run"
+    assert opened.count(samba["default"].address) == 6  # no connection spent on it
+    on = asyncio.run(collect(Target(samba["nt1only"].address), opts))
+    assert on.ms17_010 is not None and on.ms17_010.state == "patched"  # Samba: STATUS_INVALID_HANDLE

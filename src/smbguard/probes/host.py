@@ -61,9 +61,10 @@ VulnProbe = Callable[[Target, ProbeOptions], Awaitable[VulnProbeFacts]]
 
 #: Hook for the read-only vulnerability probes (MS17-010, DoublePulsar). Register
 #: explicitly, keyed by the HostFacts field they fill, e.g. in this module:
-#: ``VULN_PROBES["ms17_010"] = ms17_010.probe``. An entry runs, in parallel with
-#: everything else and on its own connection, only when the ProbeOptions flag of
-#: the same name is True; otherwise the field stays None.
+#: ``VULN_PROBES["ms17_010"] = ms17_010.probe``. An entry runs, on its own
+#: connection and in parallel with the SMB2 probes, only when the ProbeOptions flag
+#: of the same name is True (otherwise the field stays None) and only once the SMB1
+#: NEGOTIATE did not refuse SMB1 (otherwise state "not_run", no connection).
 VULN_PROBES: dict[str, VulnProbe] = {}
 
 SMB2_SIDE_DIALECTS = (
@@ -151,8 +152,19 @@ async def _smb1_phase(target: Target, opts: ProbeOptions, keep: list[Transport])
 
 
 async def _run_vuln(
-    name: str, probe: VulnProbe, target: Target, opts: ProbeOptions
+    name: str,
+    probe: VulnProbe,
+    target: Target,
+    opts: ProbeOptions,
+    smb1_task: asyncio.Task[smb1_probe.Smb1Result],
 ) -> tuple[str, VulnProbeFacts]:
+    """Run one vulnerability probe once the SMB1 NEGOTIATE has answered: both probes
+    need SMB1, so a host that refused it costs no extra connection ("not_run", the
+    state the probes themselves give when SMB1 is refused)."""
+    smb1_facts = (await smb1_task).facts
+    if smb1_facts.enabled is False:
+        reason = f"SMB1 is not spoken: {smb1_facts.reason}"
+        return name, VulnProbeFacts(state="not_run", evidence={"smb1_enabled": False}, reason=reason)
     try:
         return name, await probe(target, opts)
     except (TransportError, DecodeError, ProbeFailure) as exc:
@@ -232,7 +244,7 @@ async def collect(target: Target, opts: ProbeOptions) -> HostFacts:
         t_smb1 = asyncio.create_task(_smb1_phase(target, opts, keep))
         t_side = [asyncio.create_task(_side_dialect(target, opts, d, keep)) for d in SMB2_SIDE_DIALECTS]
         t_vuln = [
-            asyncio.create_task(_run_vuln(n, p, target, opts))
+            asyncio.create_task(_run_vuln(n, p, target, opts, t_smb1))
             for n, p in VULN_PROBES.items()
             if getattr(opts, n, False) is True
         ]
