@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 import pytest
@@ -12,7 +13,8 @@ from smbguard.model import HostFacts, PortState, Target
 from smbguard.net.transport import Limits
 from smbguard.probes import base
 from smbguard.probes.host import ProbeOptions, collect
-from tests.helpers.samba import SambaLab
+from tests.helpers.samba import SambaLab, require_samba
+from tests.probes.conftest import IPV6_CONFIG
 
 pytestmark = pytest.mark.integration
 
@@ -85,8 +87,21 @@ def test_port_139_opens_a_netbios_session(facts: dict[str, HostFacts]) -> None:
     assert f.smb2 is not None and "3.1.1" in f.smb2.dialects
 
 
-def test_ipv6_target(facts: dict[str, HostFacts]) -> None:
-    f = facts["ipv6"]
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def test_ipv6_target() -> None:
+    if not _ipv6_loopback():
+        pytest.skip("this machine has no IPv6 loopback")
+    require_samba()
+    with SambaLab([IPV6_CONFIG]):
+        f = asyncio.run(collect(Target("::1", 4520), OPTS))
     assert str(f.target) == "[::1]:4520" and f.port_state is PortState.OPEN
     assert f.smb2 is not None and f.smb2.highest == "3.1.1" and f.sessions.null is True
 
