@@ -1,7 +1,7 @@
 """The real ``smbguard scan`` CLI against real Samba servers, one per configuration.
 
-Seven ``smbd`` instances on 127.0.12.1-7 (this suite's range), each configured
-differently; one scan of all of them (JSON, and once more as JSONL), then every
+Eight ``smbd`` instances, on 127.0.12.1-7 and [::1]:4530 (this suite's ranges),
+each configured differently; one scan of all of them (JSON, and once more as JSONL), then every
 fact is checked against the configuration that produced it.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.helpers.samba import SambaConfig, SambaLab, samba_fixture
+from tests.helpers.samba import SambaConfig, SambaInstance, SambaLab, samba_fixture
 from tests.report.test_json import HOST_VALIDATOR, VALIDATOR
 
 pytestmark = pytest.mark.integration
@@ -138,7 +138,16 @@ CASES: list[tuple[SambaConfig, Expect]] = [
     ),
 ]
 
+# IPv6: a default Samba on [::1]:4530 (this suite's port range).
+CASES.append(
+    (
+        SambaConfig("ipv6", "::1", port=4530, netbios_name="SIXSMB"),
+        Expect(smb1=False, dialects=ALL, signing_required=False, null=True, guest=False),
+    )
+)
+
 CONFIGS = [c for c, _ in CASES]
+TARGETS = {c.address: SambaInstance(c, Path("/nonexistent")).target for c in CONFIGS}
 EXPECT = {c.address: e for c, e in CASES}
 NAMES = {c.address: c.netbios_name for c, _ in CASES}
 
@@ -285,7 +294,7 @@ def test_table_has_one_line_per_host(lab: SambaLab, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     text = (tmp_path / "scan.table").read_text()
     for address, name in NAMES.items():
-        line = next(ln for ln in text.splitlines() if ln.startswith(address + " "))
+        line = next(ln for ln in text.splitlines() if ln.startswith(TARGETS[address] + " "))
         assert name and name in line
 
 
