@@ -91,7 +91,14 @@ def _err(probe: str, exc: AuthError) -> ProbeError:
 
 
 def _outcome(exc: AuthError) -> str:
-    return f"{'denied' if isinstance(exc, AuthDenied) else 'error'}: {exc}"
+    if isinstance(exc, AuthDenied):
+        return f"denied: {exc}"
+    if isinstance(exc, AuthUnsupported):
+        return f"unsupported: {exc}"
+    return f"error: {exc}"
+
+
+_LISTED_BY_RANK = {"null": 0, "guest": 1, "user": 2}
 
 
 def _share_facts(raw: RawShare, listed_by: str) -> ShareFacts:
@@ -122,8 +129,12 @@ class _HostAudit:
 
     def _add_listing(self, raws: list[RawShare], who: str) -> None:
         for raw in raws:
-            if raw.name not in self.shares:
+            known = self.shares.get(raw.name)
+            if known is None:
                 self.shares[raw.name] = _share_facts(raw, who)
+            elif _LISTED_BY_RANK[who] < _LISTED_BY_RANK.get(known.listed_by or "user", 2):
+                # listed_by names the least privileged identity that saw the share.
+                self.shares[raw.name] = replace(known, listed_by=who)
 
     # -- anonymous / guest -------------------------------------------------------------------
     def anonymous(self) -> None:
@@ -168,7 +179,18 @@ class _HostAudit:
         """Read (and with --check-write, write) ``name`` as ``who`` over each dialect's
         session: True if any dialect allows it, False if every one refuses."""
         if not sessions:
+            outcomes = [v for k, v in self.listing.items() if k.startswith(who + "/")]
+            refused = any(v.startswith("denied") for v in outcomes) and all(
+                v.startswith(("denied", "unsupported")) for v in outcomes
+            )
             self._note(name, f"{who}: no session ({self._why_no_session(who)})")
+            if refused:  # the server refused this identity outright: no access at all
+                if who == "null":
+                    self.shares[name] = replace(
+                        self.shares[name], anonymous_read=False, anonymous_write=False
+                    )
+                else:
+                    self.shares[name] = replace(self.shares[name], guest_read=False, guest_write=False)
             return
         reads = [self._try_read(s, name, who) for s in sessions]
         readable: bool | None = True if True in reads else (False if all(r is False for r in reads) else None)
@@ -278,7 +300,7 @@ class _HostAudit:
                     name,
                     (
                         "share ACL: the server returned no share-level security descriptor "
-                        "(reading it needs an administrator account)"
+                        "(Windows returns it to administrators and server operators only)"
                     ),
                 )
             else:

@@ -92,7 +92,14 @@ class SmbSession:
                 preferredDialect=preferred,
             )
         except Exception as exc:
-            raise to_auth_error(f"negotiate ({self.dialect})", exc, self.creds) from None
+            err = to_auth_error(f"negotiate ({self.dialect})", exc, self.creds)
+            if self.dialect == "smb1" and type(err).__name__ == "AuthFailed" and "refused" not in str(err):
+                # An SMB2-only server answers NT LM 0.12 with an SMB2 reply (or drops it),
+                # which impacket cannot parse: the server does not speak SMB1.
+                raise AuthUnsupported(
+                    "negotiate (smb1): the server did not accept the NT LM 0.12 dialect"
+                ) from None
+            raise err from None
         if self.dialect == "smb2" and conn.getDialect() == SMB_DIALECT:
             with contextlib.suppress(Exception):
                 conn.close()

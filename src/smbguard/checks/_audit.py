@@ -71,9 +71,13 @@ def is_file_share(share: ShareFacts) -> bool:
 
 
 def is_admin_share(share: ShareFacts) -> bool:
-    """An administrative share: special (``$``) disk share such as C$ or ADMIN$."""
-    kind = share.type or ""
-    return share.name.endswith("$") and kind.startswith("disk") and "special" in kind
+    """An administrative share: a special (STYPE_SPECIAL) disk share, or a disk share
+    named like one (ADMIN$, C$ ... Z$: what attackers try by name, whatever the flag)."""
+    kind = share.type or "disk"
+    if not kind.startswith("disk") or not share.name.endswith("$"):
+        return False
+    name = share.name.upper()
+    return "special" in kind or name == "ADMIN$" or (len(name) == 2 and name[0].isalpha())
 
 
 def audit_or_unknown(facts: HostFacts, check_id: str, probe: str) -> AuditFacts | CheckResult:
