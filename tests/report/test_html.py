@@ -93,6 +93,6 @@ def test_diff_section(tmp_path: Path) -> None:
         d = diff_scans(store, a, b)
     page = HtmlReporter(diff=d).render(fixed_report(), "en")
     assert 'id="diff"' in page
-    assert "1 hosts fixed: SMB1 protocol enabled" in page
+    assert "1 host(s) fixed: SMB1 protocol enabled" in page
     assert "1 台主機已修正：SMB1 通訊協定仍啟用" in page
     assert HtmlReporter().render(fixed_report(), "en").count('id="diff"') == 0
