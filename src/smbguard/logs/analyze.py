@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from smbguard.logs.detect import expand_paths, open_source
-from smbguard.logs.detectors import Detector, Thresholds, default_detectors
+from smbguard.logs.detectors import Detector, DetectorSet, Thresholds, default_detectors
 from smbguard.logs.events import Event, LogSource, SourceStats
 from smbguard.logs.findings import LogFinding
 from smbguard.model import JsonValue
@@ -39,16 +39,12 @@ def analyze(
     detectors: list[Detector] | None = None,
 ) -> Analysis:
     """Read every file (directories recursively) and return findings plus per-source statistics."""
-    dets = detectors if detectors is not None else default_detectors(thresholds)
+    dispatcher = DetectorSet(detectors if detectors is not None else default_detectors(thresholds))
+    feed = dispatcher.feed
     stats: list[SourceStats] = []
     for path in expand_paths(paths):
         source = open_source(path)
         stats.append(source.stats)
         for event in _guarded(source):
-            for detector in dets:
-                detector.feed(event)
-    findings: list[LogFinding] = []
-    for detector in dets:
-        findings.extend(detector.findings())
-    findings.sort(key=lambda f: (-int(f.severity), f.id, f.key))
-    return Analysis(findings=tuple(findings), sources=tuple(stats))
+            feed(event)
+    return Analysis(findings=tuple(dispatcher.findings()), sources=tuple(stats))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -42,6 +42,10 @@ class Thresholds:
 
 
 class Detector(Protocol):
+    """``kinds``: the event kinds the detector looks at (others are never fed to it)."""
+
+    kinds: frozenset[EventKind]
+
     def feed(self, event: Event) -> list[LogFinding]: ...
 
     def findings(self) -> list[LogFinding]: ...
@@ -120,6 +124,8 @@ def _span(tally: Tally) -> str:
 class _Simple:
     """Group events by a key; every group is a finding (inventory-like detections)."""
 
+    kinds: frozenset[EventKind] = frozenset()
+
     finding_id = ""
     items_name: str | None = None
     confidence = Confidence.CONFIRMED
@@ -162,6 +168,8 @@ class _Simple:
 class Smb1ClientDetector(_Simple):
     """Clients still speaking SMB1, per (client, server): the inventory needed before turning SMB1 off."""
 
+    kinds = frozenset({EventKind.SMB1_ACCESS})
+
     finding_id = "smb1-client-activity"
     items_name = "observations"
 
@@ -180,6 +188,8 @@ _ANONYMOUS = frozenset({"anonymous logon", "anonymous", ""})
 
 class AnonymousLogonDetector(_Simple):
     """Anonymous (null session) logons and insecure guest logons."""
+
+    kinds = frozenset({EventKind.LOGON, EventKind.INSECURE_GUEST})
 
     finding_id = "anonymous-logon"
     items_name = "logon_kinds"
@@ -210,6 +220,8 @@ class NtlmV1Detector(_Simple):
     """Named accounts authenticating with NTLMv1 (anonymous logons always show "NTLM V1"
     in 4624 and are reported as anonymous-logon instead)."""
 
+    kinds = frozenset({EventKind.LOGON, EventKind.LOGON_FAILURE})
+
     finding_id = "ntlmv1-logon"
     items_name = "packages"
 
@@ -231,6 +243,17 @@ _ADMIN_SHARE = re.compile(r"^(?:[A-Za-z]\$|ADMIN\$)$", re.I)
 class AdminShareDetector(_Simple):
     """Access to C$/ADMIN$ and to service-control pipes over IPC$ (remote service
     creation, scheduled tasks, remote registry), unless the client or account is allowlisted."""
+
+    kinds = frozenset(
+        {
+            EventKind.SHARE_CONNECT,
+            EventKind.FILE_ACCESS,
+            EventKind.FILE_WRITE,
+            EventKind.FILE_DELETE,
+            EventKind.FILE_RENAME,
+            EventKind.RPC_CALL,
+        }
+    )
 
     finding_id = "admin-share-access"
     items_name = "targets"
@@ -278,6 +301,8 @@ class AdminShareDetector(_Simple):
 class ShareChangeDetector:
     """Shares created (5142) and share permissions changed (5143)."""
 
+    kinds = frozenset({EventKind.SHARE_CREATED, EventKind.SHARE_CHANGED})
+
     def __init__(self) -> None:
         self.created = _ShareEvents("share-created", EventKind.SHARE_CREATED, "created")
         self.changed = _ShareEvents("share-permissions-changed", EventKind.SHARE_CHANGED, "changed")
@@ -291,6 +316,7 @@ class ShareChangeDetector:
 
 class _ShareEvents(_Simple):
     items_name = "details"
+    kinds = frozenset({EventKind.SHARE_CREATED, EventKind.SHARE_CHANGED})
 
     def __init__(self, finding_id: str, kind: EventKind, verb: str) -> None:
         super().__init__()
@@ -311,6 +337,8 @@ class _ShareEvents(_Simple):
 
 class ExploitDetector(_Simple):
     """Exploit traffic seen in captures or Zeek notices (MS17-010 family, SMBGhost)."""
+
+    kinds = frozenset({EventKind.EXPLOIT})
 
     items_name = "indicators"
 
@@ -334,30 +362,44 @@ class ExploitDetector(_Simple):
 
 
 class _Window:
-    """Events of one subject inside a sliding time window. Events without a time
-    never expire (they form one window)."""
+    """Items of one subject inside a sliding time window, with an incremental count of
+    distinct items. Events without a time never expire (they form one window)."""
 
-    __slots__ = ("items", "seconds")
+    __slots__ = ("counts", "items", "seconds")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = timedelta(seconds=seconds)
         self.items: deque[tuple[datetime | None, str]] = deque()
+        self.counts: dict[str, int] = {}
 
     def push(self, when: datetime | None, item: str) -> None:
         self.items.append((when, item))
+        self.counts[item] = self.counts.get(item, 0) + 1
         if when is None:
             return
         limit = when - self.seconds
-        while self.items and self.items[0][0] is not None and self.items[0][0] < limit:
-            self.items.popleft()
-        if len(self.items) > 100_000:  # bound memory on pathological input
-            self.items.popleft()
+        items = self.items
+        while items:
+            first = items[0][0]
+            if first is None or first >= limit:
+                break
+            self._drop()
+        if len(items) > 100_000:  # bound memory on pathological input
+            self._drop()
+
+    def _drop(self) -> None:
+        _, old = self.items.popleft()
+        left = self.counts[old] - 1
+        if left:
+            self.counts[old] = left
+        else:
+            del self.counts[old]
 
     def __len__(self) -> int:
         return len(self.items)
 
     def distinct(self) -> int:
-        return len({item for _, item in self.items})
+        return len(self.counts)
 
 
 @dataclass(slots=True)
@@ -375,6 +417,8 @@ class _SourceState:
 class FailedLogonDetector:
     """Brute force (many failures for one account from one source) and password
     spraying (failures for many accounts from one source) inside sliding windows."""
+
+    kinds = frozenset({EventKind.LOGON, EventKind.LOGON_FAILURE})
 
     def __init__(self, thresholds: Thresholds) -> None:
         self.t = thresholds
@@ -527,7 +571,7 @@ class RansomwareDetector:
     """One client writing/renaming/deleting many files on one share in a short
     window, renames that change extensions, ransom-note-like file names."""
 
-    kinds = (EventKind.FILE_WRITE, EventKind.FILE_RENAME, EventKind.FILE_DELETE)
+    kinds = frozenset({EventKind.FILE_WRITE, EventKind.FILE_RENAME, EventKind.FILE_DELETE})
 
     def __init__(self, thresholds: Thresholds) -> None:
         self.t = thresholds
@@ -615,8 +659,34 @@ def default_detectors(thresholds: Thresholds | None = None) -> list[Detector]:
     ]
 
 
+class DetectorSet:
+    """Feeds each event only to the detectors whose ``kinds`` include its kind."""
+
+    def __init__(self, detectors: list[Detector]) -> None:
+        self.detectors = detectors
+        self._by_kind: dict[EventKind, list[Callable[[Event], list[LogFinding]]]] = {
+            kind: [d.feed for d in detectors if kind in d.kinds] for kind in EventKind
+        }
+
+    def feed(self, event: Event) -> list[LogFinding]:
+        out: list[LogFinding] = []
+        for feed in self._by_kind[event.kind]:
+            found = feed(event)
+            if found:
+                out.extend(found)
+        return out
+
+    def findings(self) -> list[LogFinding]:
+        """Every detector's final findings, worst severity first."""
+        out: list[LogFinding] = []
+        for detector in self.detectors:
+            out.extend(detector.findings())
+        out.sort(key=lambda f: (-int(f.severity), f.id, f.key))
+        return out
+
+
 def run_detectors(events: Iterable[Event], detectors: list[Detector]) -> Iterator[LogFinding]:
-    """Feed every event to every detector; yield findings as they become true."""
+    """Feed every event to the detectors; yield findings as they become true."""
+    dispatcher = DetectorSet(detectors)
     for event in events:
-        for detector in detectors:
-            yield from detector.feed(event)
+        yield from dispatcher.feed(event)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from smbguard.logs.capture import CaptureAnalyzer
-from smbguard.logs.detectors import Thresholds, default_detectors
+from smbguard.logs.detectors import DetectorSet, Thresholds, default_detectors
 from smbguard.logs.events import SourceStats
 from smbguard.logs.findings import LogFinding, title_of
 from smbguard.model import HostResult, JsonValue
@@ -48,14 +48,10 @@ class PcapReport:
 def analyze_pcap(path: str, thresholds: Thresholds | None = None, run_checks: bool = True) -> PcapReport:
     """Read the capture once: events go through the log detectors, server facts through the checks."""
     analyzer = CaptureAnalyzer(path)
-    detectors = default_detectors(thresholds)
+    dispatcher = DetectorSet(default_detectors(thresholds))
     for event in analyzer.events():
-        for detector in detectors:
-            detector.feed(event)
-    findings: list[LogFinding] = []
-    for detector in detectors:
-        findings.extend(detector.findings())
-    findings.sort(key=lambda f: (-int(f.severity), f.id, f.key))
+        dispatcher.feed(event)
+    findings = dispatcher.findings()
     facts = analyzer.hosts()
     if run_checks:
         from smbguard.checks.evaluate import evaluate_many

@@ -9,6 +9,7 @@ without a zone are taken as UTC (a counted warning says so).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import os
@@ -117,6 +118,7 @@ def looks_like_samba(head: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
@@ -159,6 +161,7 @@ class SambaSource:
                 year = datetime.now(tz=UTC).year
         self.year = year
         self._share: dict[tuple[str | None, str | None], str] = {}
+        self._prefixes: dict[str, tuple[str | None, str | None, str | None]] = {}
         self._pid_client: dict[str, str] = {}
         self._last_syslog: tuple[bytes, datetime | None] = (b"", None)
         self._header_time: datetime | None = None
@@ -195,8 +198,8 @@ class SambaSource:
                 self._header_time = None
                 self._header_parsed = False
             return None
-        if b"|ok|" in raw or b"|fail|" in raw:
-            return self._full_audit(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        if b"|ok|" in raw or b"|fail" in raw:
+            return self._full_audit(raw, raw.decode("utf-8", "replace").rstrip("\r\n"))
         if b"Auth: [" in raw:
             return self._auth(raw.decode("utf-8", "replace"))
         if b'"Authentication"' in raw:
@@ -302,28 +305,38 @@ class SambaSource:
             self.stats.warn("timestamps without a time zone were read as UTC")
 
     # -- formats -------------------------------------------------------------------------------
-    def _full_audit(self, text: str) -> Event | None:
+    def _full_audit(self, raw: bytes, text: str) -> Event | None:
         body = text
         colon = text.find("]: ")
-        if colon >= 0 and colon < 80:
+        if 0 <= colon < 80:
             body = text[colon + 3 :]
         fields = body.split("|")
         op_index = -1
-        for i in range(len(fields) - 1):
-            if fields[i] in _ALL_OPS and fields[i + 1] in ("ok", "fail"):
-                op_index = i
-                break
+        for i in range(1, min(len(fields) - 1, 10)):
+            if fields[i] in _ALL_OPS:
+                result = fields[i + 1]
+                if result == "ok" or result.startswith("fail"):
+                    op_index = i
+                    break
         if op_index < 1:
             raise ValueError("no vfs operation")
-        prefix = fields[:op_index]
         op, status, args = fields[op_index], fields[op_index + 1], fields[op_index + 2 :]
-        user = prefix[0].strip() or None
-        if user is not None and " " in user:  # syslog prefix without "]: " separator
-            user = user.rsplit(" ", 1)[-1]
-        ip = next((p for p in prefix[1:] if _is_ip(p)), None)
+        prefix_key = "|".join(fields[:op_index])
+        cached = self._prefixes.get(prefix_key)
+        if cached is None:
+            prefix = fields[:op_index]
+            user = prefix[0].strip() or None
+            if user is not None and " " in user:  # syslog prefix without "]: " separator
+                user = user.rsplit(" ", 1)[-1]
+            ip = next((p for p in prefix[1:] if _is_ip(p)), None)
+            share_from_prefix = prefix[-1] if len(prefix) >= 3 and not _is_ip(prefix[-1]) else None
+            cached = (user, ip, share_from_prefix)
+            if len(self._prefixes) > 10_000:
+                self._prefixes.clear()
+            self._prefixes[prefix_key] = cached
+        user, ip, share_from_prefix = cached
         key = (user, ip)
-        when = self._line_time(text.encode()) if colon >= 0 else None
-        share_from_prefix = prefix[-1] if len(prefix) >= 3 and not _is_ip(prefix[-1]) else None
+        when = self._line_time(raw) if colon >= 0 else None
         if op == "connect":
             share = args[0] if args else None
             if share:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from smbguard.logs.detect import expand_paths, sniff
-from smbguard.logs.detectors import Detector, Thresholds, default_detectors
+from smbguard.logs.detectors import Detector, DetectorSet, Thresholds, default_detectors
 from smbguard.logs.events import Event
 from smbguard.logs.findings import LogFinding
 from smbguard.logs.render import finding_line
@@ -71,7 +71,7 @@ class Watcher:
         self.paths = paths
         self.state_path = state_path
         self.from_start = from_start
-        self.detectors = detectors if detectors is not None else default_detectors(thresholds)
+        self.detectors = DetectorSet(detectors if detectors is not None else default_detectors(thresholds))
         self.out = out or sys.stdout
         self.files: dict[str, _Followed] = {}
         self.alerted: dict[str, str] = {}
@@ -236,11 +236,10 @@ class Watcher:
         for f in list(self.files.values()):
             try:
                 for event in self._events(f):
-                    for detector in self.detectors:
-                        for finding in detector.feed(event):
-                            if finding.key not in self.alerted:
-                                self.alerted[finding.key] = datetime.now(tz=UTC).isoformat()
-                                alerts.append(finding)
+                    for finding in self.detectors.feed(event):
+                        if finding.key not in self.alerted:
+                            self.alerted[finding.key] = datetime.now(tz=UTC).isoformat()
+                            alerts.append(finding)
             except OSError as exc:
                 self._warn_once(f"io:{f.path}", f"{f.path}: {exc}")
         return alerts

@@ -33,6 +33,10 @@ _DATA = re.compile(r'<Data Name="([^"]+)"(?:>([^<]*)</Data>|\s*/>)')
 _USERDATA = re.compile(r"<UserData>(.*)</UserData>", re.S)
 _ELEMENT = re.compile(r"<(\w+)>([^<]*)</\1>")
 _EVENT_START = re.compile(r"<Event[\s>]")
+# System elements after EventID, in the order Windows writes them
+_SYSTEM_REST = re.compile(
+    r'.*?<TimeCreated SystemTime="([^"]*)".*?<Channel>([^<]*)</Channel>\s*<Computer>([^<]*)</Computer>', re.S
+)
 
 # EventIDs we interpret (Security, SMBServer, SMBClient). Others are counted and skipped.
 SECURITY_IDS = frozenset({"4624", "4625", "4776", "5140", "5142", "5143", "5144", "5145"})
@@ -74,20 +78,23 @@ def parse_time(text: str | None) -> datetime | None:
     """``2021-12-12T07:15:28.352504Z`` (also with a space and 7 fraction digits) -> aware UTC."""
     if not text:
         return None
-    value = text.strip().replace(" ", "T")
-    if value.endswith("Z"):
-        value = value[:-1]
-    if "." in value:
-        head, frac = value.split(".", 1)
-        digits = "".join(ch for ch in frac if ch.isdigit())[:6]
-        value = f"{head}.{digits}" if digits else head
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(text)  # the evtx parser's own format: fast path
     except ValueError:
-        return None
+        value = text.strip().replace(" ", "T")
+        if value.endswith("Z"):
+            value = value[:-1]
+        if "." in value:
+            head, frac = value.split(".", 1)
+            digits = "".join(ch for ch in frac if ch.isdigit())[:6]
+            value = f"{head}.{digits}" if digits else head
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        return parsed.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
 
 
 def event_from_fields(
@@ -200,22 +207,27 @@ def event_from_xml(xml: str, source: str) -> tuple[str | None, Event | None]:
     if event_id not in INTERESTING:
         return event_id, None
     data: dict[str, str] = {}
-    for name, value in _DATA.findall(xml):
+    for name, value in _DATA.findall(xml, match.end()):
         data[name] = html.unescape(value) if "&" in value else value
-    user_data = _USERDATA.search(xml)
+    user_data = _USERDATA.search(xml, match.end())
     if user_data is not None:
         for name, value in _ELEMENT.findall(user_data.group(1)):
             data.setdefault(name, html.unescape(value))
-    when = _TIME.search(xml)
-    computer = _COMPUTER.search(xml)
-    channel = _CHANNEL.search(xml)
+    head = _SYSTEM_REST.match(xml, match.end())
+    if head is not None:
+        when_text, channel, computer = head.group(1), head.group(2), head.group(3)
+    else:  # unusual element order (hand-made exports): look for each element
+        when_m, channel_m, computer_m = _TIME.search(xml), _CHANNEL.search(xml), _COMPUTER.search(xml)
+        when_text = when_m.group(1) if when_m else ""
+        channel = channel_m.group(1) if channel_m else None
+        computer = computer_m.group(1) if computer_m else None
     return event_id, event_from_fields(
         event_id,
         data,
         source=source,
-        when=parse_time(when.group(1)) if when else None,
-        computer=html.unescape(computer.group(1)) if computer else None,
-        channel=channel.group(1) if channel else None,
+        when=parse_time(when_text),
+        computer=html.unescape(computer) if computer and "&" in computer else computer,
+        channel=channel,
     )
 
 

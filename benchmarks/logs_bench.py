@@ -1,0 +1,267 @@
+"""Throughput of the log and capture sources, with tshark as the reference for pcaps.
+
+    python benchmarks/logs_bench.py                     # defaults below
+    python benchmarks/logs_bench.py --evtx-records 60000 --lines 1000000 --pcap-mb 300
+
+Every input is generated at run time in a temporary directory from the real
+samples in ../shared/data (nothing is committed):
+
+* EVTX: the file header of a real log followed by its 64 KiB chunks repeated.
+  "relevant" = DonPAPI extraction (93 % of records are 4624/5140/5145 the
+  detectors read); "mixed" = every chunk of every EVTX sample in the data set.
+* text: Samba vfs_full_audit lines (write/rename/delete/open from 200 clients),
+  a level-10 log.smbd repeated, Zeek smb_files TSV and smb_mapping JSON.
+* pcap: the SMB captures repeated with the client port shifted per copy (so
+  every copy is a new TCP connection, not a retransmission).
+
+For each input the script reports the source alone (parse + normalise) and the
+whole ``analyze`` path (sources + all detectors). For the pcap it then runs
+``tshark -r big.pcap -Y smb2 -q -z io,stat,0`` on the same file, in the same run.
+Numbers are wall-clock, best of ``--rounds``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from smbguard.logs.analyze import analyze  # noqa: E402
+from smbguard.logs.capture import CaptureAnalyzer  # noqa: E402
+from smbguard.logs.events import SourceStats  # noqa: E402
+from smbguard.logs.pcapfile import ip_of_frame, read_packets  # noqa: E402
+from smbguard.logs.samba import SambaSource  # noqa: E402
+from smbguard.logs.winevent import EvtxSource  # noqa: E402
+from smbguard.logs.zeek import ZeekSource  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+
+
+def best(rounds: int, fn: Callable[[], int]) -> tuple[float, int]:
+    """(best seconds, result of fn) over ``rounds`` runs."""
+    times = []
+    result = 0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+# ---------------------------------------------------------------------------------- EVTX
+def make_evtx(path: Path, sources: list[Path], records_wanted: int) -> int:
+    header = sources[0].read_bytes()[:4096]
+    chunks: list[bytes] = []
+    records = 0
+    import evtx
+
+    for src in sources:
+        data = src.read_bytes()
+        body = data[4096:]
+        for i in range(0, len(body) - len(body) % 65536, 65536):
+            chunk = body[i : i + 65536]
+            if chunk[:8] == b"ElfChnk\x00":
+                chunks.append(chunk)
+        records += sum(1 for _ in evtx.PyEvtxParser(str(src)).records())
+    copies = max(1, -(-records_wanted // max(records, 1)))
+    path.write_bytes(header + b"".join(chunks) * copies)
+    return records * copies
+
+
+def bench_evtx(tmp: Path, rounds: int, records_wanted: int) -> None:
+    import evtx
+
+    donpapi = DATA / "evtx/evtx-to-mitre-attack/ID5145-4624-DonPAPI_full_extraction.evtx"
+    every = sorted((DATA / "evtx").rglob("*.evtx"))
+    for label, sources in (("relevant", [donpapi]), ("mixed", every)):
+        path = tmp / f"{label}.evtx"
+        make_evtx(path, sources, records_wanted)
+        size = path.stat().st_size
+
+        def raw() -> int:
+            return sum(1 for _ in evtx.PyEvtxParser(str(path), number_of_threads=1).records())
+
+        def source() -> int:
+            src = EvtxSource(str(path))
+            for _ in src.events():
+                pass
+            return src.stats.records
+
+        def full() -> int:
+            result = analyze([str(path)])
+            return result.sources[0].records
+
+        t_raw, n = best(rounds, raw)
+        t_src, _ = best(rounds, source)
+        t_full, _ = best(rounds, full)
+        print(f"EVTX {label:8} {n:8d} records {size / 1e6:6.1f} MB | evtx parser alone {n / t_raw:9,.0f} rec/s"
+              f" | EvtxSource {n / t_src:9,.0f} rec/s | analyze {n / t_full:9,.0f} rec/s")
+
+
+# ---------------------------------------------------------------------------------- text
+def make_full_audit(path: Path, lines: int) -> None:
+    ops = ("pwrite|ok|{d}/file{n}.docx", "renameat|ok|{d}/file{n}.docx|{d}/file{n}.docx.bak",
+           "openat|ok|r|{d}/file{n}.xlsx", "unlinkat|ok|{d}/tmp{n}.tmp", "close|ok|{d}/file{n}.docx")
+    with path.open("w") as out:
+        for i in range(lines):
+            sec = i // 2000
+            stamp = f"Sep 23 {10 + sec // 3600 % 12:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}"
+            client = f"10.0.{i % 200 // 250}.{i % 200 + 1}"
+            op = ops[i % len(ops)].format(d=f"dept{i % 7}", n=i % 5000)
+            out.write(f"{stamp} fs smbd_audit[5841]: user{i % 200}|{client}|data|{op}\n")
+
+
+def repeat_file(src: Path, dst: Path, lines: int, keep_header: bool = False) -> int:
+    raw = src.read_bytes().splitlines(keepends=True)
+    header = [x for x in raw if x.startswith(b"#")] if keep_header else []
+    body = [x for x in raw if not x.startswith(b"#")]
+    copies = max(1, lines // max(len(body), 1))
+    with dst.open("wb") as out:
+        out.writelines(header)
+        for _ in range(copies):
+            out.writelines(body)
+    return copies * len(body)
+
+
+def bench_text(tmp: Path, rounds: int, lines: int) -> None:
+    audit = tmp / "full_audit.log"
+    make_full_audit(audit, lines)
+    smbd = tmp / "log.smbd"
+    repeat_file(DATA / "logs/samba/journeymidnight-samba-4.7.1_log.smbd", smbd, lines)
+    tsv = tmp / "smb_files.log"
+    repeat_file(DATA / "logs/zeek-btest-baselines/smb.smb3-multichannel__smb_files.log", tsv, lines, True)
+    js = tmp / "smb_mapping.log"
+    repeat_file(DATA / "logs/zeek-maccdc2012-cyberspatiallabs/smb_mapping.log", js, lines)
+    cases: list[tuple[str, Path, Callable[[str], object]]] = [
+        ("samba full_audit", audit, lambda p: SambaSource(p, year=2019)),
+        ("samba log.smbd", smbd, lambda p: SambaSource(p, year=2019)),
+        ("zeek TSV smb_files", tsv, ZeekSource),
+        ("zeek JSON mapping", js, ZeekSource),
+    ]
+    for label, path, make in cases:
+        def source(path: Path = path, make: Callable[[str], object] = make) -> int:
+            src = make(str(path))
+            for _ in src.events():  # type: ignore[attr-defined]
+                pass
+            return int(src.stats.records)  # type: ignore[attr-defined]
+
+        def full(path: Path = path) -> int:
+            return analyze([str(path)]).sources[0].records
+
+        t_src, n = best(rounds, source)
+        t_full, _ = best(rounds, full)
+        size = path.stat().st_size
+        print(f"TEXT {label:19} {n:8d} lines {size / 1e6:6.1f} MB | source {n / t_src:10,.0f} lines/s"
+              f" | analyze {n / t_full:10,.0f} lines/s")
+
+
+# ---------------------------------------------------------------------------------- pcap
+PCAP_SOURCES = (
+    "zeek/smb2.pcap",
+    "suricata-verify/smb2-01/smb2-peter.pcap",
+    "zeek/smb2_100_small_files.pcap",
+    "suricata-verify/smb2-07/20171220_smb_psexec_add_user.pcap",
+    "suricata-verify/smb2-09-trunc-file-logging/input.pcap",
+)
+
+
+def _shift_port(frame: bytes, shift: int) -> bytes:
+    """Move the client port of an Ethernet/IPv4/TCP frame by ``shift`` (server port 445/139 kept)."""
+    ip = ip_of_frame(1, frame)
+    if ip is None or ip[0] >> 4 != 4 or ip[9] != 6:
+        return frame
+    base = len(frame) - len(ip)
+    tcp = base + (ip[0] & 0x0F) * 4
+    sport, dport = struct.unpack_from(">HH", frame, tcp)
+    buf = bytearray(frame)
+    if dport in (445, 139):
+        struct.pack_into(">H", buf, tcp, (sport + shift) % 60000 + 1024)
+    elif sport in (445, 139):
+        struct.pack_into(">H", buf, tcp + 2, (dport + shift) % 60000 + 1024)
+    return bytes(buf)
+
+
+def make_pcap(path: Path, megabytes: int) -> None:
+    frames: list[tuple[float, bytes]] = []
+    for name in PCAP_SOURCES:
+        stats = SourceStats(name, "pcap")
+        with (DATA / "pcaps" / name).open("rb") as handle:
+            frames += [(ts, f) for ts, lt, f in read_packets(handle, stats) if lt == 1]
+    target = megabytes * 1_000_000
+    written = 24
+    copy = 0
+    with path.open("wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        while written < target:
+            copy += 1
+            for ts, frame in frames:
+                data = _shift_port(frame, copy * 7)
+                record = struct.pack("<IIII", int(ts) + copy, int((ts % 1) * 1e6), len(data), len(data))
+                out.write(record + data)
+                written += 16 + len(data)
+
+
+def bench_pcap(tmp: Path, rounds: int, megabytes: int) -> None:
+    path = tmp / "big.pcap"
+    make_pcap(path, megabytes)
+    size = path.stat().st_size
+
+    def ours() -> int:
+        analyzer = CaptureAnalyzer(str(path))
+        for _ in analyzer.events():
+            pass
+        analyzer.hosts()
+        return analyzer.smb_messages
+
+    t_ours, messages = best(rounds, ours)
+    print(f"PCAP smbguard  {size / 1e6:7.1f} MB {messages:9d} SMB messages | {t_ours:6.2f} s"
+          f" | {size / 1e6 / t_ours:7.1f} MB/s")
+    tshark = shutil.which("tshark")
+    if tshark is None:
+        print("PCAP tshark    not installed: no reference run")
+        return
+
+    def reference() -> int:
+        subprocess.run([tshark, "-r", str(path), "-Y", "smb2", "-q", "-z", "io,stat,0"],
+                       check=True, capture_output=True)
+        return 0
+
+    t_ref, _ = best(rounds, reference)
+    print(f"PCAP tshark    {size / 1e6:7.1f} MB (-Y smb2 -q -z io,stat,0) | {t_ref:6.2f} s"
+          f" | {size / 1e6 / t_ref:7.1f} MB/s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--evtx-records", type=int, default=30_000)
+    parser.add_argument("--lines", type=int, default=500_000)
+    parser.add_argument("--pcap-mb", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=("evtx", "text", "pcap"))
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        print(f"{DATA} not found", file=sys.stderr)
+        return 2
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, best of {args.rounds}")
+    with tempfile.TemporaryDirectory(prefix="smbguard-logs-bench-") as tmp:
+        if args.only in (None, "evtx"):
+            bench_evtx(Path(tmp), args.rounds, args.evtx_records)
+        if args.only in (None, "text"):
+            bench_text(Path(tmp), args.rounds, args.lines)
+        if args.only in (None, "pcap"):
+            bench_pcap(Path(tmp), args.rounds, args.pcap_mb)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
