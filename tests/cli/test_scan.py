@@ -174,3 +174,18 @@ def test_probe_options_follow_the_command_line() -> None:
     assert opts.limits.connect_timeout == 1.5 and opts.limits.read_timeout == 1.5
     assert opts.null_sessions is False
     assert scan_cli.probe_options(build_parser().parse_args(["scan", "x"])).null_sessions is True
+
+
+def test_streamed_json_keeps_memory_bounded_but_writes_every_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scan_cli, "RETAIN_ALL_MAX", 2)
+    seen: list[int] = []
+    monkeypatch.setattr(scan_cli, "after_scan", lambda report, _args: seen.append(len(report.hosts)))
+    out = tmp_path / "big.json"
+    assert run(["127.0.12.1-10", "--format", "json", "-o", str(out)], fake_factory([])) == 0
+    doc = json.loads(out.read_text())
+    VALIDATOR.validate(doc)
+    assert len(doc["hosts"]) == 10 and doc["scan"]["host_count"] == 10
+    # 2 kept unconditionally, then only the (odd-numbered) open hosts
+    assert 2 < seen[0] < 10

@@ -134,3 +134,20 @@ def test_template_fast_path_equals_the_full_conversion() -> None:
         assert host_to_dict(h) == _full_dict(h)
         # the string fast path writes exactly what encoding the full object gives
         assert host_json(h) == json.dumps(_full_dict(h), ensure_ascii=False, separators=(",", ":"))
+
+
+@pytest.mark.parametrize("n_hosts", [0, 1, 3])
+def test_stream_writer_writes_the_same_document_as_the_reporter(n_hosts: int) -> None:
+    import io
+
+    from smbguard.report.json import JsonStreamWriter
+
+    hosts = [with_finding(samba_smb1_guest()), HostResult(hostile()), HostResult(closed())][:n_hosts]
+    rep = report(*hosts)
+    writer = JsonStreamWriter()
+    for h in hosts:
+        writer.host(h)
+    out = io.StringIO()
+    writer.finish(rep.info, out)
+    assert out.getvalue() == get_reporter("json").render(rep)
+    VALIDATOR.validate(json.loads(out.getvalue()))

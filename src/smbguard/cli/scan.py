@@ -34,6 +34,7 @@ from smbguard.engine import Collector, Engine, EngineOptions, Evaluator, Progres
 from smbguard.errors import AuthError, TargetError
 from smbguard.model import HostFacts, HostResult, ScanInfo, ScanReport, Target
 from smbguard.report import REPORTERS, StreamingReporter, get_reporter
+from smbguard.report.json import JsonStreamWriter
 from smbguard.targets import TargetSet, parse
 
 if TYPE_CHECKING:
@@ -362,12 +363,16 @@ async def run_scan(
     on_host: Callable[[HostResult], None] | None = None,
     progress: Callable[[Progress], None] | None = None,
     keep: Callable[[HostResult], bool] = lambda _h: True,
+    retain: Callable[[HostResult, int], bool] = lambda _h, _n: True,
     resolve_timeout: float = 5.0,
     install_signal_handler: bool = True,
 ) -> ScanReport:
     """Resolve names, scan every target, return the report (also on Ctrl-C).
 
-    ``on_host`` sees each kept host as it finishes (streaming output)."""
+    ``keep`` selects the hosts that are reported (``--open``); ``on_host`` sees each
+    of them as it finishes (streaming output). ``retain(host, n_retained)`` decides
+    which of them stay in memory in the returned report: streamed outputs of huge
+    scans drop the hosts nothing was learned about."""
     started = datetime.now(UTC)
     resolved = await target_set.resolve(timeout=resolve_timeout)
     total = resolved.count()
@@ -395,7 +400,8 @@ async def run_scan(
         async for result in engine.scan(resolved, total=total):
             if not keep(result):
                 continue
-            hosts.append(result)
+            if retain(result, len(hosts)):
+                hosts.append(result)
             if on_host is not None:
                 on_host(result)
     except asyncio.CancelledError:
@@ -414,6 +420,25 @@ async def run_scan(
         interrupted=interrupted or engine.interrupted,
     )
     return ScanReport(info=info, hosts=tuple(hosts))
+
+
+#: Streamed scans keep every host in memory up to this many; past it, only hosts
+#: that answered, have findings or failed unexpectedly (a /8 sweep stays small).
+RETAIN_ALL_MAX = 65536
+_UNINTERESTING_ERRORS = frozenset({"refused", "timeout", "unreachable"})
+
+
+def _retain_all(_host: HostResult, _retained: int) -> bool:
+    return True
+
+
+def _retain_bounded(host: HostResult, retained: int) -> bool:
+    if retained < RETAIN_ALL_MAX:
+        return True
+    facts = host.facts
+    return bool(
+        facts.reachable or host.findings or any(e.kind not in _UNINTERESTING_ERRORS for e in facts.errors)
+    )
 
 
 def parse_targets(args: argparse.Namespace) -> TargetSet:
@@ -465,12 +490,20 @@ def run(
         return EXIT_USAGE
     try:
         on_host = None
+        json_writer: JsonStreamWriter | None = None
+        retain: Callable[[HostResult, int], bool] = _retain_all
         if isinstance(reporter, StreamingReporter):
             streaming = reporter
 
             def on_host(host: HostResult) -> None:
                 out_stream.write(streaming.render_host(host, args.lang))
                 out_stream.flush()
+
+        elif fmt == "json":
+            json_writer = JsonStreamWriter()
+            on_host = json_writer.host
+        if on_host is not None:
+            retain = _retain_bounded
 
         try:
             report = asyncio.run(
@@ -483,6 +516,7 @@ def run(
                     on_host=on_host,
                     progress=bar,
                     keep=(lambda h: h.facts.reachable) if args.open_only else (lambda _h: True),
+                    retain=retain,
                 )
             )
         except TargetError as exc:
@@ -492,12 +526,16 @@ def run(
             return EXIT_USAGE
         if bar:
             bar.clear()
-        out_stream.write(reporter.render(report, args.lang))
+        if json_writer is not None:
+            json_writer.finish(report.info, out_stream)
+        else:
+            out_stream.write(reporter.render(report, args.lang))
         out_stream.flush()
     finally:
         if own_file:
             out_stream.close()
     after_scan(report, args)
     if report.info.interrupted:
-        print(f"smbguard scan: interrupted; {len(report.hosts)} hosts written", file=sys.stderr)
+        written = json_writer.count if json_writer is not None else len(report.hosts)
+        print(f"smbguard scan: interrupted; {written} hosts written", file=sys.stderr)
     return exit_code(report, args)

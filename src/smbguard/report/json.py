@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+import shutil
+import tempfile
+from typing import IO, Any
 
 from smbguard.model import HostResult, ScanInfo, ScanReport, jsonable
 
@@ -226,6 +228,33 @@ class JsonReporter:
         hosts = ",\n".join("    " + host_json(h) for h in report.hosts)
         body = f"[\n{hosts}\n  ]" if hosts else "[]"
         return f'{{\n  "scan": {scan},\n  "hosts": {body}\n}}\n'
+
+
+class JsonStreamWriter:
+    """Writes the same document as :class:`JsonReporter` without holding the hosts:
+    each host is spooled to a temporary file as it finishes; :meth:`finish` writes
+    the ``scan`` header (known only at the end) and copies the hosts after it."""
+
+    def __init__(self) -> None:
+        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed in finish
+        self.count = 0
+
+    def host(self, host: HostResult) -> None:
+        self._spool.write(("    " if self.count == 0 else ",\n    ") + host_json(host))
+        self.count += 1
+
+    def finish(self, info: ScanInfo, out: IO[str]) -> None:
+        scan = json.dumps(scan_to_dict(info, self.count), ensure_ascii=False)
+        out.write(f'{{\n  "scan": {scan},\n  "hosts": ')
+        if self.count:
+            out.write("[\n")
+            self._spool.seek(0)
+            shutil.copyfileobj(self._spool, out)
+            out.write("\n  ]")
+        else:
+            out.write("[]")
+        out.write("\n}\n")
+        self._spool.close()
 
 
 class JsonLinesReporter:
