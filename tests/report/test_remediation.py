@@ -26,8 +26,21 @@ def fh(*ids: str, name: str | None = "PC1", samba: bool = False) -> FixHost:
     return FixHost("192.0.2.9", 445, name, None, samba, tuple((i, None) for i in ids))
 
 
-def _apply_lines(script: str) -> list[str]:
-    return re.findall(r"-Apply \{ (.*) \} `", script)
+def _apply_lines(script: str, legacy: bool = False) -> list[str]:
+    """-Apply commands run on a modern (or, with ``legacy``, a Windows 7 era) system."""
+    out: list[str] = []
+    branch = None  # None: both, "legacy", "modern"
+    for line in script.splitlines():
+        if line == "if ($Legacy) {":
+            branch = "legacy"
+        elif line == "} else {":
+            branch = "modern"
+        elif line == "}" and branch is not None:
+            branch = None
+        m = re.search(r"-Apply \{ (.*) \} `", line)
+        if m and branch in (None, "legacy" if legacy else "modern"):
+            out.append(m.group(1))
+    return out
 
 
 EXPECTED_APPLY = {
@@ -67,9 +80,40 @@ EXPECTED_APPLY = {
 }
 
 
+LANMAN = r"'HKLM:\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters'"
+EXPECTED_LEGACY = {
+    "smb1-enabled": [
+        f"Set-ItemProperty -Path {LANMAN} -Name 'SMB1' -Type DWord -Value 0; $script:RestartNeeded = $true"
+    ],
+    "smb-signing-not-required": [
+        f"Set-ItemProperty -Path {LANMAN} -Name 'RequireSecuritySignature' -Type DWord -Value 1; "
+        f"Set-ItemProperty -Path {LANMAN} -Name 'EnableSecuritySignature' -Type DWord -Value 1; "
+        "$script:RestartNeeded = $true"
+    ],
+    "smb-encryption-unavailable": [],
+    "smb3-not-supported": [
+        f"Set-ItemProperty -Path {LANMAN} -Name 'SMB2' -Type DWord -Value 1; $script:RestartNeeded = $true"
+    ],
+    "netbios-session-exposed": [
+        "Get-WmiObject Win32_NetworkAdapterConfiguration -Filter 'IPEnabled = True' | "
+        "ForEach-Object { $_.SetTcpipNetbios(2) | Out-Null }"
+    ],
+}
+
+
 @pytest.mark.parametrize("finding", sorted(EXPECTED_APPLY))
 def test_exact_commands_per_finding(finding: str) -> None:
     assert _apply_lines(powershell_script(fh(finding))) == EXPECTED_APPLY[finding]
+
+
+@pytest.mark.parametrize("finding", sorted(EXPECTED_LEGACY))
+def test_windows7_variants(finding: str) -> None:
+    script = powershell_script(fh(finding))
+    assert _apply_lines(script, legacy=True) == EXPECTED_LEGACY[finding]
+    assert "$Legacy = -not (Get-Command Set-SmbServerConfiguration" in script
+    assert "#Requires" not in script  # PowerShell 2.0 cannot parse -RunAsAdministrator
+    if not EXPECTED_LEGACY[finding]:
+        assert "[skipped] encryption - SMB encryption needs SMB 3" in script
 
 
 def test_every_step_checks_then_applies_then_has_an_undo() -> None:
@@ -79,7 +123,10 @@ def test_every_step_checks_then_applies_then_has_an_undo() -> None:
         r"\s+-Undo \{ .+ \}",
         script,
     )
-    assert len(calls) == len(set(calls)) == len(powershell_steps(fh(*PS_STEPS)))
+    steps = powershell_steps(fh(*PS_STEPS))
+    with_legacy = sum(1 for st in steps if st.legacy is not None)
+    assert sorted(set(calls)) == sorted(st.key for st in steps)
+    assert len(calls) == len(steps) + with_legacy
     assert "[CmdletBinding(SupportsShouldProcess = $true)]" in script  # -WhatIf
     assert "param([switch]$Rollback, [switch]$Force)" in script
     assert script.count("$PSCmdlet.ShouldProcess(") == 2  # apply and rollback both honour -WhatIf
@@ -91,8 +138,8 @@ def test_shared_steps_are_not_repeated() -> None:
     script = powershell_script(
         fh("smb-signing-not-required", "smb-signing-disabled", "smb1-enabled", "ms17-010")
     )
-    assert script.count("Invoke-Step -Id 'signing'") == 1
-    assert script.count("Invoke-Step -Id 'smb1-server'") == 1
+    assert script.count("Invoke-Step -Id 'signing'") == 2  # modern + Windows 7 variant
+    assert script.count("Invoke-Step -Id 'smb1-server'") == 2
     assert "KB4012212" in script  # ms17-010: update advice
 
 

@@ -9,7 +9,10 @@ smbguard only *writes* these files; it never runs them. The PowerShell script:
 * ``-Rollback`` puts the settings it manages back to the Windows defaults
   (not necessarily the values the host had before: say so in change tickets),
 * refuses to run on another computer than the one it was generated for unless
-  ``-Force`` is given.
+  ``-Force`` is given,
+* runs on Windows 7 / Server 2008 R2 (PowerShell 2.0) too: steps that need the
+  SmbShare cmdlets have registry / WMI variants chosen at run time (``$Legacy``),
+  or are skipped with the reason (SMB encryption needs SMB 3).
 
 Findings that need a human (an OS upgrade, a missing security update, an implant)
 become warnings with the advice, never silent no-ops. If the host speaks only
@@ -112,6 +115,10 @@ class PsStep:
     test: str
     apply: str
     undo: str
+    #: variant for Windows 7 / Server 2008 R2 and older (no SmbShare cmdlets, PowerShell 2.0)
+    legacy: PsStep | None = None
+    #: when set and ``legacy`` is None: the step does not apply to old systems, for this reason
+    legacy_note: str | None = None
 
 
 def _reg_step(key: str, path: str, name: str, value: int, default: int, why: str) -> PsStep:
@@ -124,12 +131,20 @@ def _reg_step(key: str, path: str, name: str, value: int, default: int, why: str
     )
 
 
+_LEGACY_SMB1 = _reg_step("smb1-server", LANMAN, "SMB1", 0, 1, "SMB1 server off, restart needed")
 SMB1_SERVER = PsStep(
     key="smb1-server",
     description="stop the SMB1 server (Set-SmbServerConfiguration -EnableSMB1Protocol $false)",
     test="-not (Get-SmbServerConfiguration).EnableSMB1Protocol",
     apply="Set-SmbServerConfiguration -EnableSMB1Protocol $false -Force",
     undo="Set-SmbServerConfiguration -EnableSMB1Protocol $true -Force",
+    legacy=PsStep(
+        key=_LEGACY_SMB1.key,
+        description=_LEGACY_SMB1.description,
+        test=_LEGACY_SMB1.test,
+        apply=_LEGACY_SMB1.apply + "; $script:RestartNeeded = $true",
+        undo=_LEGACY_SMB1.undo,
+    ),
 )
 SMB1_FEATURE = PsStep(
     key="smb1-feature",
@@ -143,6 +158,7 @@ SMB1_FEATURE = PsStep(
         "$script:RestartNeeded = $true"
     ),
     undo="Enable-WindowsOptionalFeature -Online -FeatureName SMB1Protocol -NoRestart | Out-Null",
+    legacy_note="no SMB1 optional feature before Windows 8.1: the SMB1 registry value does the job",
 )
 SMB2_ON = PsStep(
     key="smb2-enabled",
@@ -150,6 +166,15 @@ SMB2_ON = PsStep(
     test="(Get-SmbServerConfiguration).EnableSMB2Protocol",
     apply="Set-SmbServerConfiguration -EnableSMB2Protocol $true -Force",
     undo="Write-Host '  (SMB2/3 stays enabled: disabling it is never advisable)'",
+    legacy=PsStep(
+        key="smb2-enabled",
+        description="make sure SMB2 is enabled (registry SMB2 absent or 1)",
+        test=f"$v = Get-ItemProperty -Path '{LANMAN}' -Name 'SMB2' -ErrorAction SilentlyContinue; "
+        "($null -eq $v) -or ($v.SMB2 -ne 0)",
+        apply=f"Set-ItemProperty -Path '{LANMAN}' -Name 'SMB2' -Type DWord -Value 1; "
+        "$script:RestartNeeded = $true",
+        undo="Write-Host '  (SMB2 stays enabled: disabling it is never advisable)'",
+    ),
 )
 SIGNING = PsStep(
     key="signing",
@@ -157,6 +182,16 @@ SIGNING = PsStep(
     test="$c = Get-SmbServerConfiguration; $c.RequireSecuritySignature -and $c.EnableSecuritySignature",
     apply="Set-SmbServerConfiguration -RequireSecuritySignature $true -EnableSecuritySignature $true -Force",
     undo="Set-SmbServerConfiguration -RequireSecuritySignature $false -Force",
+    legacy=PsStep(
+        key="signing",
+        description="require SMB signing (registry RequireSecuritySignature and EnableSecuritySignature = 1)",
+        test=f"(Test-RegDword '{LANMAN}' 'RequireSecuritySignature' 1) -and "
+        f"(Test-RegDword '{LANMAN}' 'EnableSecuritySignature' 1)",
+        apply=f"Set-ItemProperty -Path '{LANMAN}' -Name 'RequireSecuritySignature' -Type DWord -Value 1; "
+        f"Set-ItemProperty -Path '{LANMAN}' -Name 'EnableSecuritySignature' -Type DWord -Value 1; "
+        "$script:RestartNeeded = $true",
+        undo=f"Set-ItemProperty -Path '{LANMAN}' -Name 'RequireSecuritySignature' -Type DWord -Value 0",
+    ),
 )
 ENCRYPTION = PsStep(
     key="encryption",
@@ -164,6 +199,7 @@ ENCRYPTION = PsStep(
     test="(Get-SmbServerConfiguration).EncryptData",
     apply="Set-SmbServerConfiguration -EncryptData $true -Force",
     undo="Set-SmbServerConfiguration -EncryptData $false -Force",
+    legacy_note="SMB encryption needs SMB 3 (Windows 8 / Server 2012 or later)",
 )
 NULL_SESSION = (
     _reg_step("null-pipes-shares", LANMAN, "RestrictNullSessAccess", 1, 1, "no anonymous pipes/shares"),
@@ -172,6 +208,7 @@ NULL_SESSION = (
     _reg_step("null-everyone", LSA, "EveryoneIncludesAnonymous", 0, 0, "Everyone excludes anonymous"),
 )
 _GUEST = "Get-LocalUser | Where-Object { $_.SID.Value -like '*-501' }"
+_WMI_GUEST = "Get-WmiObject Win32_UserAccount -Filter \"LocalAccount = True AND SID LIKE '%-501'\""
 GUEST = (
     PsStep(
         key="guest-account",
@@ -179,10 +216,18 @@ GUEST = (
         test=f"$g = {_GUEST}; ($null -eq $g) -or (-not $g.Enabled)",
         apply=f"{_GUEST} | Disable-LocalUser",
         undo=f"{_GUEST} | Enable-LocalUser",
+        legacy=PsStep(
+            key="guest-account",
+            description="disable the built-in Guest account (RID 501, through WMI)",
+            test=f"$g = {_WMI_GUEST}; ($null -eq $g) -or $g.Disabled",
+            apply=f"{_WMI_GUEST} | ForEach-Object {{ $_.Disabled = $true; $_.Put() | Out-Null }}",
+            undo=f"{_WMI_GUEST} | ForEach-Object {{ $_.Disabled = $false; $_.Put() | Out-Null }}",
+        ),
     ),
     _reg_step("guest-forceguest", LSA, "ForceGuest", 0, 0, "classic sharing model, no Guest only"),
 )
 _NICS = "Get-CimInstance Win32_NetworkAdapterConfiguration -Filter 'IPEnabled = True'"
+_WMI_NICS = "Get-WmiObject Win32_NetworkAdapterConfiguration -Filter 'IPEnabled = True'"
 NETBIOS = PsStep(
     key="netbios",
     description="disable NetBIOS over TCP/IP on every active adapter",
@@ -194,6 +239,13 @@ NETBIOS = PsStep(
     undo=(
         f"{_NICS} | Invoke-CimMethod -MethodName SetTcpipNetbios "
         "-Arguments @{ TcpipNetbiosOptions = [uint32]0 } | Out-Null"
+    ),
+    legacy=PsStep(
+        key="netbios",
+        description="disable NetBIOS over TCP/IP on every active adapter (through WMI)",
+        test=f"@({_WMI_NICS} | Where-Object {{ $_.TcpipNetbiosOptions -ne 2 }}).Count -eq 0",
+        apply=f"{_WMI_NICS} | ForEach-Object {{ $_.SetTcpipNetbios(2) | Out-Null }}",
+        undo=f"{_WMI_NICS} | ForEach-Object {{ $_.SetTcpipNetbios(0) | Out-Null }}",
     ),
 )
 COMPRESSION = _reg_step(
@@ -256,7 +308,6 @@ _PS_HEADER = r"""<#
   .\fix.ps1
   .\fix.ps1 -Rollback
 #>
-#Requires -RunAsAdministrator
 [CmdletBinding(SupportsShouldProcess = $true)]
 param([switch]$Rollback, [switch]$Force)
 
@@ -270,11 +321,14 @@ if ($ExpectedName -and ($env:COMPUTERNAME -ne $ExpectedName) -and -not $Force) {
                  "this computer is $env:COMPUTERNAME. Use -Force to run it anyway.")
     exit 2
 }}
-if (-not (Get-Command Set-SmbServerConfiguration -ErrorAction SilentlyContinue)) {{
-    Write-Error ('Set-SmbServerConfiguration is missing (Windows 7 / Server 2008 R2 or older): ' +
-                 'apply the registry steps of the smbguard report by hand.')
+$Identity = [Security.Principal.WindowsIdentity]::GetCurrent()
+$Principal = New-Object Security.Principal.WindowsPrincipal($Identity)
+if (-not $Principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)) {{
+    Write-Error 'Run this script from an elevated PowerShell (Run as administrator).'
     exit 2
 }}
+# Windows 7 / Server 2008 R2 and older have no SmbShare cmdlets: registry and WMI variants are used.
+$Legacy = -not (Get-Command Set-SmbServerConfiguration -ErrorAction SilentlyContinue)
 
 function Test-RegDword([string]$Path, [string]$Name, [int]$Expected) {{
     $item = Get-ItemProperty -Path $Path -Name $Name -ErrorAction SilentlyContinue
@@ -302,7 +356,7 @@ function Invoke-Step {{
 
 _PS_FOOTER = r"""
 if ($script:RestartNeeded -and -not $Rollback) {{
-    Write-Warning 'Restart the computer to finish removing SMB1.'
+    Write-Warning 'Restart the computer: SMB1 removal and registry changes need a restart.'
 }}
 Write-Host ''
 Write-Host 'Verify from another machine: smbguard scan {address} --port {port}'
@@ -313,6 +367,20 @@ exit 0
 
 def _ps_block(script: str) -> str:
     return "{ " + script + " }"
+
+
+def _invoke(step: PsStep) -> str:
+    description = step.description.replace("'", "''")
+    return (
+        f"Invoke-Step -Id '{step.key}' -Description '{description}' `\n"
+        f"    -Test {_ps_block(step.test)} `\n"
+        f"    -Apply {_ps_block(step.apply)} `\n"
+        f"    -Undo {_ps_block(step.undo)}"
+    )
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.split("\n"))
 
 
 def powershell_steps(host: FixHost) -> list[PsStep]:
@@ -362,14 +430,16 @@ def powershell_script(host: FixHost, generated: datetime | None = None) -> str:
     if not steps:
         out.append("Write-Host 'Nothing to change automatically on this host.'")
     for step in steps:
-        description = step.description.replace("'", "''")
-        out.append(
-            f"\n# {step.key}: {step.description}\n"
-            f"Invoke-Step -Id '{step.key}' -Description '{description}' `\n"
-            f"    -Test {_ps_block(step.test)} `\n"
-            f"    -Apply {_ps_block(step.apply)} `\n"
-            f"    -Undo {_ps_block(step.undo)}"
-        )
+        out.append(f"\n# {step.key}: {step.description}")
+        if step.legacy is None and step.legacy_note is None:
+            out.append(_invoke(step))
+            continue
+        if step.legacy is not None:
+            old_systems = _indent(_invoke(step.legacy))
+        else:
+            note = (step.legacy_note or "").replace("'", "''")
+            old_systems = f"    Write-Host '[skipped] {step.key} - {note}'"
+        out.append(f"if ($Legacy) {{\n{old_systems}\n}} else {{\n{_indent(_invoke(step))}\n}}")
     out.append(_PS_FOOTER.format(address=safe_token(host.address), port=host.port))
     return "\n".join(out)
 
