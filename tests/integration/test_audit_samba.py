@@ -476,6 +476,12 @@ def test_process_title_is_scrubbed(tmp_path: Path) -> None:
         _assert_clean(cmdline, "the process title")
         stdout, stderr = proc.communicate(timeout=60)
         _assert_clean(stdout + stderr, "output")
+        # The silent server: reported, not hung on (each dialect's NEGOTIATE tried once).
+        assert proc.returncode == 3
+        (host,) = json.loads(stdout)["hosts"]
+        assert host["audit"]["authenticated"] is False
+        assert host["audit"]["errors"][0]["kind"] == "timeout"
+        assert all(v.startswith("error: negotiate") for v in host["share_listing"].values())
     finally:
         if proc.poll() is None:
             proc.kill()

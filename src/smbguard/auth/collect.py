@@ -13,12 +13,12 @@ import asyncio
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from smbguard.auth._errors import AuthDenied, AuthUnsupported, kind_of
+from smbguard.auth._errors import AuthDenied, AuthTimeout, AuthUnsupported, kind_of
 from smbguard.auth.credentials import Credentials
 from smbguard.auth.registry import REGISTRY_VALUES
 from smbguard.auth.sd import parse_security_descriptor, to_ace_facts
@@ -117,11 +117,19 @@ class _HostAudit:
         self.shares: dict[str, ShareFacts] = {}
         self.errors: list[ProbeError] = []
         self.port_state = PortState.OPEN
+        self.silent: set[str] = set()  # dialects whose NEGOTIATE timed out
 
     def _session(self, creds: Credentials, dialect: str) -> SmbSession:
-        return self.tracker.open(
-            SmbSession(self.target.address, self.target.port, creds, dialect, self.options.timeout)
-        )
+        if dialect in self.silent:
+            raise AuthTimeout(f"negotiate ({dialect}): timed out earlier on this host, not retried")
+        try:
+            return self.tracker.open(
+                SmbSession(self.target.address, self.target.port, creds, dialect, self.options.timeout)
+            )
+        except AuthTimeout as exc:
+            if str(exc).startswith("negotiate"):
+                self.silent.add(dialect)  # a server that does not answer NEGOTIATE once will not later
+            raise
 
     def _note(self, name: str, text: str) -> None:
         share = self.shares[name]
@@ -370,13 +378,24 @@ class _HostAudit:
             errors.append(ProbeError("winreg", kind_of(exc), f"winreg: {exc}"))
             return {}, None, None, None
         for name, reason in missing.items():
-            errors.append(ProbeError("winreg", "unsupported", f"{name}: {reason}"))
-        build = _int(values.get(r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\CurrentBuild"))
-        if build is None:
-            build = _int(values.get(r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\CurrentBuildNumber"))
-        ubr = _int(values.get(r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\UBR"))
-        product = values.get(r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProductName")
-        return values, build, ubr, product if isinstance(product, str) else None
+            kind = "denied" if "DENIED" in reason else "unsupported"
+            errors.append(ProbeError("winreg", kind, f"{name}: {reason}"))
+        return (values, *patch_level(values))
+
+
+_CV = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\"
+
+
+def patch_level(values: Mapping[str, JsonScalar]) -> tuple[int | None, int | None, str | None]:
+    """(CurrentBuild, UBR, ProductName) from the registry values read. CurrentBuild is a
+    REG_SZ ("18363"), UBR a REG_DWORD (the update build revision: 18363.720 has
+    KB4551762, the SMBGhost fix); CurrentBuildNumber is the fallback of old releases."""
+    build = _int(values.get(_CV + "CurrentBuild"))
+    if build is None:
+        build = _int(values.get(_CV + "CurrentBuildNumber"))
+    ubr = _int(values.get(_CV + "UBR"))
+    product = values.get(_CV + "ProductName")
+    return build, ubr, product.strip() if isinstance(product, str) and product.strip() else None
 
 
 def _int(value: JsonScalar) -> int | None:
