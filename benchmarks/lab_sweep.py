@@ -50,8 +50,16 @@ NMAP_DIALECTS = {
 }
 
 
-def timed(cmd: list[str]) -> dict[str, Any]:
-    """Run ``cmd``; wall time, CPU time and peak RSS (MiB) of the child."""
+def proc_cpu(pid: int) -> float:
+    """utime + stime of a running process, seconds (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(cmd: list[str], lab_pid: int) -> dict[str, Any]:
+    """Run ``cmd``; wall time, CPU time and peak RSS (MiB) of the child, and the CPU
+    the emulator spent answering it (the load the tool puts on the "network")."""
+    lab_before = proc_cpu(lab_pid)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -60,7 +68,12 @@ def timed(cmd: list[str]) -> dict[str, Any]:
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise SystemExit(f"{cmd[0]} failed ({code}): {stderr[-500:]}")
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mib": usage.ru_maxrss / 1024}
+    return {
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mib": usage.ru_maxrss / 1024,
+        "lab_cpu_s": proc_cpu(lab_pid) - lab_before,
+    }
 
 
 def start_lab(network: str, hosts: int, port: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
@@ -181,7 +194,7 @@ def main() -> int:
         for r in range(args.rounds):
             order = list(tools) if r % 2 == 0 else list(reversed(tools))
             for name in order:
-                runs[name].append(timed(tools[name]))
+                runs[name].append(timed(tools[name], lab.pid))
         ours = smbguard_hosts(tmp / "fp.json")
         full = smbguard_hosts(tmp / "full.json")
         theirs = nmap_hosts(tmp / "nmap.xml", args.port)
@@ -193,7 +206,10 @@ def main() -> int:
         f"{args.network}: {addresses} addresses, {len(layout)} emulated SMB hosts, {args.rounds} rounds "
         f"(median; alternating order)"
     )
-    print(f"{'tool':<24} {'wall s':>8} {'addr/s':>9} {'SMB hosts/s':>12} {'CPU s':>7} {'peak RSS MiB':>13}")
+    print(
+        f"{'tool':<24} {'wall s':>8} {'addr/s':>9} {'SMB hosts/s':>12} {'CPU s':>7} {'peak RSS MiB':>13} "
+        f"{'lab CPU s':>10}"
+    )
     summary: dict[str, Any] = {
         "network": args.network,
         "addresses": addresses,
@@ -205,10 +221,17 @@ def main() -> int:
         wall = statistics.median(s["wall_s"] for s in samples)
         cpu = statistics.median(s["cpu_s"] for s in samples)
         rss = max(s["peak_rss_mib"] for s in samples)
-        summary["tools"][name] = {"wall_s": wall, "cpu_s": cpu, "peak_rss_mib": rss, "samples": samples}
+        lab_cpu = statistics.median(s["lab_cpu_s"] for s in samples)
+        summary["tools"][name] = {
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "peak_rss_mib": rss,
+            "lab_cpu_s": lab_cpu,
+            "samples": samples,
+        }
         print(
             f"{name:<24} {wall:>8.2f} {addresses / wall:>9.0f} {len(layout) / wall:>12.0f} {cpu:>7.2f} "
-            f"{rss:>13.1f}"
+            f"{rss:>13.1f} {lab_cpu:>10.2f}"
         )
     nmap_wall = summary["tools"]["nmap smb-protocols"]["wall_s"]
     for name in ("smbguard (all probes)", "smbguard (fingerprint)"):
