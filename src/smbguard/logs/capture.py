@@ -16,6 +16,7 @@ A fact that the capture did not show stays ``None`` (unknown), never "safe".
 from __future__ import annotations
 
 import ipaddress
+import struct
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from smbguard.logs.pcapfile import (
     RST,
     CaptureFormatError,
     Direction,
+    TcpSegment,
     ip_of_frame,
     read_packets,
     tcp_of_ip,
@@ -49,6 +51,19 @@ from smbguard.proto import ntlmssp, smb1, smb2, spnego
 from smbguard.proto.ntstatus import status_name
 
 SMB_PORTS = frozenset({445, 139})
+_TCP = struct.Struct(">HHI4xBB")  # source port, destination port, sequence number, data offset, flags
+_SMB1_INTERESTING = frozenset(
+    {
+        smb1.Command.NEGOTIATE,
+        smb1.Command.SESSION_SETUP_ANDX,
+        smb1.Command.TREE_CONNECT_ANDX,
+        smb1.Command.TRANSACTION,
+        smb1.Command.TRANSACTION2,
+        smb1.Command.TRANSACTION2_SECONDARY,
+        smb1.Command.NT_TRANSACT,
+    }
+)
+_SMB2_INTERESTING = frozenset({smb2.Command.NEGOTIATE, smb2.Command.SESSION_SETUP, smb2.Command.TREE_CONNECT})
 MAX_FLOWS = 65_536
 STATUS_MORE_PROCESSING = 0xC0000016
 STATUS_INSUFF_SERVER_RESOURCES = 0xC0000205
@@ -130,6 +145,7 @@ class _Flow:
     trans2_mids: set[int] = field(default_factory=set)
     eternalblue: int = 0
     ghost: bool = False
+    state: _Server | None = None
     user: str | None = None  # account of the last successful session setup
     domain: str | None = None
 
@@ -193,12 +209,40 @@ class CaptureAnalyzer:
                 self.stats.warn(str(exc))
 
     def _packet(self, ts: float, linktype: int, frame: bytes) -> None:
-        ip = ip_of_frame(linktype, frame)
-        if ip is None:
-            return
-        seg = tcp_of_ip(ip, self.stats)
-        if seg is None:
-            return
+        # Fast path for the common case, Ethernet + IPv4 (not fragmented) + TCP; every
+        # other frame goes through the general link/IP/TCP parsers.
+        if (
+            linktype == 1
+            and len(frame) >= 54
+            and frame[12] == 0x08
+            and frame[13] == 0x00
+            and frame[23] == 6
+            and not frame[20] & 0x3F
+            and not frame[21]
+        ):
+            ihl = (frame[14] & 0x0F) * 4
+            total = (frame[16] << 8) | frame[17]
+            tcp_off = 14 + ihl
+            if ihl < 20 or total < ihl + 20 or len(frame) < tcp_off + 20:
+                return
+            sport, dport, seq, doff, flags = _TCP.unpack_from(frame, tcp_off)
+            seg = TcpSegment(
+                frame[26:30],
+                frame[30:34],
+                sport,
+                dport,
+                seq,
+                flags,
+                frame[tcp_off + (doff >> 4) * 4 : 14 + total],
+            )
+        else:
+            ip = ip_of_frame(linktype, frame)
+            if ip is None:
+                return
+            parsed = tcp_of_ip(ip, self.stats)
+            if parsed is None:
+                return
+            seg = parsed
         ports = self.ports
         if seg.dport in ports:
             key = (seg.src, seg.sport, seg.dst, seg.dport)
@@ -267,21 +311,41 @@ class CaptureAnalyzer:
     def _message(self, flow: _Flow, to_server: bool, ts: float, msg: bytes, full: int) -> None:
         self.smb_messages += 1
         self.smb_bytes += full
-        server = self._server(flow)
-        server.see(ts)
-        server.clients.add(flow.client)
+        server = flow.state
+        if server is None:
+            server = flow.state = self._server(flow)
+            server.clients.add(flow.client)
+        if server.first is None or ts < server.first:
+            server.first = ts
+        if server.last is None or ts > server.last:
+            server.last = ts
         magic = msg[:4]
         try:
             if magic == b"\xffSMB":
-                if to_server:
-                    self._smb1_request(flow, server, ts, msg)
-                else:
-                    self._smb1_response(flow, server, ts, msg)
+                # [MS-CIFS] 2.2.3.1: Command is the byte after the protocol id; most commands
+                # (reads, writes, closes...) need no decoding at all
+                if len(msg) > 4 and msg[4] in _SMB1_INTERESTING:
+                    if to_server:
+                        self._smb1_request(flow, server, ts, msg)
+                    else:
+                        self._smb1_response(flow, server, ts, msg)
+                elif to_server and not flow.smb1_session:
+                    flow.smb1_session = True
+                    self._emit(
+                        flow,
+                        ts,
+                        EventKind.SMB1_ACCESS,
+                        "pcap:smb1-session",
+                        protocol="SMB1",
+                        detail="SMB1 session",
+                    )
             elif magic == b"\xfeSMB":
-                if to_server:
-                    self._smb2_request(flow, ts, msg)
-                else:
-                    self._smb2_response(flow, server, ts, msg)
+                # [MS-SMB2] 2.2.1: Command is the 16-bit field at offset 12
+                if len(msg) >= 14 and msg[12] in _SMB2_INTERESTING and msg[13] == 0:
+                    if to_server:
+                        self._smb2_request(flow, ts, msg)
+                    else:
+                        self._smb2_response(flow, server, ts, msg)
             elif magic == b"\xfdSMB":
                 server.encrypted += 1
             elif magic == b"\xfcSMB":

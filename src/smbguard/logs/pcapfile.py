@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, NamedTuple
 
 from smbguard.logs.events import SourceStats
 
@@ -183,8 +183,9 @@ def _tsresol(options: bytes, endian: str) -> float:
 
 
 # ------------------------------------------------------------------------------ link + IP + TCP
-@dataclass(frozen=True, slots=True)
-class TcpSegment:
+class TcpSegment(NamedTuple):
+    """One TCP segment (a named tuple: built once per packet, so it must be cheap)."""
+
     src: bytes
     dst: bytes
     sport: int
@@ -309,6 +310,18 @@ class Direction:
     gaps: int = 0
 
     def feed(self, ts: float, seq: int, flags: int, payload: bytes) -> None:
+        size = len(payload)
+        if (
+            seq == self.next_seq
+            and 0 < size <= self.skip
+            and not flags & SYN
+            and self.synced
+            and not self.ooo
+        ):
+            # in order, inside the part of a large message that is not kept: just count it
+            self.skip -= size
+            self.next_seq = (seq + size) & 0xFFFFFFFF
+            return
         if flags & SYN:
             self.next_seq = (seq + 1) & 0xFFFFFFFF
             self.synced = True
