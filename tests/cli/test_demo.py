@@ -51,7 +51,12 @@ def test_demo_runs_without_root(tmp_path: Path) -> None:
     tmp_path.chmod(0o777)
     env = {"HOME": str(tmp_path), "PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"}
     cmd = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", python]
-    probe = subprocess.run([*cmd, "-c", "import smbguard.cli.demo"], env=env, capture_output=True, timeout=60)
+    probe = subprocess.run(
+        [*cmd, "-c", "import smbguard.cli, smbguard.probes.host, smbguard.checks.evaluate"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
     if probe.returncode != 0:
         pytest.skip(f"the system python cannot import smbguard as nobody: {probe.stderr[-200:]!r}")
     run = subprocess.run(
