@@ -64,7 +64,7 @@ def test_direct_path_bounds_concurrency_and_yields_every_host() -> None:
 
 def test_results_stream_in_completion_order() -> None:
     async def answer(target: Target, _n: int) -> HostFacts:
-        await asyncio.sleep(0.3 if target.address.endswith(".1") else 0.01)
+        await asyncio.sleep(1.5 if target.address.endswith(".1") else 0.01)
         return HostFacts(target=target, port_state=PortState.OPEN)
 
     async def run() -> list[tuple[str, float]]:
@@ -75,7 +75,7 @@ def test_results_stream_in_completion_order() -> None:
     got = asyncio.run(run())
     assert got[-1][0] == "127.0.12.1"
     # the fast hosts were delivered before the slow one finished
-    assert got[0][1] < 0.25
+    assert got[0][1] < 1.0
 
 
 def test_collector_crash_becomes_an_internal_error_and_the_scan_goes_on() -> None:
@@ -103,7 +103,7 @@ def test_hanging_collector_is_cut_by_the_host_budget() -> None:
     opts = EngineOptions(preconnect=False, host_timeout=0.2)
     start = time.monotonic()
     results = asyncio.run(collect_all(Engine(FakeCollector(answer=answer), opts), targets(3)))
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < 5
     assert {e.kind for r in results for e in r.facts.errors} == {"timeout"}
 
 
