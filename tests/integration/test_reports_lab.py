@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,9 @@ pytestmark = pytest.mark.integration
 
 PORT = 45544
 BASE = "127.0.44"
+SRC = Path(__file__).resolve().parents[2] / "src"
+# Child processes import this checkout, not whatever copy is installed.
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))}
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +32,7 @@ def lab() -> Iterator[dict[str, personas.Persona]]:
         [sys.executable, "-m", "smbguard.lab", "--base", f"{BASE}.0", "--port", str(PORT)],
         stdout=subprocess.PIPE,
         text=True,
+        env=ENV,
     )
     try:
         assert proc.stdout is not None
@@ -46,7 +51,12 @@ def lab() -> Iterator[dict[str, personas.Persona]]:
 
 def smbguard(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "smbguard", *args], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-m", "smbguard", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=ENV,
     )
 
 
@@ -80,6 +90,11 @@ def test_scan_store_reports_diff_fixscript(lab: dict[str, personas.Persona], tmp
     assert csv_out.stdout.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(csv_out.stdout[1:])))
     assert {r["address"] for r in rows} == set(lab)
+    again = tmp_path / "again.html"
+    scan(lab, db, "--no-store", "--format", "html", "-o", str(again))
+    page = again.read_text(encoding="utf-8")
+    assert 'id="diff"' in page and "(#2 → *)" in page
+    assert 'id="diff"' not in html_path.read_text(encoding="utf-8")  # the first scan had no history
     md = scan(lab, db, "--no-store", "--format", "md", "--lang", "en").stdout
     assert md.startswith("# smbguard SMB security report")
     assert len(json.loads(smbguard("history", "--db", str(db), "--format", "json").stdout)["scans"]) == 2
@@ -92,6 +107,8 @@ def test_scan_store_reports_diff_fixscript(lab: dict[str, personas.Persona], tmp
     assert len(files) == sum(1 for h in doc["hosts"] if h["findings"])
     for address in smb1_hosts:
         (text,) = [t for n, t in files.items() if n.startswith(f"{address}-{PORT}")]
-        assert "EnableSMB1Protocol $false" in text or "server min protocol = SMB2_10" in text or (
-            "smb1-only" in text
+        assert (
+            "EnableSMB1Protocol $false" in text
+            or "server min protocol = SMB2_10" in text
+            or ("smb1-only" in text)
         )

@@ -60,3 +60,21 @@ def test_identical_scans_have_no_changes(tmp_path: Path) -> None:
 def store_count(tmp_path: Path) -> int:
     with Store(tmp_path / "h.sqlite3") as store:
         return store.scan(1).finding_count
+
+
+def test_diff_against_an_unsaved_report(tmp_path: Path) -> None:
+    from smbguard.store.diff import diff_report, diff_with_previous
+
+    path = tmp_path / "h.sqlite3"
+    assert diff_with_previous(sample_report(), path) is None
+    assert not path.exists()  # never created just to look
+    with Store(path) as store:
+        old = store.save_scan(sample_report())
+        stored_new = store.save_scan(fixed_report())
+        expected = diff_scans(store, old, stored_new).to_dict()
+        live = diff_report(store, old, fixed_report()).to_dict()
+    for key in ("fixed", "new", "still_open"):
+        assert live[key] == expected[key]
+    assert [h["address"] for h in live["hosts_appeared"]] == ["192.0.2.5"]
+    d = diff_with_previous(fixed_report(), path)
+    assert d is not None and d.old_scan == stored_new and d.new_scan == 0

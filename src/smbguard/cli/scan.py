@@ -298,6 +298,16 @@ def _severity(text: str) -> Any:
         raise argparse.ArgumentTypeError("choose one of: info, low, medium, high, critical") from None
 
 
+def before_render(reporter: Any, report: ScanReport, args: argparse.Namespace) -> None:
+    """Called before a whole-report format renders: the HTML report gets a "since the previous
+    scan of the same targets" section from the history (read only; nothing when there is none)."""
+    if not hasattr(reporter, "diff"):
+        return
+    from smbguard.store.diff import diff_with_previous
+
+    reporter.diff = diff_with_previous(report, getattr(args, "db", None))
+
+
 def after_scan(report: ScanReport, args: argparse.Namespace) -> None:
     """Called once with the finished report: records it in the scan history (unless --no-store)."""
     if getattr(args, "no_store", False):
@@ -529,6 +539,7 @@ def run(
         if json_writer is not None:
             json_writer.finish(report.info, out_stream)
         else:
+            before_render(reporter, report, args)
             out_stream.write(reporter.render(report, args.lang))
         out_stream.flush()
     finally:

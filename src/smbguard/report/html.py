@@ -223,9 +223,10 @@ class HtmlReporter:
             f"<p>{len(d.fixed)} {_L('fixed')} · {len(d.new)} {_L('new')} · "
             f"{len(d.still_open)} {_L('still_open')}</p>"
         )
+        newer = f"#{d.new_scan}" if d.new_scan else "*"
         return (
             f'<section id="diff" class="diff"><h2>{_L("since_last")} '
-            f'<span class="muted">(#{d.old_scan} → #{d.new_scan})</span></h2>{counts}'
+            f'<span class="muted">(#{d.old_scan} → {newer})</span></h2>{counts}'
             f"<ul>{''.join(items)}</ul></section>"
         )
 

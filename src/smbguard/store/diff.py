@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from smbguard.errors import StoreError
-from smbguard.store.db import Store, StoredFinding
+from smbguard.model import ScanReport
+from smbguard.store.db import Store, StoredFinding, StoredHost, default_db_path, targets_key
 
 _Key = tuple[str, int, str, str | None]
 
@@ -60,12 +62,62 @@ def diff_scans(store: Store, old_id: int, new_id: int) -> ScanDiff:
     """Diff two stored scans (ids must exist)."""
     store.scan(old_id)
     store.scan(new_id)
-    old_hosts = {(h.address, h.port): h for h in store.hosts(old_id)}
-    new_hosts = {(h.address, h.port): h for h in store.hosts(new_id)}
+    return _diff(
+        old_id,
+        store.hosts(old_id),
+        store.findings(old_id),
+        new_id,
+        store.hosts(new_id),
+        store.findings(new_id),
+    )
+
+
+def diff_report(store: Store, old_id: int, report: ScanReport) -> ScanDiff:
+    """Diff a stored scan against a report that is not stored (yet); ``new_scan`` is 0."""
+    store.scan(old_id)
+    hosts = [
+        StoredHost(h.facts.target.address, h.facts.target.port, h.facts.port_state.value, None, h.facts.os)
+        for h in report.hosts
+    ]
+    findings = [
+        StoredFinding(f.address, f.port, f.id, f.severity, f.confidence.value, f.share, f.evidence)
+        for h in report.hosts
+        for f in h.findings
+    ]
+    return _diff(old_id, store.hosts(old_id), store.findings(old_id), 0, hosts, findings)
+
+
+def diff_with_previous(report: ScanReport, db: str | Path | None = None) -> ScanDiff | None:
+    """The diff between ``report`` and the latest stored scan of the same targets, or None when
+    there is no history (the database is never created here) or no earlier scan of those targets."""
+    path = Path(db) if db else default_db_path()
+    if not path.exists():
+        return None
+    try:
+        with Store(path) as store:
+            row = store.conn.execute(
+                "SELECT id FROM scans WHERE targets_key = ? ORDER BY id DESC LIMIT 1",
+                (targets_key(report.info.targets),),
+            ).fetchone()
+            return None if row is None else diff_report(store, int(row[0]), report)
+    except StoreError:
+        return None
+
+
+def _diff(
+    old_id: int,
+    old_host_rows: list[StoredHost],
+    old_findings: list[StoredFinding],
+    new_id: int,
+    new_host_rows: list[StoredHost],
+    new_findings: list[StoredFinding],
+) -> ScanDiff:
+    old_hosts = {(h.address, h.port): h for h in old_host_rows}
+    new_hosts = {(h.address, h.port): h for h in new_host_rows}
     old_up = {k for k, h in old_hosts.items() if h.reachable}
     new_up = {k for k, h in new_hosts.items() if h.reachable}
-    old_f = {_key(f): f for f in store.findings(old_id)}
-    new_f = {_key(f): f for f in store.findings(new_id)}
+    old_f = {_key(f): f for f in old_findings}
+    new_f = {_key(f): f for f in new_findings}
 
     fixed, still, new = [], [], []
     for key, f in old_f.items():
