@@ -50,7 +50,7 @@ from smbguard.probes.base import (
     probe_error,
 )
 from smbguard.probes.netbios import probe_netbios
-from smbguard.probes.ntlm import ChallengeStep, ntlm_info, smb2_challenge
+from smbguard.probes.ntlm import ntlm_info, smb2_challenge
 from smbguard.probes.sessions import Outcome, session_facts, smb2_guest_session, smb2_null_session
 from smbguard.proto import smb2
 from smbguard.proto.netbios import NbssResponse
@@ -133,12 +133,6 @@ def derive_signing(smb1: Smb1Facts | None, smb2_facts: Smb2Facts | None) -> Sign
     )
 
 
-async def _side_dialect(
-    target: Target, opts: ProbeOptions, dialect: int, keep: list[Transport]
-) -> tuple[smb2_probe.DialectResult, Smb2Channel | None]:
-    return await smb2_probe.negotiate_new_connection(target, opts, dialect, keep)
-
-
 async def _smb1_phase(target: Target, opts: ProbeOptions, keep: list[Transport]) -> smb1_probe.Smb1Result:
     try:
         transport = await connect(target.address, target.port, opts)
@@ -172,34 +166,76 @@ async def _run_vuln(
         return name, VulnProbeFacts(state="unknown", reason=f"{err.kind}: {err.message}")
 
 
-async def _session_work(
-    channels: list[tuple[int, Smb2Channel]], server: str, opts: ProbeOptions, errors: list[ProbeError]
-) -> tuple[NtlmInfo | None, Outcome | None, Outcome | None]:
-    """NTLM CHALLENGE + null session on the highest connection, guest on the next one."""
-    channels = sorted(channels, key=lambda c: c[0], reverse=True)
-    main = channels[0][1]
-    other = channels[1][1] if len(channels) > 1 else None
+class _SessionJobs:
+    """Hands the session work to SMB2 connections as soon as their NEGOTIATE succeeds:
+    the first one runs the NTLM CHALLENGE + null session ("main"), the second the guest
+    session; connections with nothing left to do are closed at once (Samba runs a
+    process per connection). With a single SMB2 dialect, the guest session runs as a
+    second session on the main connection afterwards (:meth:`finish`)."""
 
-    async def main_work() -> tuple[NtlmInfo | None, Outcome | None, ChallengeStep | None]:
+    def __init__(self, server: str, opts: ProbeOptions, errors: list[ProbeError]) -> None:
+        self.server = server
+        self.opts = opts
+        self.errors = errors
+        self.pending = ["main", "guest"] if opts.null_sessions else ["main"]
+        self.main_channel: Smb2Channel | None = None
+        self.ntlm: NtlmInfo | None = None
+        self.null: Outcome | None = None
+        self.guest: Outcome | None = None
+
+    async def run(self, channel: Smb2Channel) -> bool:
+        """Do the next pending job on ``channel``; True if the caller must keep it open."""
+        if not self.pending:
+            return False
+        job = self.pending.pop(0)
+        if job == "guest":
+            self.guest = await smb2_guest_session(channel)
+            return False
+        self.main_channel = channel
         try:
-            step = await smb2_challenge(main)
+            step = await smb2_challenge(channel)
         except (TransportError, DecodeError) as exc:
-            errors.append(probe_error("ntlm", exc))
-            return None, None, None
-        info = ntlm_info(step.challenge)
-        if not opts.null_sessions:
-            return info, None, None
-        return info, await smb2_null_session(main, step, server), None
+            self.errors.append(probe_error("ntlm", exc))
+            self.main_channel = None
+            return False
+        self.ntlm = ntlm_info(step.challenge)
+        if self.opts.null_sessions:
+            self.null = await smb2_null_session(channel, step, self.server)
+        return True
 
-    async def guest_work() -> Outcome | None:
-        if not opts.null_sessions or other is None:
-            return None
-        return await smb2_guest_session(other)
+    async def finish(self) -> None:
+        if "guest" in self.pending and self.main_channel is not None:
+            self.pending.remove("guest")
+            self.guest = await smb2_guest_session(self.main_channel)
 
-    (info, null, _), guest = await asyncio.gather(main_work(), guest_work())
-    if opts.null_sessions and other is None and info is not None:
-        guest = await smb2_guest_session(main)  # only one dialect: second session, same connection
-    return info, null, guest
+
+async def _dialect_task(
+    channel: Smb2Channel, dialect: int, server: str, jobs: _SessionJobs
+) -> smb2_probe.DialectResult:
+    """NEGOTIATE on an open connection, then any pending session job; closes the
+    connection when nothing more will be asked of it."""
+    keep_open = False
+    try:
+        result = await smb2_probe.negotiate(channel, dialect, server)
+        if result.accepted:
+            keep_open = await jobs.run(channel)
+        return result
+    finally:
+        if not keep_open:
+            await channel.transport.close()
+
+
+async def _side_task(
+    target: Target, opts: ProbeOptions, dialect: int, jobs: _SessionJobs, keep: list[Transport]
+) -> smb2_probe.DialectResult:
+    try:
+        transport = await connect(target.address, target.port, opts)
+    except (TransportError, ProbeFailure) as exc:
+        return smb2_probe.DialectResult(
+            dialect, None, reason=f"connect: {exc}", error=probe_error("smb2", exc)
+        )
+    keep.append(transport)
+    return await _dialect_task(Smb2Channel(transport), dialect, target.hostname or target.address, jobs)
 
 
 async def collect(target: Target, opts: ProbeOptions) -> HostFacts:
@@ -240,9 +276,10 @@ async def collect(target: Target, opts: ProbeOptions) -> HostFacts:
     try:
         first_channel = Smb2Channel(first)
         server = target.hostname or target.address
-        t311 = asyncio.create_task(smb2_probe.negotiate(first_channel, smb2.Dialect.SMB_3_1_1, server))
+        jobs = _SessionJobs(server, opts, errors)
+        t311 = asyncio.create_task(_dialect_task(first_channel, smb2.Dialect.SMB_3_1_1, server, jobs))
         t_smb1 = asyncio.create_task(_smb1_phase(target, opts, keep))
-        t_side = [asyncio.create_task(_side_dialect(target, opts, d, keep)) for d in SMB2_SIDE_DIALECTS]
+        t_side = [asyncio.create_task(_side_task(target, opts, d, jobs, keep)) for d in SMB2_SIDE_DIALECTS]
         t_vuln = [
             asyncio.create_task(_run_vuln(n, p, target, opts, t_smb1))
             for n, p in VULN_PROBES.items()
@@ -253,34 +290,18 @@ async def collect(target: Target, opts: ProbeOptions) -> HostFacts:
         # Children handle their own protocol/transport errors; gather propagates only bugs
         # and cancellation (which cancels every child).
         await asyncio.gather(t311, t_smb1, *t_side, *t_vuln)
-        r311 = t311.result()
+        await jobs.finish()
         smb1_result = t_smb1.result()
-        side_results = [t.result() for t in t_side]
         vuln_results = [t.result() for t in t_vuln]
 
-        dialect_results = [r311, *(r for r, _ in side_results)]
+        dialect_results = [t311.result(), *(t.result() for t in t_side)]
         smb2_facts = smb2_probe.build_facts(dialect_results, smb1_spoken=smb1_result.facts.enabled is True)
         for r in dialect_results:
             if r.error is not None and (r.accepted is None or (r.closed and not smb2_facts.decided)):
                 errors.append(r.error)
-        open_channels: list[tuple[int, Smb2Channel]] = []
-        if r311.accepted:
-            open_channels.append((r311.dialect, first_channel))
-        open_channels.extend((r.dialect, ch) for r, ch in side_results if ch is not None)
-
-        ntlm: NtlmInfo | None = None
-        null: Outcome | None = None
-        guest: Outcome | None = None
-        # Free the server's processes early: only the two highest SMB2 connections
-        # (session work) and the SMB1 one (if SMB1 is on) stay open.
-        open_channels.sort(key=lambda c: c[0], reverse=True)
-        needed = {id(ch.transport) for _, ch in open_channels[:2]}
-        if smb1_result.channel is not None:
-            needed.add(id(smb1_result.channel.transport))
-        await asyncio.gather(*(t.close() for t in keep if id(t) not in needed))
-        if open_channels:
-            ntlm, null, guest = await _session_work(open_channels[:2], server, opts, errors)
-        smb1_spoken_sessions = not open_channels and smb1_result.channel is not None
+        ntlm, null, guest = jobs.ntlm, jobs.null, jobs.guest
+        any_smb2 = any(r.accepted for r in dialect_results)
+        smb1_spoken_sessions = not any_smb2 and smb1_result.channel is not None
         if smb1_result.challenge is not None and ntlm is None:
             ntlm = ntlm_info(smb1_result.challenge)
         if opts.null_sessions and (

@@ -9,13 +9,14 @@
   NTLMv2-shaped response. Counted as guest when the logon succeeds; the reason
   notes when the server did not set IS_GUEST / Action bit 0.
 
-Each successful session is logged off. Refusals are decided (False with the
-NTSTATUS as reason); transport errors leave the fact None with the reason.
+No LOGOFF is sent: the collector closes the connection right after, which ends
+its sessions ([MS-SMB2] 3.3.7.1) and saves a round trip. Refusals are decided
+(False with the NTSTATUS as reason); transport errors leave the fact None with
+the reason.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 
@@ -55,11 +56,6 @@ async def _smb2_authenticate(
     return smb2.decode_session_setup_response(reply)
 
 
-async def _smb2_logoff(channel: Smb2Channel, session_id: int) -> None:
-    with contextlib.suppress(TransportError, DecodeError):
-        await channel.exchange(smb2.encode_logoff_request(channel.header(session_id=session_id)))
-
-
 async def smb2_null_session(channel: Smb2Channel, step: ChallengeStep, server: str) -> Outcome:
     """Finish the half-open session ``step`` anonymously, then TREE_CONNECT to IPC$."""
     try:
@@ -67,14 +63,12 @@ async def smb2_null_session(channel: Smb2Channel, step: ChallengeStep, server: s
         if response.status != NTStatus.SUCCESS:
             return Outcome(False, f"anonymous logon refused: {status_name(response.status)}")
         if response.is_guest:
-            await _smb2_logoff(channel, response.session_id)
             return Outcome(False, "empty credentials accepted but mapped to guest (SESSION_FLAG_IS_GUEST)")
         tree = smb2.TreeConnectRequest(_ipc_path(server))
         _header, reply = await channel.exchange(
             smb2.encode_tree_connect_request(tree, channel.header(session_id=response.session_id))
         )
         status = smb2.decode_tree_connect_response(reply).status
-        await _smb2_logoff(channel, response.session_id)
     except (TransportError, DecodeError) as exc:
         return Outcome(None, f"null session probe failed: {exc}")
     flags = smb2.flag_names(smb2.SessionFlags, response.session_flags)
@@ -92,7 +86,6 @@ async def smb2_guest_session(channel: Smb2Channel, step: ChallengeStep | None = 
         response = await _smb2_authenticate(channel, step, message)
         if response.status != NTStatus.SUCCESS:
             return Outcome(False, f"random user refused: {status_name(response.status)}")
-        await _smb2_logoff(channel, response.session_id)
     except (TransportError, DecodeError) as exc:
         return Outcome(None, f"guest session probe failed: {exc}")
     if response.is_guest:
@@ -101,11 +94,6 @@ async def smb2_guest_session(channel: Smb2Channel, step: ChallengeStep | None = 
 
 
 # ----------------------------------------------------------------------------- SMB1
-
-
-async def _smb1_logoff(channel: Smb1Channel, uid: int) -> None:
-    with contextlib.suppress(TransportError, DecodeError):
-        await channel.exchange(smb1.encode_logoff_request(channel.header(smb1.Command.LOGOFF_ANDX, uid=uid)))
 
 
 async def _smb1_ipc(channel: Smb1Channel, uid: int, server: str) -> int:
@@ -194,10 +182,8 @@ async def smb1_null_session(
         if reply.status != NTStatus.SUCCESS:
             return Outcome(False, f"anonymous logon refused: {status_name(reply.status)}"), reply
         if reply.is_guest:
-            await _smb1_logoff(channel, reply.uid)
             return Outcome(False, "empty credentials accepted but mapped to guest (Action bit 0)"), reply
         status = await _smb1_ipc(channel, reply.uid, server)
-        await _smb1_logoff(channel, reply.uid)
     except (TransportError, DecodeError) as exc:
         return Outcome(None, f"SMB1 null session probe failed: {exc}"), None
     if status != NTStatus.SUCCESS:
@@ -216,7 +202,6 @@ async def smb1_guest_session(channel: Smb1Channel, extended: bool) -> Outcome:
             reply = await _smb1_plain(channel, random_user_name(), os.urandom(24))
         if reply.status != NTStatus.SUCCESS:
             return Outcome(False, f"random user refused: {status_name(reply.status)}")
-        await _smb1_logoff(channel, reply.uid)
     except (TransportError, DecodeError) as exc:
         return Outcome(None, f"SMB1 guest session probe failed: {exc}")
     if reply.is_guest:
