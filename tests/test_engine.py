@@ -278,3 +278,19 @@ def test_failing_evaluator_is_recorded_on_the_host_not_lost() -> None:
     bad = next(r.facts for r in results if r.facts.target.address.endswith(".2"))
     assert [(e.probe, e.kind) for e in bad.errors] == [("checks", "internal")]
     assert "ImportError" in bad.errors[0].message
+
+
+def test_hosts_whose_port_did_not_accept_are_not_evaluated() -> None:
+    evaluated: list[Target] = []
+
+    def evaluate(facts: HostFacts) -> HostResult:
+        evaluated.append(facts.target)
+        return HostResult(facts=facts)
+
+    async def answer(target: Target, _n: int) -> HostFacts:
+        state = PortState.OPEN if target.address.endswith(".1") else PortState.CLOSED
+        return HostFacts(target=target, port_state=state)
+
+    engine = Engine(FakeCollector(answer=answer), EngineOptions(preconnect=False), evaluate=evaluate)
+    assert len(asyncio.run(collect_all(engine, targets(3)))) == 3
+    assert evaluated == [Target("127.0.12.1", 445)]

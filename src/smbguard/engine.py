@@ -508,7 +508,9 @@ class Engine:
                 retry_queue.append(target)
                 return
         attempts.pop(target, None)
-        emit(self.evaluate(facts))
+        # Checks judge what a host says; a port that did not accept says nothing
+        # (the sweep path does the same).
+        emit(self.evaluate(facts) if facts.port_state is PortState.OPEN else plain_result(facts))
 
     def evaluate(self, facts: HostFacts) -> HostResult:
         """Run the checks; a failing evaluator is recorded on the host, never loses it."""
