@@ -50,6 +50,11 @@ NMAP_DIALECTS = {
 }
 
 
+# Child processes run this checkout's code, whatever the installed package points at.
+SRC = Path(__file__).resolve().parent.parent / "src"
+ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH", "")])))
+
+
 def proc_cpu(pid: int) -> float:
     """utime + stime of a running process, seconds (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -61,7 +66,7 @@ def timed(cmd: list[str], lab_pid: int) -> dict[str, Any]:
     the emulator spent answering it (the load the tool puts on the "network")."""
     lab_before = proc_cpu(lab_pid)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -93,6 +98,7 @@ def start_lab(network: str, hosts: int, port: int) -> tuple[subprocess.Popen[str
         ],
         stdout=subprocess.PIPE,
         text=True,
+        env=ENV,
     )
     layout: dict[str, str] = {}
     assert proc.stdout is not None
@@ -163,6 +169,7 @@ def main() -> int:
         "json",
         "--progress",
         "off",
+        "--no-store",
     ]
     tmp = Path(tempfile.mkdtemp(prefix="smbguard-bench-"))
     tools: dict[str, list[str]] = {

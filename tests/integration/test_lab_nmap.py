@@ -14,6 +14,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,7 @@ from smbguard.probes.host import collect
 pytestmark = pytest.mark.integration
 
 PORT = 45450
+SRC = Path(__file__).resolve().parents[2] / "src"
 BASE = "127.0.35"
 # nmap 7.9x prints "202", newer releases "2:0:2".
 NMAP_DIALECTS = {
@@ -43,10 +45,13 @@ NMAP_DIALECTS = {
 
 
 def _start(base: str, port: int) -> Iterator[dict[str, personas.Persona]]:
+    env = dict(os.environ)  # run this checkout's code, whatever the installed package points at
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH", "")]))
     proc = subprocess.Popen(
         [sys.executable, "-m", "smbguard.lab", "--base", f"{base}.0", "--port", str(port)],
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
     try:
         assert proc.stdout is not None

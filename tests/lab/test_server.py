@@ -6,12 +6,14 @@ import asyncio
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from smbguard.lab import Lab, LabLimits, personas, sweep_layout
 from smbguard.net.transport import Limits, open_tcp
 from smbguard.proto import smb1
 
 PORT = 45447
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 async def _connect(addr: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -75,6 +77,8 @@ def test_refuses_non_loopback_layouts() -> None:
 
 def test_module_entry_point_runs_and_stops() -> None:
     env = dict(os.environ)
+    # Run this checkout's code, whatever the installed package points at.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH", "")]))
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -16,6 +16,7 @@ checked; named users succeed only as guest on personas that allow it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import struct
 from datetime import UTC, datetime
@@ -37,6 +38,14 @@ def _flags2(base: int, request: smb1.Header) -> int:
     """Reply Flags2: the persona's bits, with UNICODE only when the client asked for it
     (strings are then encoded accordingly, as Windows does)."""
     return (base & ~smb1.Flags2.UNICODE) | (request.flags2 & smb1.Flags2.UNICODE)
+
+
+@functools.cache
+def _hint_token(mechs: tuple[str, ...], hint: bool) -> bytes:
+    """SPNEGO NegTokenInit(2) a server puts in its NEGOTIATE response (built once per persona)."""
+    return spnego.encode_neg_token_init(
+        spnego.NegTokenInit(mechs, hint_name=spnego.HINT_IGNORE if hint else None)
+    )
 
 
 def _now() -> datetime:
@@ -227,7 +236,7 @@ class Responder:
         extended = bool(hdr.flags2 & smb1.Flags2.EXTENDED_SECURITY) and p1.extended_security
         flags2 = EXT_SEC_FLAGS2 if extended else p1.flags2_plain
         mechs = self.persona.smb2.mechs if self.persona.smb2 is not None else (spnego.OID_NTLMSSP,)
-        blob = spnego.encode_neg_token_init(spnego.NegTokenInit(mechs)) if extended else b""
+        blob = _hint_token(mechs, False) if extended else b""
         response = smb1.NegotiateResponse(
             dialect_index=index,
             form="nt",
@@ -343,7 +352,7 @@ class Responder:
         elif dialect in (0x0210, 0x02FF):
             caps &= 0x07
         size = p2.max_size_202 if dialect == 0x0202 else p2.max_size
-        hint = spnego.encode_neg_token_init(spnego.NegTokenInit(p2.mechs, hint_name=spnego.HINT_IGNORE))
+        hint = _hint_token(p2.mechs, True)
         header = dataclasses.replace(req, credits=1, status=0, signature=bytes(16), session_id=0)
         return smb2.encode_negotiate_response(
             smb2.NegotiateResponse(
