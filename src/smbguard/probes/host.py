@@ -8,10 +8,11 @@ Connections per host (all opened at once once the first TCP connect succeeds):
    reveals the highest; the exact set needs one per dialect);
 6. SMB1 NEGOTIATE ``NT LM 0.12`` (+ NTLM CHALLENGE step: NativeOS/LanMan).
 
-No further connection is opened: after the NEGOTIATEs, the highest accepted SMB2
-connection carries the NTLM CHALLENGE and the null session, the second highest
-the guest session (both on the same one when only one dialect is spoken; on the
-SMB1 connection when SMB2 is absent). A closed port costs one connect attempt.
+No further connection is opened: the first SMB2 connection whose NEGOTIATE
+succeeds carries the NTLM CHALLENGE and the null session, the second the guest
+session (the first one again when only one dialect is spoken; the SMB1
+connection when SMB2 is absent); the others close as soon as they are answered.
+A closed port costs one connect attempt.
 
 Every await is bounded by the transport's connect/read timeouts; the engine adds
 a whole-host budget on top.
