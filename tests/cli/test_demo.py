@@ -10,13 +10,17 @@ from pathlib import Path
 import pytest
 
 from smbguard.cli import main
+from smbguard.report import REPORTERS
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_demo_scans_the_office(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out_json = tmp_path / "demo.json"
-    code = main(["demo", "--port", "45449", "--base", "127.0.33.0", "--html", "", "--json", str(out_json)])
+    html = tmp_path / "demo-report.html"
+    code = main(
+        ["demo", "--port", "45449", "--base", "127.0.33.0", "--html", str(html), "--json", str(out_json)]
+    )
     text = capsys.readouterr().out
     assert code == 0
     assert "7 hosts scanned" in text
@@ -34,6 +38,11 @@ def test_demo_scans_the_office(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert "AFFECTED  samba-outdated" in block("127.0.33.16")
     assert "AFFECTED  doublepulsar" in block("127.0.33.17")
     assert '"doublepulsar"' in out_json.read_text()
+    if "html" in REPORTERS:
+        page = html.read_text(encoding="utf-8")
+        assert "ms17-010" in page and "RECEPTION-PC" in page
+    else:
+        assert not html.exists()
 
 
 def test_demo_refuses_a_non_loopback_base(capsys: pytest.CaptureFixture[str]) -> None:
