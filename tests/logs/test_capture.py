@@ -172,3 +172,16 @@ def test_renderings_escape_untrusted_names(shared_data: Path) -> None:
     assert doc["hosts"][0]["address"] == "10.7.9.6"
     assert doc["hosts"][0]["observed"]["clients"] == ["10.7.9.103"]
     assert {f["id"] for f in doc["findings"]} >= {"ms17-010-exploit-traffic", "smb1-client-activity"}
+
+
+def test_eternalblue_and_eternalchampion_markers(shared_data: Path) -> None:
+    # tshark -Y "smb.cmd==0xa0 || smb.cmd==0x33": NT_TRANSACT MID 65 (frame 14) continued by
+    # TRANSACTION2_SECONDARY MID 65 (frames 16...), after a TRANS2 ping with the same MID (frame 12)
+    _, events, _ = _run(shared_data / PCAPS / "zeek-eternalsafety/eternalblue-success-unpatched-win7.pcap")
+    blue = [e for e in events if e.event_id == "pcap:ms17-010:eternalblue"]
+    assert [(e.src_ip, e.server) for e in blue] == [("192.168.198.204", "192.168.198.203")] * 2  # 2 connections
+    # tshark -Y "smb.cmd==0xa0 && smb.flags.response==0" -e smb.nt.function: 74 x function 5
+    _, events, _ = _run(shared_data / PCAPS / "zeek-eternalsafety/eternalchampion.pcap")
+    rename = [e for e in events if e.event_id == "pcap:ms17-010:nt-rename"]
+    assert {(e.src_ip, e.server) for e in rename} == {("10.1.75.167", "10.1.75.4")}
+    assert not [e for e in events if e.event_id == "pcap:ms17-010:eternalblue"]

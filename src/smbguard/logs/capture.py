@@ -141,9 +141,9 @@ class _Flow:
     smb1_dialects: tuple[str, ...] = ()
     smb1_session: bool = False
     pending: dict[tuple[int, int], tuple[Any, ...]] = field(default_factory=dict)
-    nt_trans_mids: set[int] = field(default_factory=set)
-    trans2_mids: set[int] = field(default_factory=set)
+    primary: dict[int, int] = field(default_factory=dict)  # MID -> command of the last primary transaction
     eternalblue: int = 0
+    nt_rename: bool = False
     ghost: bool = False
     state: _Server | None = None
     user: str | None = None  # account of the last successful session setup
@@ -415,7 +415,7 @@ class CaptureAnalyzer:
                         detail="MS17-010 check: TRANS PeekNamedPipe on FID 0",
                     )
             elif cmd == smb1.Command.TRANSACTION2:
-                flow.trans2_mids.add(hdr.mid)
+                self._primary(flow, hdr.mid, cmd)
                 if sub == smb1.TRANS2_SESSION_SETUP:
                     flow.pending[(1, hdr.mid)] = ("trans2-session-setup",)
                     self._emit(
@@ -426,14 +426,21 @@ class CaptureAnalyzer:
                         detail="DoublePulsar ping: TRANS2 SESSION_SETUP",
                     )
         elif cmd == smb1.Command.NT_TRANSACT:
-            if len(flow.nt_trans_mids) < 1024:
-                flow.nt_trans_mids.add(hdr.mid)
+            self._primary(flow, hdr.mid, cmd)
+            if smb1.nt_transact_function(msg) == smb1.NT_TRANSACT_RENAME and not flow.nt_rename:
+                flow.nt_rename = True
+                self._emit(
+                    flow,
+                    ts,
+                    EventKind.EXPLOIT,
+                    "pcap:ms17-010:nt-rename",
+                    detail="NT_TRANSACT_RENAME request (not implemented by Windows; EternalChampion marker)",
+                )
         elif (
             cmd == smb1.Command.TRANSACTION2_SECONDARY
-            and hdr.mid in flow.nt_trans_mids
-            and hdr.mid not in flow.trans2_mids
+            and flow.primary.get(hdr.mid) == smb1.Command.NT_TRANSACT
         ):
-            # a secondary of another transaction type continues the NT_TRANSACT (EternalBlue)
+            # a TRANSACTION2 secondary continuing an NT_TRANSACT: the EternalBlue type confusion
             flow.eternalblue += 1
             if flow.eternalblue == 1:
                 self._emit(
@@ -443,6 +450,12 @@ class CaptureAnalyzer:
                     "pcap:ms17-010:eternalblue",
                     detail="NT_TRANSACT continued by TRANSACTION2_SECONDARY (EternalBlue pattern)",
                 )
+
+    @staticmethod
+    def _primary(flow: _Flow, mid: int, command: int) -> None:
+        if mid not in flow.primary and len(flow.primary) >= 4096:
+            flow.primary.clear()
+        flow.primary[mid] = command
 
     def _smb1_response(self, flow: _Flow, server: _Server, ts: float, msg: bytes) -> None:
         hdr = smb1.decode_header(msg)

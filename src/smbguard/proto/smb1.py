@@ -950,3 +950,21 @@ def decode_logoff(buf: bytes) -> Header:
     if msg.header.command != Command.LOGOFF_ANDX:
         raise DecodeError("not an SMB1 LOGOFF_ANDX")
     return msg.header
+
+
+# ----------------------------------------------------------------------------- NT_TRANSACT
+NT_TRANSACT_RENAME = 0x0005  # reserved, not implemented by Windows ([MS-CIFS] 2.2.7)
+
+
+def nt_transact_function(buf: bytes) -> int:
+    """Function code of an NT_TRANSACT request ([MS-CIFS] 2.2.4.62.1: the 16-bit word after
+    SetupCount, 36 bytes into the parameter words). Only the words are read, so a request
+    whose data block was cut off still decodes. Used by passive capture analysis: the
+    unimplemented NT_TRANSACT_RENAME is an EternalChampion marker."""
+    header = decode_header(buf)
+    if header.command != Command.NT_TRANSACT:
+        raise DecodeError("not an SMB1 NT_TRANSACT")
+    word_count = take(buf, HEADER_SIZE, 1)[0]
+    if word_count < 19:
+        raise DecodeError(f"NT_TRANSACT request WordCount {word_count} < 19")
+    return u16(buf, HEADER_SIZE + 1 + 36)
