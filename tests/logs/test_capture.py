@@ -179,9 +179,20 @@ def test_eternalblue_and_eternalchampion_markers(shared_data: Path) -> None:
     # TRANSACTION2_SECONDARY MID 65 (frames 16...), after a TRANS2 ping with the same MID (frame 12)
     _, events, _ = _run(shared_data / PCAPS / "zeek-eternalsafety/eternalblue-success-unpatched-win7.pcap")
     blue = [e for e in events if e.event_id == "pcap:ms17-010:eternalblue"]
-    assert [(e.src_ip, e.server) for e in blue] == [("192.168.198.204", "192.168.198.203")] * 2  # 2 connections
+    # two TCP connections carry the pattern
+    assert [(e.src_ip, e.server) for e in blue] == [("192.168.198.204", "192.168.198.203")] * 2
     # tshark -Y "smb.cmd==0xa0 && smb.flags.response==0" -e smb.nt.function: 74 x function 5
     _, events, _ = _run(shared_data / PCAPS / "zeek-eternalsafety/eternalchampion.pcap")
     rename = [e for e in events if e.event_id == "pcap:ms17-010:nt-rename"]
     assert {(e.src_ip, e.server) for e in rename} == {("10.1.75.167", "10.1.75.4")}
     assert not [e for e in events if e.event_id == "pcap:ms17-010:eternalblue"]
+
+
+def test_client_that_also_offers_smb2_is_not_smb1_only(shared_data: Path) -> None:
+    # tshark -Y "smb.cmd==0x72" -e smb.dialect.name: the exploit tool's negotiate offers only
+    # SMB1 dialects, the same client's Windows negotiate also offers "SMB 2.002"
+    analyzer, _, _ = _run(shared_data / PCAPS / "suricata-verify/smb2-09-trunc-file-logging/input.pcap")
+    client = analyzer.clients["10.7.9.103"]
+    assert client.smb1_only_negotiations >= 1
+    assert "SMB 2.002" in client.smb1_dialects
+    assert client.smb1_only is False

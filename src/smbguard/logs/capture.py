@@ -115,9 +115,15 @@ class _Client:
     address: str
     smb1_dialects: set[str] = field(default_factory=set)
     smb2_dialects: set[str] = field(default_factory=set)
-    smb1_only: bool = False
+    smb1_only_negotiations: int = 0
     compression_offered: set[str] = field(default_factory=set)
     servers: set[str] = field(default_factory=set)
+
+    @property
+    def smb1_only(self) -> bool:
+        """Every negotiation seen from this client offered SMB1 dialects only."""
+        offered_smb2 = self.smb2_dialects or any(d.startswith("SMB 2") for d in self.smb1_dialects)
+        return self.smb1_only_negotiations > 0 and not offered_smb2
 
     def to_dict(self) -> dict[str, JsonValue]:
         return {
@@ -125,6 +131,7 @@ class _Client:
             "smb1_dialects_offered": [d for d in sorted(self.smb1_dialects)],
             "smb2_dialects_offered": [d for d in sorted(self.smb2_dialects)],
             "smb1_only": self.smb1_only,
+            "smb1_only_negotiations": self.smb1_only_negotiations,
             "compression_offered": [c for c in sorted(self.compression_offered)],
             "servers": [s for s in sorted(self.servers)],
         }
@@ -366,7 +373,7 @@ class CaptureAnalyzer:
             client = self._client(flow)
             client.smb1_dialects.update(req.dialects)
             if req.dialects and not any(d.startswith("SMB 2") for d in req.dialects):
-                client.smb1_only = True
+                client.smb1_only_negotiations += 1
                 self._emit(
                     flow,
                     ts,
