@@ -1,8 +1,8 @@
 """Async entry points of the audit: anonymous/guest share enumeration and the
 credentialed audit of one host, returning :class:`~smbguard.model.HostFacts` parts.
 
-impacket is blocking, so each host's work runs in a worker thread
-(:func:`asyncio.to_thread`) under :func:`asyncio.wait_for`; every socket read
+impacket is blocking, so each host's work runs in a worker thread (a pool of 32,
+``loop.run_in_executor``) under :func:`asyncio.wait_for`; every socket read
 inside has its own timeout, and on an overall timeout the host's open sessions
 are closed from the event loop so the worker stops promptly.
 """
@@ -10,6 +10,7 @@ are closed from the event loop so the worker stops promptly.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import secrets
 import threading
@@ -406,9 +407,15 @@ def _int(value: JsonScalar) -> int | None:
     return None
 
 
+# impacket blocks; hosts are audited in their own threads. The default executor has
+# min(32, cores + 4) workers (6 on a 2-core machine), too few for many slow hosts.
+_EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="smbguard-auth")
+
+
 async def _run_bounded(work: Callable[[], T], tracker: _Tracker, timeout: float) -> T:
+    loop = asyncio.get_running_loop()
     try:
-        return await asyncio.wait_for(asyncio.to_thread(work), timeout)
+        return await asyncio.wait_for(loop.run_in_executor(_EXECUTOR, work), timeout)
     except TimeoutError:
         tracker.close_all()
         raise
