@@ -56,6 +56,8 @@ class Smb1Persona:
     peek_fid0_status: int = STATUS_INSUFF_SERVER_RESOURCES
     #: DoublePulsar implant: TRANS2 SESSION_SETUP answered with MID + 0x10.
     doublepulsar: bool = False
+    #: Status of the TRANS2 SESSION_SETUP answer (Windows: NOT_IMPLEMENTED; Samba 4.17: ACCESS_DENIED).
+    trans2_session_setup_status: int = NTStatus.NOT_IMPLEMENTED
     flags2_plain: int = 0xC053  # NEGOTIATE reply without extended security (Win7 capture)
     tree_flags2: int = 0xC007
     time_zone: int = 0
@@ -195,7 +197,8 @@ SAMBA_NAS = Persona(
         capabilities=0x8000F3FD & ~0x80000000,
         native_os="Windows 6.1",
         native_lan_man="Samba 4.5.16-Debian",
-        peek_fid0_status=NTStatus.INVALID_HANDLE,
+        peek_fid0_status=NTStatus.INVALID_HANDLE,  # as real smbd 4.17 answers
+        trans2_session_setup_status=NTStatus.ACCESS_DENIED,  # as real smbd 4.17 answers
     ),
     smb2=Smb2Persona(
         dialects=(0x0202, 0x0210, 0x0300, 0x0302, 0x0311),

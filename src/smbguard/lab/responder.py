@@ -197,7 +197,7 @@ class Responder:
                 if p1.doublepulsar:
                     changes = {"mid": (hdr.mid + 0x10) & 0xFFFF, "signature": DOUBLEPULSAR_KEY_SIGNATURE}
                 reply = dataclasses.replace(self._smb1_header(hdr), **changes)  # type: ignore[arg-type]
-                return [smb1.encode_error(reply, NTStatus.NOT_IMPLEMENTED)]
+                return [smb1.encode_error(reply, p1.trans2_session_setup_status)]
             return [smb1.encode_error(self._smb1_header(hdr), NTStatus.NOT_SUPPORTED)]
         if hdr.command == smb1.Command.ECHO:
             msg = smb1.decode_message(message)
