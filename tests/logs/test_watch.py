@@ -92,3 +92,23 @@ def test_run_once_writes_state(tmp_path: Path) -> None:
     assert w.run(jsonl=False, once=True) == 0
     assert "HIGH smb-brute-force" in out.getvalue()
     assert (tmp_path / "state.json").exists()
+
+
+def test_evtx_records_are_not_analysed_twice(shared_data: Path, tmp_path: Path) -> None:
+    import shutil
+
+    logs = tmp_path / "evtx"
+    logs.mkdir()
+    target = logs / "Security.evtx"
+    shutil.copy(shared_data / "evtx/evtx-attack-samples/LM_ScheduledTask_ATSVC_target_host.evtx", target)
+    w = _watcher(tmp_path, logs, io.StringIO(), from_start=True)
+    assert {a.id for a in w.poll()} == {"admin-share-access", "anonymous-logon"}
+    assert w.poll() == []
+    w.save_state()
+    assert json.loads((tmp_path / "state.json").read_text())["files"][str(target)]["record"] > 0
+    w2 = _watcher(tmp_path, logs, io.StringIO())
+    assert w2.poll() == []  # same file, same records: nothing new
+    # the log is replaced by another one (new inode): its records are new
+    target.unlink()
+    shutil.copy(shared_data / "evtx/evtx-to-mitre-attack/ID5142-_New_file_share_created.evtx", target)
+    assert "share-created" in {a.id for a in w2.poll()}

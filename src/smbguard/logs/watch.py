@@ -171,6 +171,11 @@ class Watcher:
             f.inode, f.record = st.st_ino, 0
         source = EvtxSource(f.path, after_record=f.record)
         yield from source.events()
+        if 0 < source.max_seen < f.record:
+            # every record id is below what was already read: the log was cleared or
+            # replaced in place (same inode), so all of it is new
+            source = EvtxSource(f.path)
+            yield from source.events()
         f.record = source.last_record
 
     def _open(self, f: _Followed) -> None:

@@ -242,6 +242,7 @@ class EvtxSource:
         self.stats = SourceStats(path=path, type=self.type)
         self.after_record = after_record  # ``logs watch``: skip records up to this EventRecordID
         self.last_record = after_record
+        self.max_seen = 0  # highest EventRecordID in the file, skipped records included
 
     def events(self) -> Iterator[Event]:
         import evtx  # Rust-backed; imported lazily so the rest works without it
@@ -277,6 +278,7 @@ class EvtxSource:
             stats.records += 1
             record_id = record.get("event_record_id") if isinstance(record, dict) else None
             if isinstance(record_id, int):
+                self.max_seen = max(self.max_seen, record_id)
                 if record_id <= self.after_record:
                     continue
                 self.last_record = max(self.last_record, record_id)
