@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -73,6 +74,7 @@ def run_smbguard(hosts: list[str], out: Path) -> float:
         ],
         check=True,
         capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")},
     )
     return time.perf_counter() - start
 

@@ -40,6 +40,8 @@ from tests.report.test_json import HOST_VALIDATOR
 
 pytestmark = pytest.mark.integration
 
+# Subprocesses import this checkout's package, whatever copy pip installed.
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 ADMIN_PW = "Root-Audit-Pw-7Q"
 ALICE_PW = "Alice-Pw-5Zx"
 
@@ -149,11 +151,16 @@ def _lab(base: Path) -> Iterator[SambaLab]:
         yield lab
 
 
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("SMBGUARD_PASSWORD", "SMBGUARD_NTHASH")}
+
+
 def _smbguard(
     *args: str, env: dict[str, str] | None = None, timeout: float = 180
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if k != "SMBGUARD_PASSWORD"}
+    full_env = _clean_env()
     full_env.update(env or {})
+    full_env["PYTHONPATH"] = SRC
     return subprocess.run(
         [sys.executable, "-m", "smbguard", *args],
         capture_output=True,
@@ -379,6 +386,7 @@ def test_wrong_password_never_leaks(lab: SambaLab, tmp_path: Path) -> None:
         ],
         capture_output=True,
         timeout=180,
+        env={**_clean_env(), "PYTHONPATH": SRC},
     )
     assert proc.returncode == 3, proc.stderr
     assert b"STATUS_LOGON_FAILURE" in proc.stderr
@@ -465,6 +473,7 @@ def test_process_title_is_scrubbed(tmp_path: Path) -> None:
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env={**_clean_env(), "PYTHONPATH": SRC},
     )
     try:
         deadline = time.monotonic() + 20
