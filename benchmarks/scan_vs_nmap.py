@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -34,6 +35,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.helpers.samba import SambaConfig, SambaLab
+
+# Run smbguard from this checkout (python -m, PYTHONPATH=src), whatever is installed.
+SRC_ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
 
 NMAP_SCRIPTS = "smb-protocols,smb2-security-mode,smb-security-mode,smb-os-discovery"
 NMAP_DIALECTS = {"202": "2.0.2", "210": "2.1", "300": "3.0", "302": "3.0.2", "311": "3.1.1"}
@@ -76,13 +80,13 @@ def lab_configs(n: int) -> list[SambaConfig]:
 
 
 def run_smbguard(addrs: list[str], out: Path) -> float:
-    smbguard = shutil.which("smbguard")
-    cmd = [smbguard] if smbguard else [sys.executable, "-m", "smbguard"]
+    cmd = [sys.executable, "-m", "smbguard"]
     start = time.perf_counter()
     proc = subprocess.run(
         [*cmd, "scan", *addrs, "--format", "json", "-o", str(out), "--progress", "off"],
         capture_output=True,
         text=True,
+        env=SRC_ENV,
     )
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:

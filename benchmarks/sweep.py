@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import ipaddress
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -24,6 +25,9 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+# Run smbguard from this checkout (python -m, PYTHONPATH=src), whatever is installed.
+SRC_ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
 
 
 def _loopback_only(cidr: str) -> ipaddress.IPv4Network:
@@ -34,13 +38,13 @@ def _loopback_only(cidr: str) -> ipaddress.IPv4Network:
 
 
 def run_smbguard(cidr: str, port: int, out: Path) -> tuple[float, dict[str, int]]:
-    smbguard = shutil.which("smbguard")
-    cmd = [smbguard] if smbguard else [sys.executable, "-m", "smbguard"]
+    cmd = [sys.executable, "-m", "smbguard"]
     start = time.perf_counter()
     proc = subprocess.run(
         [*cmd, "scan", cidr, "--port", str(port), "--format", "json", "-o", str(out), "--progress", "off"],
         capture_output=True,
         text=True,
+        env=SRC_ENV,
     )
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:

@@ -31,6 +31,9 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
+# Run the CLI from this checkout, whatever `pip install -e` points at.
+SRC_ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+
 HOST = "127.0.0.1"
 PORTS = {"silent": 4540, "garbage": 4541, "huge": 4542, "huge4g": 4543, "drip": 4544, "slam": 4545}
 TIMEOUT = 1.0
@@ -176,6 +179,7 @@ def test_cli_scan_of_hostile_servers_finishes_with_an_error_per_host(
         capture_output=True,
         text=True,
         timeout=60,
+        env=SRC_ENV,
     )
     elapsed = time.monotonic() - start
     assert proc.returncode == 0, proc.stderr
@@ -251,7 +255,7 @@ for _ in range(3):
 print(rss() - before)
 """
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=os.environ
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=SRC_ENV
     )
     assert proc.returncode == 0, proc.stderr
     growth = int(proc.stdout.strip().splitlines()[-1])

@@ -8,6 +8,7 @@ fact is checked against the configuration that produced it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ from tests.helpers.samba import SambaConfig, SambaInstance, SambaLab, samba_fixt
 from tests.report.test_json import HOST_VALIDATOR, VALIDATOR
 
 pytestmark = pytest.mark.integration
+
+# Run the CLI from this checkout, whatever `pip install -e` points at.
+SRC_ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
 
 ALL = ["2.0.2", "2.1", "3.0", "3.0.2", "3.1.1"]
 
@@ -176,6 +180,7 @@ def _scan(lab: SambaLab, tmp: Path, fmt: str, *extra: str) -> subprocess.Complet
         capture_output=True,
         text=True,
         timeout=120,
+        env=SRC_ENV,
     )
 
 
@@ -328,13 +333,14 @@ def test_sweep_path_and_direct_path_agree(lab: SambaLab, tmp_path: Path) -> None
             capture_output=True,
             text=True,
             timeout=120,
+            env=SRC_ENV,
         )
         assert proc.returncode == 0, proc.stderr
         docs[mode] = {h["address"]: h for h in json.loads(out.read_text())["hosts"]}
     assert docs["on"].keys() == docs["off"].keys()
     for address, on in docs["on"].items():
         off = docs["off"][address]
-        for key in ("reachable", "port_state", "errors"):
+        for key in ("reachable", "port_state", "errors", "findings", "checks"):
             assert on[key] == off[key], (address, key)
         assert on["smb1"]["enabled"] == off["smb1"]["enabled"]
         assert on["smb2"]["dialects"] == off["smb2"]["dialects"]
