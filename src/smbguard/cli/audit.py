@@ -352,7 +352,7 @@ def findings_table(report: ScanReport, lang: str = "en") -> str:
 
     catalog = load_catalog()
     rows: list[tuple[str, ...]] = []
-    for host in report.hosts:
+    for host in sorted(report.hosts, key=lambda h: (h.facts.target.address, h.facts.target.port)):
         for f in host.findings:
             entry = catalog.get(f.id)
             title = entry.title(lang) if entry is not None else f.id
