@@ -1,5 +1,7 @@
 """CSV: one row per host x finding, for spreadsheets (UTF-8 with a byte-order mark for Excel).
 
+The remediation itself is in the html/md reports and the fix scripts (per-row
+scripts would make the sheet huge); ``reference`` is the entry's first URL.
 Reachable hosts without findings get one row with an empty finding (status
 "no findings") so the sheet is also an inventory; unreachable hosts are left out.
 Cells that a spreadsheet would run as a formula (starting with ``= + - @`` or a
@@ -34,15 +36,17 @@ COLUMNS = (
     "cvss_score",
     "cve",
     "kb",
-    "remediation_powershell",
-    "remediation_samba",
+    "reference",
 )
+
+
+_CONTROLS = {c: f"\\x{c:02x}" for c in range(0x20) if c != 0x0A}
 
 
 def safe_cell(value: object) -> str:
     """Text for one cell, neutralising spreadsheet formulas and control characters."""
     text = "" if value is None else str(value)
-    text = "".join(ch if ch >= " " or ch in "\n" else f"\\x{ord(ch):02x}" for ch in text)
+    text = text.translate(_CONTROLS)
     if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         text = "'" + text
     return text
@@ -89,8 +93,7 @@ class CsvReporter:
                         "" if entry is None or entry.cvss_score is None else f"{entry.cvss_score:.1f}",
                         " ".join(entry.cve) if entry else "",
                         " ".join(entry.kb) if entry else "",
-                        safe_cell(texts.remediation.powershell if texts else ""),
-                        safe_cell(texts.remediation.samba if texts else ""),
+                        entry.references[0] if entry else "",
                     ]
                 )
         return BOM + buf.getvalue()

@@ -37,6 +37,11 @@ _BIDI_AND_INVISIBLE = frozenset(
 _SEV_COLORS = {4: "#7b1fa2", 3: "#c62828", 2: "#ef6c00", 1: "#f9a825", 0: "#546e7a"}
 
 
+_VISIBLE = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]} | {
+    ord(c): f"\\u{ord(c):04x}" for c in _BIDI_AND_INVISIBLE
+}
+
+
 def esc(value: object) -> str:
     """Escape a (possibly hostile) value for HTML text or a quoted attribute.
 
@@ -44,15 +49,7 @@ def esc(value: object) -> str:
     characters become ``\\uNNNN`` so a name cannot reorder or hide text."""
     if value is None:
         return ""
-    out = []
-    for ch in str(value):
-        if ch < " " or "\x7f" <= ch <= "\x9f":
-            out.append(f"\\x{ord(ch):02x}")
-        elif ch in _BIDI_AND_INVISIBLE:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return html.escape("".join(out), quote=True)
+    return html.escape(str(value).translate(_VISIBLE), quote=True)
 
 
 def _template(name: str) -> str:
