@@ -70,7 +70,6 @@ class Lab:
         self.stats = LabStats()
         self._servers: list[asyncio.Server] = []
         self._active = 0
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         for address, persona in self.personas.items():
@@ -79,16 +78,13 @@ class Lab:
                 self._servers.append(await self._listen(address, self.netbios_port, persona))
 
     async def _listen(self, address: str, port: int, persona: Persona) -> asyncio.Server:
-        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._serve(persona, address, reader, writer)
-
-        return await asyncio.start_server(
-            on_connect,
+        loop = asyncio.get_running_loop()
+        return await loop.create_server(
+            lambda: _SmbProtocol(self, persona, address),
             host=address,
             port=port,
             reuse_address=True,
             backlog=256,
-            limit=self.limits.max_request + 8,
         )
 
     async def stop(self) -> None:
@@ -107,53 +103,131 @@ class Lab:
         finally:
             await self.stop()
 
-    async def _serve(
-        self, persona: Persona, address: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        limits = self.limits
-        if self._active >= limits.max_connections:
-            self.stats.refused_busy += 1
-            writer.close()
+
+class _SmbProtocol(asyncio.Protocol):
+    """One connection: NBSS frames in, the responder's replies out.
+
+    Bounded without a task per connection: a frame larger than ``max_request``
+    closes the connection at once; a frame that does not complete within
+    ``read_timeout`` of its first byte (a dripping client) or a connection idle
+    for ``idle_timeout`` is closed by a timer; after ``max_messages`` the
+    connection is closed; reading pauses while the peer does not read replies."""
+
+    def __init__(self, lab: Lab, persona: Persona, address: str) -> None:
+        self._lab = lab
+        self._persona = persona
+        self._address = address
+        self._buf = bytearray()
+        self._messages = 0
+        self._responder: Responder | None = None
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._counted = False
+
+    # -------------------------------------------------------------- connection
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        lab = self._lab
+        if lab._active >= lab.limits.max_connections:
+            lab.stats.refused_busy += 1
+            transport.abort()
             return
-        self._active += 1
-        self.stats.connections += 1
-        self.stats.by_address[address] = self.stats.by_address.get(address, 0) + 1
-        responder = Responder(persona, address)
+        lab._active += 1
+        self._counted = True
+        lab.stats.connections += 1
+        lab.stats.by_address[self._address] = lab.stats.by_address.get(self._address, 0) + 1
+        self._transport = transport
+        self._responder = Responder(self._persona, self._address)
+        transport.set_write_buffer_limits(high=256 * 1024)
+        self._arm(self._lab.limits.idle_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._counted:
+            self._lab._active -= 1
+            self._counted = False
+        self._transport = None
+
+    def pause_writing(self) -> None:
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._transport is not None:
+            self._transport.resume_reading()
+
+    def _arm(self, seconds: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(seconds, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        self._close()
+
+    def _close(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+            self._transport = None
+
+    # -------------------------------------------------------------- data
+
+    def data_received(self, data: bytes) -> None:
+        if self._transport is None or self._responder is None:
+            return
+        had_partial = bool(self._buf)
+        self._buf += data
+        limits = self._lab.limits
+        buf = self._buf
+        while len(buf) >= 4:
+            ftype = buf[0]
+            if ftype == netbios.SESSION_MESSAGE:
+                length = int.from_bytes(buf[1:4], "big")
+            else:
+                length = int.from_bytes(buf[2:4], "big") | ((buf[1] & 1) << 16)
+            if length > limits.max_request:
+                self._lab.stats.dropped += 1
+                self._close()
+                return
+            if len(buf) < 4 + length:
+                break
+            payload = bytes(buf[4 : 4 + length])
+            del buf[: 4 + length]
+            if not self._frame(ftype, payload):
+                self._close()
+                return
+            had_partial = False
+        if self._transport is None:
+            return
+        if buf:
+            if not had_partial:  # a new frame started: its deadline runs from now, drips do not extend it
+                self._arm(limits.read_timeout)
+        else:
+            self._arm(limits.idle_timeout)
+
+    def _frame(self, ftype: int, payload: bytes) -> bool:
+        """Handle one NBSS frame; False closes the connection."""
+        assert self._transport is not None and self._responder is not None
+        if ftype == netbios.SESSION_REQUEST:
+            self._transport.write(netbios.encode_session_response(True))
+            return True
+        if ftype == netbios.SESSION_KEEP_ALIVE:
+            return True
+        if ftype != netbios.SESSION_MESSAGE:
+            return False
+        self._messages += 1
+        if self._messages > self._lab.limits.max_messages:
+            return False
+        self._lab.stats.messages += 1
         try:
-            for _ in range(limits.max_messages):
-                async with asyncio.timeout(limits.idle_timeout):
-                    head = await reader.readexactly(4)
-                ftype = head[0]
-                if ftype == netbios.SESSION_MESSAGE:
-                    length = int.from_bytes(head[1:4], "big")
-                else:
-                    length = int.from_bytes(head[2:4], "big") | ((head[1] & 1) << 16)
-                if length > limits.max_request:
-                    self.stats.dropped += 1
-                    break
-                async with asyncio.timeout(limits.read_timeout):
-                    payload = await reader.readexactly(length) if length else b""
-                if ftype == netbios.SESSION_REQUEST:
-                    writer.write(netbios.encode_session_response(True))
-                elif ftype == netbios.SESSION_KEEP_ALIVE:
-                    continue
-                elif ftype != netbios.SESSION_MESSAGE:
-                    break
-                else:
-                    self.stats.messages += 1
-                    replies = responder.handle(payload)
-                    if replies is None:
-                        break
-                    for reply in replies:
-                        writer.write(frame(reply))
-                async with asyncio.timeout(limits.read_timeout):
-                    await writer.drain()
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError):
-            pass  # the peer went away or stalled: nothing to answer
+            replies = self._responder.handle(payload)
         except (DecodeError, ValueError) as exc:
-            log.debug("lab %s: dropping connection: %s", address, exc)
-        finally:
-            self._active -= 1
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+            log.debug("lab %s: dropping connection: %s", self._address, exc)
+            return False
+        if replies is None:
+            return False
+        self._transport.write(b"".join(frame(reply) for reply in replies))
+        return True
