@@ -42,7 +42,9 @@ class ProbeOptions:
     ``ms17_010`` / ``doublepulsar`` are opt-in hooks for the read-only
     vulnerability probes (``probes/ms17_010.py``, ``probes/doublepulsar.py``),
     which run on their own SMB1 connection when enabled.
-    ``netbios_139`` additionally sends a NetBIOS SESSION REQUEST to port 139."""
+    ``netbios_139`` additionally sends a NetBIOS SESSION REQUEST to port 139.
+    ``retries`` repeats the host's first TCP connect after a timeout or transient error
+    (a refusal is final); ``called_name`` is the NetBIOS name asked for on port 139."""
 
     limits: Limits = field(default_factory=Limits)
     null_sessions: bool = True
