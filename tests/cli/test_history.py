@@ -22,7 +22,7 @@ def db(tmp_path: Path) -> Path:
 
 
 def test_history_table_and_json(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["history", "--db", str(db)]) == 0
+    assert main(["history", "--db", str(db), "--lang", "en"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0].split()[:2] == ["ID", "STARTED"]
@@ -35,8 +35,20 @@ def test_history_table_and_json(db: Path, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_history_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["history", "--db", str(tmp_path / "new.sqlite3")]) == 0
+    assert main(["history", "--db", str(tmp_path / "new.sqlite3"), "--lang", "en"]) == 0
     assert "no scans stored yet" in capsys.readouterr().out
+
+
+def test_history_in_chinese_aligns_wide_characters(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["history", "--db", str(db), "--lang", "zh-TW"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("編號")
+    # the TARGETS column starts at the same terminal column on every line
+    from smbguard.cli.history import _width
+
+    starts = {_width(line[: line.index("192.0.2.0/28")]) for line in lines[1:]}
+    starts.add(_width(lines[0][: lines[0].index("掃描目標")]))
+    assert len(starts) == 1
 
 
 def test_diff_json_default_pair(db: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 from typing import Any
 
+from smbguard.catalog import default_lang
 from smbguard.errors import StoreError
 from smbguard.store import Store, add_store_arguments, db_path_from_args
 
@@ -19,7 +21,18 @@ def register(sub: Any) -> None:
     add_store_arguments(parser, no_store=False)
     parser.add_argument("--limit", type=int, default=20, help="newest N scans (default 20, 0 = all)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--lang", choices=("en", "zh-TW"), default=None, help="default: from the locale")
     parser.set_defaults(func=run)
+
+
+_HEADER = {
+    "en": ("ID", "STARTED (UTC)", "HOSTS", "OPEN", "FINDINGS", "TARGETS"),
+    "zh-TW": ("編號", "開始時間 (UTC)", "主機", "可連線", "弱點", "掃描目標"),
+}
+_TEXT = {
+    "en": {"empty": "no scans stored yet (run: smbguard scan TARGETS)", "interrupted": " (interrupted)"},
+    "zh-TW": {"empty": "尚未儲存任何掃描（請先執行：smbguard scan TARGETS）", "interrupted": "（中斷）"},
+}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,14 +45,16 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps({"scans": [r.to_dict() for r in rows]}, indent=2, ensure_ascii=False))
         return 0
+    lang = args.lang or default_lang()
+    text = _TEXT[lang]
     if not rows:
-        print("no scans stored yet (run: smbguard scan TARGETS)")
+        print(text["empty"])
         return 0
-    header = ("ID", "STARTED (UTC)", "HOSTS", "OPEN", "FINDINGS", "TARGETS")
+    header = _HEADER[lang]
     lines = [header] + [
         (
             str(r.id),
-            r.started[:19].replace("T", " ") + (" (interrupted)" if r.interrupted else ""),
+            r.started[:19].replace("T", " ") + (text["interrupted"] if r.interrupted else ""),
             str(r.host_count),
             str(r.open_count),
             str(r.finding_count),
@@ -47,10 +62,16 @@ def run(args: argparse.Namespace) -> int:
         )
         for r in rows
     ]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    widths = [max(_width(line[i]) for line in lines) for i in range(len(header) - 1)]
     for line in lines:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)) + "  " + line[-1])
+        cells = [cell + " " * (w - _width(cell)) for cell, w in zip(line, widths, strict=False)]
+        print("  ".join(cells) + "  " + line[-1])
     return 0
+
+
+def _width(text: str) -> int:
+    """Terminal columns: East Asian wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
 def _targets(targets: tuple[str, ...], limit: int = 60) -> str:
