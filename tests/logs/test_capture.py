@@ -54,9 +54,7 @@ def test_valid_fid_peek_is_not_the_ms17_010_check(shared_data: Path) -> None:
 
 
 def test_doublepulsar_implant_answers(shared_data: Path) -> None:
-    _, _, hosts = _run(
-        shared_data / PCAPS / "zeek-eternalsafety/doublepulsar-backdoor-connect-win7.pcap"
-    )
+    _, _, hosts = _run(shared_data / PCAPS / "zeek-eternalsafety/doublepulsar-backdoor-connect-win7.pcap")
     implant = hosts["192.168.198.203"].doublepulsar
     assert implant is not None and implant.state == "infected"
     assert implant.evidence["request_mid"] == 65 and implant.evidence["reply_mid"] == 81
@@ -196,3 +194,20 @@ def test_client_that_also_offers_smb2_is_not_smb1_only(shared_data: Path) -> Non
     assert client.smb1_only_negotiations >= 1
     assert "SMB 2.002" in client.smb1_dialects
     assert client.smb1_only is False
+
+
+def test_garbage_timestamps_do_not_crash() -> None:
+    from smbguard.proto import smb1
+
+    request = smb1.encode_negotiate_request(("NT LM 0.12",))
+    client, server = bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2])
+    analyzer = CaptureAnalyzer("synthetic")
+    analyzer._packet(1e20, 101, _ipv4_tcp(client, server, 40000, 445, 1, 0x02, b""))
+    analyzer._packet(
+        1e20,
+        101,
+        _ipv4_tcp(client, server, 40000, 445, 2, 0x18, b"\x00" + len(request).to_bytes(3, "big") + request),
+    )
+    (event,) = list(analyzer._out)
+    assert event.event_id == "pcap:smb1-negotiate" and event.time is None
+    assert analyzer.clients["192.0.2.1"].smb1_only

@@ -74,6 +74,16 @@ DOUBLEPULSAR_MID_DELTA = 0x10
 SMBGHOST_ORIGINAL_SIZE = 0xFFFF0000  # sizes this close to 4 GiB only come from exploits
 
 
+def _utc(ts: float | None) -> datetime | None:
+    """Capture timestamp -> aware datetime; None when absent or out of range (garbage)."""
+    if not ts or ts <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(ts, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def _addr(raw: bytes) -> str:
     return str(ipaddress.ip_address(raw))
 
@@ -307,7 +317,7 @@ class CaptureAnalyzer:
                 kind=kind,
                 source=self.path,
                 event_id=event_id,
-                time=datetime.fromtimestamp(ts, tz=UTC) if ts > 0 else None,
+                time=_utc(ts),
                 src_ip=flow.client,
                 server=flow.server,
                 **fields,
@@ -804,8 +814,8 @@ class CaptureAnalyzer:
             ),
             ms17_010=s.ms17,
             doublepulsar=s.doublepulsar,
-            started=datetime.fromtimestamp(s.first, tz=UTC) if s.first else None,
-            finished=datetime.fromtimestamp(s.last, tz=UTC) if s.last else None,
+            started=_utc(s.first),
+            finished=_utc(s.last),
         )
 
     def traffic(self, address: str, port: int) -> dict[str, JsonValue]:

@@ -181,7 +181,8 @@ class SambaSource:
             stats.records += 1
             try:
                 event = self.parse_line(raw)
-            except (ValueError, IndexError, KeyError, TypeError) as exc:  # malformed line: count, go on
+            except (ValueError, IndexError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+                # malformed line: count it and go on
                 stats.skipped += 1
                 stats.warn(f"malformed line skipped ({type(exc).__name__})")
                 continue

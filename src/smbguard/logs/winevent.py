@@ -409,7 +409,7 @@ class EventJsonSource:
             if rest is not None:  # a JSON array: bounded by the file, parsed once
                 try:
                     items = json.loads(first + rest)
-                except ValueError:
+                except (ValueError, RecursionError):
                     self.stats.skipped += 1
                     self.stats.warn("invalid JSON array")
                     return
@@ -422,7 +422,7 @@ class EventJsonSource:
                     continue
                 try:
                     obj = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     self.stats.records += 1
                     self.stats.skipped += 1
                     self.stats.warn("malformed JSON line skipped")

@@ -143,7 +143,7 @@ class ZeekSource:
         if text.startswith("{"):
             try:
                 obj = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 stats.skipped += 1
                 stats.warn("malformed JSON line skipped")
                 return None
