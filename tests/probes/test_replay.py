@@ -209,3 +209,29 @@ def test_signing_required_only_if_every_spoken_dialect_requires(
 ) -> None:
     smb2_facts = Smb2Facts(dialects=tuple(modes), decided=decided, security_modes=modes)
     assert derive_signing(smb1_facts, smb2_facts).required is required
+
+
+def test_anonymous_flag_rules() -> None:
+    """IS_GUEST alone = mapped to guest (not a null session); IS_NULL (with or without
+    IS_GUEST, as older Samba sends) = anonymous, decided by the IPC$ TREE_CONNECT."""
+
+    def run(flags: int) -> bool | None:
+        challenge = recorded("default-sessionsetup-challenge")
+        session_id = smb2.decode_header(challenge).session_id
+        auth = smb2.encode_session_setup_response(
+            smb2.SessionSetupResponse(status=0, session_id=session_id, session_flags=flags),
+            smb2.Header(message_id=2),
+        )
+        replay = ReplayTransport([challenge, auth, recorded("default-treeconnect-ipc")])
+        channel = Smb2Channel(replay, first_message_id=1)
+
+        async def go() -> bool | None:
+            step = await smb2_challenge(channel)
+            return (await smb2_null_session(channel, step, "srv")).accepted
+
+        return asyncio.run(go())
+
+    assert run(smb2.SessionFlags.IS_GUEST) is False
+    assert run(smb2.SessionFlags.IS_GUEST | smb2.SessionFlags.IS_NULL) is True
+    assert run(smb2.SessionFlags.IS_NULL) is True
+    assert run(0) is True

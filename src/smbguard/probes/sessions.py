@@ -62,7 +62,8 @@ async def smb2_null_session(channel: Smb2Channel, step: ChallengeStep, server: s
         response = await _smb2_authenticate(channel, step, ntlmssp.encode_anonymous_authenticate())
         if response.status != NTStatus.SUCCESS:
             return Outcome(False, f"anonymous logon refused: {status_name(response.status)}")
-        if response.is_guest:
+        if response.is_guest and not response.is_null:
+            # Older Samba sets IS_GUEST|IS_NULL for anonymous logons: IS_NULL wins.
             return Outcome(False, "empty credentials accepted but mapped to guest (SESSION_FLAG_IS_GUEST)")
         tree = smb2.TreeConnectRequest(_ipc_path(server))
         _header, reply = await channel.exchange(
