@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -103,3 +104,40 @@ def test_module_entry_point_runs_and_stops() -> None:
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
+
+
+def test_dripping_frame_and_message_cap() -> None:
+    lab = Lab(
+        {"127.0.30.122": personas.WIN7_SP1_UNPATCHED},
+        port=PORT,
+        limits=LabLimits(read_timeout=0.3, idle_timeout=2.0, max_messages=3),
+    )
+    echo = smb1.encode_message(smb1.Header(command=smb1.Command.ECHO), b"\x01\x00", b"ping")
+    framed = len(echo).to_bytes(4, "big") + echo
+
+    async def run() -> tuple[float, int]:
+        async with lab.running():
+            # One byte every 0.1 s: the frame's 0.3 s deadline is not extended by the drip.
+            r, w = await _connect("127.0.30.122")
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            with contextlib.suppress(ConnectionError):
+                for byte in framed:
+                    w.write(bytes([byte]))
+                    await w.drain()
+                    await asyncio.sleep(0.1)
+            with contextlib.suppress(ConnectionError):
+                await asyncio.wait_for(r.read(), 2)
+            dripped = loop.time() - start
+            w.close()
+            # At most max_messages answers on one connection.
+            r, w = await _connect("127.0.30.122")
+            w.write(framed * 5)
+            await w.drain()
+            data = await asyncio.wait_for(r.read(), 2)
+            w.close()
+            return dripped, data.count(b"\xffSMB")
+
+    dripped, answers = asyncio.run(run())
+    assert dripped < 0.1 * len(framed)  # closed long before the frame completed
+    assert answers == 3

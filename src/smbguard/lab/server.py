@@ -168,9 +168,13 @@ class _SmbProtocol(asyncio.Protocol):
         self._timer = None
         self._close()
 
-    def _close(self) -> None:
+    def _close(self, graceful: bool = False) -> None:
+        """Abort (hostile or stalled peer) or close after flushing the replies written so far."""
         if self._transport is not None:
-            self._transport.abort()
+            if graceful:
+                self._transport.close()
+            else:
+                self._transport.abort()
             self._transport = None
 
     # -------------------------------------------------------------- data
@@ -197,7 +201,7 @@ class _SmbProtocol(asyncio.Protocol):
             payload = bytes(buf[4 : 4 + length])
             del buf[: 4 + length]
             if not self._frame(ftype, payload):
-                self._close()
+                self._close(graceful=True)
                 return
             had_partial = False
         if self._transport is None:
