@@ -72,20 +72,28 @@ class Tally:
                 self.first = when
             if self.last is None or when > self.last:
                 self.last = when
-        if len(self.sources) < 50:
+        if event.source not in self.sources and len(self.sources) < 50:
             self.sources.add(event.source)
-        if len(self.clients) < 200:
-            self.clients.add(event.client)
-        if event.server and len(self.servers) < 200:
-            self.servers.add(event.server)
-        if event.user and len(self.accounts) < 500:
-            self.accounts[_account(event)] += 1
-        elif event.user:
-            account = _account(event)
-            if account in self.accounts:  # bounded: new accounts beyond 500 are not listed
-                self.accounts[account] += 1
-        if item is not None and (item in self.items or len(self.items) < 500):
-            self.items[item] += 1
+        client = event.src_ip or event.workstation or "unknown"
+        if client not in self.clients and len(self.clients) < 200:
+            self.clients.add(client)
+        server = event.server
+        if server and server not in self.servers and len(self.servers) < 200:
+            self.servers.add(server)
+        user = event.user
+        if user:  # bounded: accounts beyond 500 are counted in ``count`` only
+            account = f"{event.domain}\\{user}" if event.domain else user
+            accounts = self.accounts
+            if account in accounts:
+                accounts[account] += 1
+            elif len(accounts) < 500:
+                accounts[account] = 1
+        if item is not None:
+            items = self.items
+            if item in items:
+                items[item] += 1
+            elif len(items) < 500:
+                items[item] = 1
 
     def evidence(self, items_name: str | None = None) -> dict[str, JsonValue]:
         out: dict[str, JsonValue] = {
@@ -563,8 +571,11 @@ class _ClientShare:
     peak_files: int = 0
     peak_ext_changes: int = 0
     new_extensions: Counter[str] = field(default_factory=Counter)
+    known_extensions: set[str] = field(default_factory=set)
     alerted: bool = False
-    reasons: set[str] = field(default_factory=set)
+
+
+_NOTE_SUFFIXES = (".txt", ".html", ".htm", ".hta", ".rtf", ".url")
 
 
 class RansomwareDetector:
@@ -588,41 +599,49 @@ class RansomwareDetector:
             state = self.groups[key] = _ClientShare(
                 files=_Window(self.t.ransomware_window), ext_changes=_Window(self.t.ransomware_window)
             )
-        assert state.files is not None and state.ext_changes is not None
+        files, ext_changes = state.files, state.ext_changes
+        assert files is not None and ext_changes is not None
         state.tally.add(event, event.kind.value)
-        state.files.push(event.time, (event.path or "").lower())
-        if len(state.files) >= self.t.ransomware_files:
-            state.peak_files = max(state.peak_files, state.files.distinct())
+        files.push(event.time, (event.path or "").lower())
+        distinct = files.distinct()
+        if distinct > state.peak_files:
+            state.peak_files = distinct
         if event.kind is EventKind.FILE_RENAME and event.new_path:
             old, new = _ext(event.path), _ext(event.new_path)
             if new and new != old:
-                state.ext_changes.push(event.time, event.new_path.lower())
-                state.peak_ext_changes = max(state.peak_ext_changes, len(state.ext_changes))
+                ext_changes.push(event.time, event.new_path.lower())
+                state.peak_ext_changes = max(state.peak_ext_changes, len(ext_changes))
                 if len(state.new_extensions) < 100 or new in state.new_extensions:
                     state.new_extensions[new] += 1
         target = event.new_path or event.path
         if event.kind is not EventKind.FILE_DELETE and target:
-            if _NOTE.search(target) and len(state.note_dirs) < 1000:
+            lowered = target.lower()
+            if lowered.endswith(_NOTE_SUFFIXES) and _NOTE.search(target) and len(state.note_dirs) < 1000:
                 state.note_dirs.add(_dir(target))
-            if _ext(target) in _RANSOM_EXT:
-                state.reasons.add(f"known ransomware extension .{_ext(target)}")
-        if state.peak_files >= self.t.ransomware_files:
-            state.reasons.add(
-                f"{state.peak_files} distinct files changed within {self.t.ransomware_window:g}s"
-            )
-        if state.peak_ext_changes >= self.t.ransomware_extension_changes:
-            state.reasons.add(f"{state.peak_ext_changes} renames changing the extension")
-        if len(state.note_dirs) >= self.t.ransomware_note_dirs:
-            state.reasons.add(f"ransom-note-like files in {len(state.note_dirs)} directories")
-        if state.reasons and not state.alerted:
+            ext = _ext(lowered)
+            if ext in _RANSOM_EXT and len(state.known_extensions) < 20:
+                state.known_extensions.add(ext)
+        if not state.alerted and self._reasons(state):
             state.alerted = True
             return [self._finding(key, state)]
         return []
 
+    def _reasons(self, state: _ClientShare) -> list[str]:
+        t = self.t
+        reasons = [f"known ransomware extension .{ext}" for ext in sorted(state.known_extensions)]
+        if state.peak_files >= t.ransomware_files:
+            reasons.append(f"{state.peak_files} distinct files changed within {t.ransomware_window:g}s")
+        if state.peak_ext_changes >= t.ransomware_extension_changes:
+            reasons.append(f"{state.peak_ext_changes} renames changing the extension")
+        if len(state.note_dirs) >= t.ransomware_note_dirs:
+            reasons.append(f"ransom-note-like files in {len(state.note_dirs)} directories")
+        return reasons
+
     def _finding(self, key: str, state: _ClientShare) -> LogFinding:
         client, server, share = key.split("|", 2)
+        reasons = self._reasons(state)
         evidence = state.tally.evidence("operations")
-        evidence["reasons"] = strings(state.reasons)
+        evidence["reasons"] = strings(reasons)
         evidence["peak_distinct_files_in_window"] = state.peak_files
         evidence["peak_extension_changes_in_window"] = state.peak_ext_changes
         evidence["new_extensions"] = dict(state.new_extensions.most_common(20))
@@ -631,9 +650,7 @@ class RansomwareDetector:
         return LogFinding(
             id="ransomware-like-activity",
             key=f"ransomware-like-activity|{key}",
-            summary=f"{client} on {server} share {share}: "
-            + "; ".join(sorted(state.reasons))
-            + f", {_span(state.tally)}",
+            summary=f"{client} on {server} share {share}: " + "; ".join(reasons) + f", {_span(state.tally)}",
             severity=severity_of("ransomware-like-activity"),
             confidence=Confidence.POSSIBLE,
             evidence=evidence,
