@@ -36,7 +36,7 @@ def run(facts: HostFacts) -> Iterable[CheckResult]:
             ]
         why = probe.reason if probe is not None and probe.reason else "the DoublePulsar probe did not run"
         return [CheckResult(ID, Status.UNKNOWN, Confidence.POSSIBLE, {}, reason=why)]
-    evidence: dict[str, JsonValue] = {k: v for k, v in probe.evidence.items()}
+    evidence: dict[str, JsonValue] = {"probe_state": probe.state, **probe.evidence}
     if probe.state == "infected":
         return [CheckResult(ID, Status.AFFECTED, Confidence.CONFIRMED, evidence)]
     if probe.state == "clean":
