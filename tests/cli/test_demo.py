@@ -79,3 +79,36 @@ def test_demo_runs_without_root(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "127.0.34.11:10445" in run.stdout
     assert "AFFECTED  ms17-010" in run.stdout
+
+
+def test_demo_serve_keeps_the_lab_running_until_sigterm() -> None:
+    import asyncio
+    import signal
+    import sys
+
+    from smbguard.model import Target
+    from smbguard.probes import ms17_010
+
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")])),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smbguard", "demo", "--serve", "--port", "45452", "--base", "127.0.33.0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Try:"):
+                break
+        assert any("127.0.33.11" in line and "win7-unpatched" in line for line in lines)
+        state = asyncio.run(ms17_010.probe(Target("127.0.33.11", 45452))).state
+        assert state == "vulnerable"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
