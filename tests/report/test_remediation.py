@@ -204,3 +204,12 @@ def test_from_scan_objects_and_results_agree() -> None:
         assert (a.address, a.port, a.samba, a.findings) == (b.address, b.port, b.samba, b.findings)
     nas = from_host_result(sample_report().hosts[1])
     assert nas.samba and not from_host_result(sample_report().hosts[0]).samba
+
+
+def test_scripts_are_ascii_for_windows_powershell_5() -> None:
+    """Windows PowerShell 5.1 reads a BOM-less .ps1 in the ANSI code page: keep scripts ASCII."""
+    host = FixHost(
+        "192.0.2.4", 445, "會計室電腦\u202e", "Windows 7 專業版", False, tuple((i, None) for i in PS_STEPS)
+    )
+    powershell_script(host).encode("ascii")
+    smbconf_snippet(host).encode("ascii")
