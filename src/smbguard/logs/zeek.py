@@ -85,6 +85,8 @@ class ZeekSource:
         self.sep = "\t"
         self.unset = "-"
         self.columns: dict[str, int] = {}
+        self._max_column = 0
+        self._column_items: tuple[tuple[str, int], ...] = ()
         self._masked_warned = False
 
     def events(self) -> Iterator[Event]:
@@ -119,7 +121,7 @@ class ZeekSource:
             return None
         if not self.columns and raw.startswith(b"ts\t"):  # zeek-cut -c style header without '#fields'
             names = raw.decode("utf-8", "replace").rstrip("\r\n").split("\t")
-            self.columns = {n: i for i, n in enumerate(names) if n in _WANTED}
+            self._set_columns(names)
             self.log_type = self.log_type or log_type_from_fields(names)
             return None
         stats.records += 1
@@ -164,18 +166,23 @@ class ZeekSource:
                 stats.warn("line before any #fields header skipped")
                 return None
             parts = text.split(self.sep)
-            if len(parts) <= max(self.columns.values(), default=0):
+            if len(parts) <= self._max_column:
                 stats.skipped += 1
                 stats.warn("line with too few fields skipped")
                 return None
             unset = self.unset
-            row = {name: parts[i] for name, i in self.columns.items() if parts[i] != unset}
+            row = {name: parts[i] for name, i in self._column_items if parts[i] != unset}
         ts = row.get("ts")
         when = parse_epoch(str(ts)) if ts is not None else None
         if when is None and ts is not None and not self._masked_warned:
             self._masked_warned = True
             stats.warn("timestamps are masked or invalid; events have no time")
         return self._event(row, when)
+
+    def _set_columns(self, names: list[str]) -> None:
+        self.columns = {n: i for i, n in enumerate(names) if n in _WANTED}
+        self._max_column = max(self.columns.values(), default=0)
+        self._column_items = tuple(self.columns.items())
 
     def _header(self, line: str) -> None:
         if line.startswith("#separator"):
@@ -187,7 +194,7 @@ class ZeekSource:
             self.log_type = line.split(self.sep, 1)[1].strip() if self.sep in line else None
         elif line.startswith("#fields"):
             names = line.split(self.sep)[1:]
-            self.columns = {n: i for i, n in enumerate(names) if n in _WANTED}
+            self._set_columns(names)
             if self.log_type is None:
                 self.log_type = log_type_from_fields(names)
 
