@@ -282,7 +282,12 @@ def test_weak_snapshot_findings(weak_host: dict[str, Any]) -> None:
 
 
 def test_registry_checks_are_unknown_on_samba(weak_host: dict[str, Any]) -> None:
-    for check_id in ("ntlmv1-allowed", "smb1-audit-disabled", "anonymous-access-not-restricted"):
+    for check_id in (
+        "ntlmv1-allowed",
+        "smb1-audit-disabled",
+        "anonymous-access-not-restricted",
+        "smb1-client-enabled",
+    ):
         (result,) = _results(weak_host, check_id).values()
         assert result["status"] == "unknown", result
         assert "ERROR_FILE_NOT_FOUND" in result["reason"]
