@@ -17,3 +17,5 @@ $SUDO systemctl stop smbd nmbd samba-ad-dc 2>/dev/null || true
 pkill -x smbd 2>/dev/null || true
 pkill -x nmbd 2>/dev/null || true
 python3 -m pip install -q --disable-pip-version-check -e ".[test]"
+# Byte-compile once: with PYTHONDONTWRITEBYTECODE set, every run would otherwise recompile the modules.
+python3 -m compileall -q src >/dev/null
