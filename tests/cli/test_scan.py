@@ -189,3 +189,22 @@ def test_streamed_json_keeps_memory_bounded_but_writes_every_host(
     assert len(doc["hosts"]) == 10 and doc["scan"]["host_count"] == 10
     # 2 kept unconditionally, then only the (odd-numbered) open hosts
     assert 2 < seen[0] < 10
+
+
+def test_targets_may_follow_options(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smbguard import cli
+
+    calls: list[Target] = []
+    monkeypatch.setattr(scan_cli, "default_collector", fake_factory(calls))
+    code = cli.main(["scan", "127.0.12.1", "--port", "4455", "127.0.12.3", "--format", "jsonl", "127.0.12.5"])
+    assert code == 0
+    assert sorted((c.address, c.port) for c in calls) == [
+        ("127.0.12.1", 4455),
+        ("127.0.12.3", 4455),
+        ("127.0.12.5", 4455),
+    ]
+    with pytest.raises(SystemExit):
+        cli.main(["scan", "127.0.12.1", "--bogus-option"])
+    assert "unrecognized arguments: --bogus-option" in capsys.readouterr().err

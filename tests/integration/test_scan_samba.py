@@ -55,7 +55,8 @@ CASES: list[tuple[SambaConfig, Expect]] = [
             "smb1-guest",
             "127.0.12.1",
             netbios_name="SMB1GUEST",
-            options={"server min protocol": "NT1", "map to guest": "Bad User"},
+            # also on 139: direct SMB after a NetBIOS session request
+            options={"server min protocol": "NT1", "map to guest": "Bad User", "smb ports": "445 139"},
             shares={"public": {"guest ok": "yes", "read only": "yes"}},
         ),
         Expect(
@@ -345,3 +346,36 @@ def test_sweep_path_and_direct_path_agree(lab: SambaLab, tmp_path: Path) -> None
         assert on["smb1"]["enabled"] == off["smb1"]["enabled"]
         assert on["smb2"]["dialects"] == off["smb2"]["dialects"]
         assert on["signing"] == off["signing"]
+
+
+def test_port_139_with_netbios_session_request(lab: SambaLab, tmp_path: Path) -> None:
+    out = tmp_path / "nb.jsonl"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smbguard",
+            "scan",
+            "127.0.12.1",
+            "--port",
+            "139",
+            "127.0.12.2:139",
+            "--format",
+            "jsonl",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=SRC_ENV,
+    )
+    assert proc.returncode == 0, proc.stderr
+    hosts = {h["address"]: h for h in map(json.loads, out.read_text().splitlines())}
+    nb = hosts["127.0.12.1"]
+    HOST_VALIDATOR.validate(nb)
+    assert (nb["port"], nb["port_state"], nb["netbios_session"]) == (139, "open", True)
+    assert nb["smb1"]["enabled"] is True and nb["smb2"]["dialects"] == ALL
+    assert nb["ntlm"]["netbios_computer"] == "SMB1GUEST"
+    # the SMB3-only server does not listen on 139
+    assert hosts["127.0.12.2"]["port_state"] == "closed"

@@ -55,7 +55,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(only=command)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # A command that sets ``intermixed_positionals`` (the name of its nargs="*"
+    # positional) accepts positionals after options too, like nmap:
+    # `smbguard scan 10.0.0.1 --port 139 10.0.0.2`.
+    dest = getattr(args, "intermixed_positionals", None)
+    if extra and dest and not any(e.startswith("-") for e in extra):
+        getattr(args, dest).extend(extra)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.argv = argv
     try:
         return int(args.func(args))

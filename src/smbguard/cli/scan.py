@@ -60,7 +60,7 @@ def register(sub: Any) -> None:
         "Exit codes: 0 done, 1 internal error, 2 bad usage or target, 130 interrupted.",
     )
     add_arguments(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, intermixed_positionals="targets")
 
 
 def _positive_int(text: str) -> int:
