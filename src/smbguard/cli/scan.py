@@ -5,9 +5,10 @@
         --retries 0 --no-null-session --format table|json|jsonl -o FILE
 
 Every target and exclude is validated (and host names resolved) before the first
-packet is sent. Exit codes: 0 scan finished; 1 internal error; 2 bad usage or bad
-target; 130 interrupted by Ctrl-C (what was found is still written, with
-``scan.interrupted`` true).
+packet is sent. Exit codes: 0 scan finished; 1 internal error (or the scan could
+not be saved in the history); 2 bad usage or bad target; 3 a finding at or above
+``--fail-on``; 130 interrupted by Ctrl-C (what was found is still written, with
+``scan.interrupted`` true). See ``smbguard.report.exitcodes``.
 
 Extension points for other sub-systems, all in this module:
 ``add_arguments`` (argument groups), ``probe_options`` (what the probes are told),
@@ -57,7 +58,8 @@ def register(sub: Any) -> None:
         "scan",
         help="fingerprint SMB servers: SMB1, dialects, signing, OS, null/guest sessions",
         description="Unauthenticated SMB fingerprinting of hosts and networks. "
-        "Exit codes: 0 done, 1 internal error, 2 bad usage or target, 130 interrupted.",
+        "Exit codes: 0 done, 1 internal error (or history not saved), 2 bad usage or target, "
+        "3 a finding at or above --fail-on, 130 interrupted.",
     )
     add_arguments(parser)
     parser.set_defaults(func=run, intermixed_positionals="targets")
