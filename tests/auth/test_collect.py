@@ -24,6 +24,7 @@ class Script:
         self.shares: dict[str, list[RawShare] | Exception] = {}
         self.readable: dict[tuple[str, str], bool] = {}
         self.write: dict[tuple[str, str], tuple[bool, bool, str | None]] = {}
+        self.share_sd: dict[str, bytes] = {}
         self.opened: list[tuple[str, str]] = []
 
 
@@ -64,7 +65,7 @@ def fake_session_class(script: Script) -> type:
             return script.write.get((self.who, share), (False, False, None))
 
         def share_security(self, names: Any) -> dict[str, Any]:
-            return {n: b"" for n in names}
+            return {n: script.share_sd.get(n, b"") for n in names}
 
         def root_security(self, share: str) -> bytes:
             raise AuthUnsupported("root ACL: not scripted")
@@ -163,3 +164,19 @@ def test_snapshot_tokens() -> None:
     assert parse_snapshot_token("@GMT-2026.11.27-10.00.00").isoformat() == "2026-11-27T10:00:00+00:00"
     assert parse_snapshot_token("@GMT-2026.13.27-10.00.00") is None
     assert parse_snapshot_token("garbage") is None
+
+
+def test_share_descriptor_without_dacl_is_not_everyone(script: Script) -> None:
+    """A share SD with no DACL means the server default (C$: administrators only)."""
+    script.shares = {"user": [RawShare("C$", 0x80000000, "Default share")]}
+    no_dacl = bytes.fromhex("0100008000000000000000000000000000000000")
+    everyone_full = bytes.fromhex(
+        "010004800000000000000000000000001400000002001c000100000000001400ff011f00010100000000000100000000"
+    )
+    script.share_sd = {"C$": no_dacl}
+    (share,) = _run(Credentials.with_password("admin", "pw"), anonymous=False).shares
+    assert share.share_acl is None
+    assert any("without a DACL" in n for n in share.notes)
+    script.share_sd = {"C$": everyone_full}
+    (share,) = _run(Credentials.with_password("admin", "pw"), anonymous=False).shares
+    assert share.share_acl is not None and share.share_acl[0].sid == "S-1-1-0"

@@ -22,7 +22,7 @@ from typing import TypeVar
 from smbguard.auth._errors import AuthDenied, AuthTimeout, AuthUnsupported, kind_of
 from smbguard.auth.credentials import Credentials
 from smbguard.auth.registry import REGISTRY_VALUES
-from smbguard.auth.sd import parse_security_descriptor, to_ace_facts
+from smbguard.auth.sd import SecurityDescriptor, parse_security_descriptor, to_ace_facts
 from smbguard.auth.session import RawShare, SmbSession
 from smbguard.errors import AuthError, DecodeError
 from smbguard.model import (
@@ -297,11 +297,11 @@ class _HostAudit:
         except AuthError as exc:
             errors.append(_err("share-acl", exc))
             share_sds = {n: exc for n in names}
-        parsed: dict[str, dict[str, object]] = {}
+        parsed: dict[str, dict[str, SecurityDescriptor]] = {}
         sids: set[str] = set()
         for name in names:
             raw = share_sds.get(name)
-            entry: dict[str, object] = {}
+            entry: dict[str, SecurityDescriptor] = {}
             if isinstance(raw, AuthError):
                 self._note(name, f"share ACL: {raw}")
             elif not raw:
@@ -314,16 +314,25 @@ class _HostAudit:
                 )
             else:
                 try:
-                    entry["share"] = parse_security_descriptor(raw)
+                    share_sd = parse_security_descriptor(raw)
                 except DecodeError as exc:
                     self._note(name, f"share ACL: malformed descriptor ({exc})")
+                else:
+                    if share_sd.dacl is None:
+                        # A share descriptor without a DACL means "the server's default"
+                        # ([MS-SRVS] 2.2.4.26), which differs by share (C$: administrators
+                        # only); unlike a folder's NULL DACL it does not mean "everyone".
+                        self._note(
+                            name, "share ACL: descriptor without a DACL (the server's default applies)"
+                        )
+                    else:
+                        entry["share"] = share_sd
             try:
                 entry["root"] = parse_security_descriptor(session.root_security(name))
             except (AuthError, DecodeError) as exc:
                 self._note(name, f"root ACL: {exc}")
             for sd in entry.values():
-                dacl = getattr(sd, "dacl", None) or ()
-                sids.update(a.sid for a in dacl)
+                sids.update(a.sid for a in sd.dacl or ())
             parsed[name] = entry
         try:
             names_by_sid = session.lookup_sids(sids)
@@ -331,13 +340,11 @@ class _HostAudit:
             errors.append(_err("lsa", exc))
             names_by_sid = {}
         for name, entry in parsed.items():
-            share = self.shares[name]
-            share_sd = entry.get("share")
-            root_sd = entry.get("root")
+            at_share, at_root = entry.get("share"), entry.get("root")
             self.shares[name] = replace(
-                share,
-                share_acl=to_ace_facts(share_sd, names_by_sid) if share_sd is not None else None,  # type: ignore[arg-type]
-                root_acl=to_ace_facts(root_sd, names_by_sid) if root_sd is not None else None,  # type: ignore[arg-type]
+                self.shares[name],
+                share_acl=to_ace_facts(at_share, names_by_sid) if at_share is not None else None,
+                root_acl=to_ace_facts(at_root, names_by_sid) if at_root is not None else None,
             )
 
     def _snapshots(self, session: SmbSession) -> None:
