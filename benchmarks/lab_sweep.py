@@ -11,10 +11,12 @@ whole process against whole process, alternating which goes first:
     smbguard scan NET --format json -o FILE                       (all probes, incl. MS17-010/DoublePulsar)
     smbguard scan NET --no-ms17-010 --no-doublepulsar ...          (fingerprint only)
     nmap -Pn -n -p445 --script smb-protocols -oX FILE NET         (dialects only)
+    nmap ... --script smb-protocols,smb-vuln-ms17-010,smb-double-pulsar-backdoor
 
 and reports total time, addresses/second, SMB hosts/second and the peak RSS
 of each process (``wait4`` rusage), then checks that both found the same open
-hosts, the same SMB1 state and the same SMB2/3 dialects. The emulator's CPU
+hosts, the same SMB1 state and the same SMB2/3 dialects, and that smbguard's
+MS17-010 and DoublePulsar verdicts match nmap's scripts host by host. The emulator's CPU
 time is shared by both tools (2 cores here), as a real network's would not be.
 Needs root for port 445 (use ``--port`` otherwise; nmap then needs
 ``--script-args smbport=PORT``, passed automatically). Loopback only.
@@ -122,6 +124,33 @@ def smbguard_hosts(path: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def nmap_vulns(path: Path) -> dict[str, tuple[bool, bool]]:
+    """address -> (smb-vuln-ms17-010 VULNERABLE, smb-double-pulsar-backdoor VULNERABLE)."""
+    out = {}
+    for host in ET.parse(path).getroot().iter("host"):
+        addr_el = host.find("address")
+        if addr_el is None:
+            continue
+        outputs = {s.get("id"): s.get("output") or "" for s in host.iter("script")}
+        out[addr_el.get("addr", "")] = (
+            "State: VULNERABLE" in outputs.get("smb-vuln-ms17-010", ""),
+            "VULNERABLE" in outputs.get("smb-double-pulsar-backdoor", ""),
+        )
+    return out
+
+
+def smbguard_vulns(path: Path) -> dict[str, tuple[bool, bool]]:
+    data = json.loads(path.read_text())
+    return {
+        h["address"]: (
+            (h.get("ms17_010") or {}).get("state") == "vulnerable",
+            (h.get("doublepulsar") or {}).get("state") == "infected",
+        )
+        for h in data["hosts"]
+        if h.get("reachable")
+    }
+
+
 def nmap_hosts(path: Path, port: int) -> dict[str, dict[str, Any]]:
     out = {}
     for host in ET.parse(path).getroot().iter("host"):
@@ -194,7 +223,21 @@ def main() -> int:
             str(tmp / "nmap.xml"),
             args.network,
         ],
+        "nmap +ms17-010 +doublepulsar": [
+            "nmap",
+            "-Pn",
+            "-n",
+            f"-p{args.port}",
+            "--script",
+            "smb-protocols,smb-vuln-ms17-010,smb-double-pulsar-backdoor",
+            "--script-args",
+            f"smbport={args.port}",
+            "-oX",
+            str(tmp / "nmapv.xml"),
+            args.network,
+        ],
     }
+    load_before = os.getloadavg()
     lab, layout = start_lab(args.network, args.hosts, args.port)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in tools}
     try:
@@ -205,10 +248,17 @@ def main() -> int:
         ours = smbguard_hosts(tmp / "fp.json")
         full = smbguard_hosts(tmp / "full.json")
         theirs = nmap_hosts(tmp / "nmap.xml", args.port)
+        vulns_ours = smbguard_vulns(tmp / "full.json")
+        vulns_theirs = nmap_vulns(tmp / "nmapv.xml")
     finally:
         lab.terminate()
         lab.wait(10)
     addresses = net.num_addresses
+    load_after = os.getloadavg()
+    print(
+        f"load average (1/5/15 min) before {load_before[0]:.1f}/{load_before[1]:.1f}/{load_before[2]:.1f}, "
+        f"after {load_after[0]:.1f}/{load_after[1]:.1f}/{load_after[2]:.1f} on {os.cpu_count()} CPUs"
+    )
     print(
         f"{args.network}: {addresses} addresses, {len(layout)} emulated SMB hosts, {args.rounds} rounds "
         f"(median; alternating order)"
@@ -222,6 +272,8 @@ def main() -> int:
         "addresses": addresses,
         "smb_hosts": len(layout),
         "rounds": args.rounds,
+        "load_before": load_before,
+        "load_after": load_after,
         "tools": {},
     }
     for name, samples in runs.items():
@@ -240,9 +292,12 @@ def main() -> int:
             f"{name:<24} {wall:>8.2f} {addresses / wall:>9.0f} {len(layout) / wall:>12.0f} {cpu:>7.2f} "
             f"{rss:>13.1f} {lab_cpu:>10.2f}"
         )
-    nmap_wall = summary["tools"]["nmap smb-protocols"]["wall_s"]
-    for name in ("smbguard (all probes)", "smbguard (fingerprint)"):
-        print(f"speed-up of {name} over nmap: {nmap_wall / summary['tools'][name]['wall_s']:.1f}x")
+    for mine, theirs_name in (
+        ("smbguard (fingerprint)", "nmap smb-protocols"),
+        ("smbguard (all probes)", "nmap +ms17-010 +doublepulsar"),
+    ):
+        ratio = summary["tools"][theirs_name]["wall_s"] / summary["tools"][mine]["wall_s"]
+        print(f"speed-up of {mine} over {theirs_name}: {ratio:.1f}x")
     # Agreement.
     expected = set(layout)
     problems = []
@@ -252,11 +307,19 @@ def main() -> int:
     for address in sorted(expected & set(ours) & set(theirs)):
         if ours[address] != theirs[address]:
             problems.append(f"{address}: smbguard {ours[address]} vs nmap {theirs[address]}")
+    for address in sorted(expected):
+        mine, nmaps = vulns_ours.get(address), vulns_theirs.get(address, (False, False))
+        if mine != nmaps:
+            problems.append(f"{address}: MS17-010/DoublePulsar smbguard {mine} vs nmap {nmaps}")
+    vulnerable = sum(1 for v in vulns_ours.values() if v[0])
+    infected = sum(1 for v in vulns_ours.values() if v[1])
+    summary["ms17_010_vulnerable"], summary["doublepulsar_infected"] = vulnerable, infected
+    print(f"MS17-010 vulnerable: {vulnerable} hosts, DoublePulsar: {infected} hosts (smbguard)")
     summary["agreement_problems"] = problems
     print(
         "agreement: "
         + (
-            "smbguard and nmap agree on every host (open, SMB1, dialects)"
+            "smbguard and nmap agree on every host (open, SMB1, dialects, MS17-010, DoublePulsar)"
             if not problems
             else f"{len(problems)} differences:\n  " + "\n  ".join(problems[:20])
         )
