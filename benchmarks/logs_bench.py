@@ -290,9 +290,13 @@ def main() -> int:
     if not DATA.is_dir():
         print(f"{DATA} not found", file=sys.stderr)
         return 2
+    start = time.perf_counter()
+    sum(range(10**7))
+    calibration = time.perf_counter() - start
     load = os.getloadavg()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, best of {args.rounds}, "
-          f"load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+          f"load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
+          f"sum(range(10**7)) took {calibration:.2f} s (a measure of how busy the CPUs are)")
     with tempfile.TemporaryDirectory(prefix="smbguard-logs-bench-") as tmp:
         if args.only in (None, "evtx"):
             bench_evtx(Path(tmp), args.rounds, args.evtx_records)
@@ -300,6 +304,8 @@ def main() -> int:
             bench_text(Path(tmp), args.rounds, args.lines)
         if args.only in (None, "pcap"):
             bench_pcap(Path(tmp), args.rounds, args.pcap_mb)
+    load = os.getloadavg()
+    print(f"load average at end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0
 
 

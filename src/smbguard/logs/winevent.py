@@ -25,18 +25,11 @@ _CHUNK = 65536
 _HEADER = 4096
 
 _EID = re.compile(r"<EventID[^>]*>\s*(\d+)\s*</EventID>")
-_TIME = re.compile(r'<TimeCreated SystemTime="([^"]+)"')
-_COMPUTER = re.compile(r"<Computer>([^<]*)</Computer>")
-_CHANNEL = re.compile(r"<Channel>([^<]*)</Channel>")
 _PROVIDER = re.compile(r'<Provider Name="([^"]*)"')
 _DATA = re.compile(r'<Data Name="([^"]+)"(?:>([^<]*)</Data>|\s*/>)')
 _USERDATA = re.compile(r"<UserData>(.*)</UserData>", re.S)
 _ELEMENT = re.compile(r"<(\w+)>([^<]*)</\1>")
 _EVENT_START = re.compile(r"<Event[\s>]")
-# System elements after EventID, in the order Windows writes them
-_SYSTEM_REST = re.compile(
-    r'.*?<TimeCreated SystemTime="([^"]*)".*?<Channel>([^<]*)</Channel>\s*<Computer>([^<]*)</Computer>', re.S
-)
 
 # EventIDs we interpret (Security, SMBServer, SMBClient). Others are counted and skipped.
 SECURITY_IDS = frozenset({"4624", "4625", "4776", "5140", "5142", "5143", "5144", "5145"})
@@ -198,6 +191,16 @@ def event_from_fields(
     return None
 
 
+def _between(text: str, start: str, end: str, pos: int = 0) -> str | None:
+    """The text between the first ``start`` after ``pos`` and the next ``end`` (str.find: fast)."""
+    i = text.find(start, pos)
+    if i < 0:
+        return None
+    i += len(start)
+    j = text.find(end, i)
+    return text[i:j] if j >= 0 else None
+
+
 def event_from_xml(xml: str, source: str) -> tuple[str | None, Event | None]:
     """Read one ``<Event>`` XML document. Returns (EventID, Event or None)."""
     match = _EID.search(xml)
@@ -206,21 +209,19 @@ def event_from_xml(xml: str, source: str) -> tuple[str | None, Event | None]:
     event_id = match.group(1)
     if event_id not in INTERESTING:
         return event_id, None
-    data: dict[str, str] = {}
-    for name, value in _DATA.findall(xml, match.end()):
-        data[name] = html.unescape(value) if "&" in value else value
-    user_data = _USERDATA.search(xml, match.end())
-    if user_data is not None:
-        for name, value in _ELEMENT.findall(user_data.group(1)):
-            data.setdefault(name, html.unescape(value))
-    head = _SYSTEM_REST.match(xml, match.end())
-    if head is not None:
-        when_text, channel, computer = head.group(1), head.group(2), head.group(3)
-    else:  # unusual element order (hand-made exports): look for each element
-        when_m, channel_m, computer_m = _TIME.search(xml), _CHANNEL.search(xml), _COMPUTER.search(xml)
-        when_text = when_m.group(1) if when_m else ""
-        channel = channel_m.group(1) if channel_m else None
-        computer = computer_m.group(1) if computer_m else None
+    escaped = "&" in xml
+    if escaped:
+        data = {name: html.unescape(value) for name, value in _DATA.findall(xml, match.end())}
+    else:
+        data = dict(_DATA.findall(xml, match.end()))
+    if "<UserData>" in xml:
+        user_data = _USERDATA.search(xml, match.end())
+        if user_data is not None:
+            for name, value in _ELEMENT.findall(user_data.group(1)):
+                data.setdefault(name, html.unescape(value) if escaped else value)
+    when_text = _between(xml, 'SystemTime="', '"', match.end()) or ""
+    channel = _between(xml, "<Channel>", "</Channel>", match.end())
+    computer = _between(xml, "<Computer>", "</Computer>", match.end())
     return event_id, event_from_fields(
         event_id,
         data,
