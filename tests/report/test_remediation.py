@@ -44,6 +44,15 @@ def _apply_lines(script: str, legacy: bool = False) -> list[str]:
 
 
 EXPECTED_APPLY = {
+    "ntlmv1-allowed": [
+        r"Set-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\Lsa' -Name 'LmCompatibilityLevel' "
+        "-Type DWord -Value 5"
+    ],
+    "smb1-audit-disabled": ["Set-SmbServerConfiguration -AuditSmb1Access $true -Force"],
+    "smb1-client-enabled": [
+        "sc.exe config lanmanworkstation depend= bowser/mrxsmb20/nsi | Out-Null; "
+        "sc.exe config mrxsmb10 start= disabled | Out-Null; $script:RestartNeeded = $true"
+    ],
     "smb1-enabled": [
         "Set-SmbServerConfiguration -EnableSMB1Protocol $false -Force",
         "Disable-WindowsOptionalFeature -Online -FeatureName SMB1Protocol -NoRestart | Out-Null; "
@@ -154,8 +163,8 @@ def test_smb1_only_host_never_gets_smb1_disabled() -> None:
 
 
 def test_advice_only_findings_and_unknown_ids() -> None:
-    script = powershell_script(fh("doublepulsar", "share-everyone-write"))
-    assert "isolate this host" in script and "No automatic fix for: share-everyone-write" in script
+    script = powershell_script(fh("doublepulsar", "some-future-check"))
+    assert "isolate this host" in script and "No automatic fix for: some-future-check" in script
     assert "Nothing to change automatically" in script
 
 
@@ -191,6 +200,8 @@ def test_smbconf_exact_lines() -> None:
         "map to guest = Never",
         "disable netbios = yes",
         "smb ports = 445",
+        "ntlm auth = ntlmv2-only",
+        "client min protocol = SMB2_10",
     ]
     assert "samba-outdated" not in conf
     assert "upgrade Samba" in smbconf_snippet(fh("samba-outdated", samba=True))
@@ -213,3 +224,9 @@ def test_scripts_are_ascii_for_windows_powershell_5() -> None:
     )
     powershell_script(host).encode("ascii")
     smbconf_snippet(host).encode("ascii")
+
+
+def test_share_findings_get_advice_not_changes() -> None:
+    script = powershell_script(fh("share-everyone-write", "share-writable-without-credentials"))
+    assert "Revoke-SmbShareAccess -Name SHARE -AccountName Everyone -Force" in script
+    assert "Invoke-Step" not in script.split("function Invoke-Step", 1)[1].split("\n}\n", 1)[1]

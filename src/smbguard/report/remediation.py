@@ -252,6 +252,27 @@ COMPRESSION = _reg_step(
     "disable-compression", LANMAN, "DisableCompression", 1, 0, "SMBv3 compression workaround, ADV200005"
 )
 
+NTLMV1 = _reg_step("lmcompatibility", LSA, "LmCompatibilityLevel", 5, 3, "NTLMv2 only, refuse LM and NTLMv1")
+AUDIT_SMB1 = PsStep(
+    key="audit-smb1",
+    description="log SMB1 clients (Set-SmbServerConfiguration -AuditSmb1Access $true, event 3000)",
+    test="(Get-SmbServerConfiguration).AuditSmb1Access",
+    apply="Set-SmbServerConfiguration -AuditSmb1Access $true -Force",
+    undo="Set-SmbServerConfiguration -AuditSmb1Access $false -Force",
+    legacy_note="AuditSmb1Access needs Windows 8.1 / Server 2012 R2 or later",
+)
+_MRXSMB10 = r"HKLM:\SYSTEM\CurrentControlSet\Services\mrxsmb10"
+SMB1_CLIENT = PsStep(
+    key="smb1-client",
+    description="disable the SMB1 client driver (mrxsmb10), as documented by Microsoft",
+    test=f"$s = Get-ItemProperty -Path '{_MRXSMB10}' -Name 'Start' -ErrorAction SilentlyContinue; "
+    "($null -eq $s) -or ($s.Start -eq 4)",
+    apply="sc.exe config lanmanworkstation depend= bowser/mrxsmb20/nsi | Out-Null; "
+    "sc.exe config mrxsmb10 start= disabled | Out-Null; $script:RestartNeeded = $true",
+    undo="sc.exe config lanmanworkstation depend= bowser/mrxsmb10/mrxsmb20/nsi | Out-Null; "
+    "sc.exe config mrxsmb10 start= auto | Out-Null",
+)
+
 #: finding id -> steps (in order). SMB1-disabling steps are dropped for SMB1-only hosts.
 PS_STEPS: dict[str, tuple[PsStep, ...]] = {
     "smb1-enabled": (SMB1_SERVER, SMB1_FEATURE),
@@ -266,6 +287,11 @@ PS_STEPS: dict[str, tuple[PsStep, ...]] = {
     "netbios-session-exposed": (NETBIOS,),
     "cve-2020-0796": (COMPRESSION,),
     "cve-2020-1206": (COMPRESSION,),
+    "anonymous-access-not-restricted": NULL_SESSION,
+    "anonymous-share-listing": NULL_SESSION,
+    "ntlmv1-allowed": (NTLMV1,),
+    "smb1-audit-disabled": (AUDIT_SMB1,),
+    "smb1-client-enabled": (SMB1_CLIENT,),
 }
 
 #: finding id -> what a person must do (written as a warning in the script).
@@ -284,6 +310,24 @@ ADVICE: dict[str, str] = {
     "investigate, and rebuild it from clean media. No script can clean it.",
     "os-end-of-support": "The operating system no longer receives security updates: plan an upgrade.",
     "samba-outdated": "Not applicable to Windows (the host looked like Samba): use --format smb.conf.",
+    "share-everyone-write": "A share grants write to Everyone / Authenticated Users / Domain Users: review "
+    "Get-SmbShareAccess -Name SHARE, then Revoke-SmbShareAccess -Name SHARE -AccountName Everyone -Force "
+    "and grant only the groups that need it (shares are named in the report's evidence).",
+    "share-everyone-full-control": "A share grants Full Control to a broad group: review Get-SmbShareAccess "
+    "-Name SHARE and replace it with Change or Read for the groups that need it.",
+    "share-readable-without-credentials": "A share is readable without an account: remove Guest / Everyone / "
+    "ANONYMOUS LOGON from its share and NTFS permissions.",
+    "share-writable-without-credentials": "A share is WRITABLE without an account: remove Guest / Everyone / "
+    "ANONYMOUS LOGON from its share and NTFS permissions now.",
+    "admin-share-exposed": "Administrative shares are reachable by non-administrators: check who is in the "
+    "local Administrators group and remove accounts that should not be there.",
+    "weak-password-policy": "Raise the password policy to the baseline in the report (domain: Default Domain "
+    "Policy > Account Policies; standalone: net accounts /minpwlen:14).",
+    "no-account-lockout": "Set an account lockout threshold (domain: Account Lockout Policy; standalone: "
+    "net accounts /lockoutthreshold:10 /lockoutwindow:15 /lockoutduration:15).",
+    "share-without-snapshots": "Enable Shadow Copies of Shared Folders on the volume (or back the share up) "
+    "so files can be restored after ransomware.",
+    "snapshots-stale": "The newest snapshot is old: check the Shadow Copies schedule and the backup job.",
 }
 
 _PS_HEADER = r"""<#
@@ -466,6 +510,11 @@ SMBCONF: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("disable netbios", "yes", "netbios-session-exposed; then: systemctl disable --now nmbd"),
         ("smb ports", "445", "netbios-session-exposed: stop listening on 139"),
     ),
+    "anonymous-share-listing": (("restrict anonymous", "2", "anonymous-share-listing"),),
+    "share-readable-without-credentials": (("map to guest", "Never", "share-readable-without-credentials"),),
+    "share-writable-without-credentials": (("map to guest", "Never", "share-writable-without-credentials"),),
+    "ntlmv1-allowed": (("ntlm auth", "ntlmv2-only", "ntlmv1-allowed"),),
+    "smb1-client-enabled": (("client min protocol", "SMB2_10", "smb1-client-enabled"),),
 }
 
 SMBCONF_ADVICE: dict[str, str] = {
@@ -473,6 +522,18 @@ SMBCONF_ADVICE: dict[str, str] = {
     "smb1-only": "smb1-only: 'server min protocol = SMB2_10' stays commented out "
     "until every client speaks SMB2",
     "os-end-of-support": "os-end-of-support: reported for Samba? check the NAS vendor's support status",
+    "share-everyone-write": "share-everyone-write: tighten the share ('write list', 'valid users') and the "
+    "file system permissions",
+    "share-everyone-full-control": "share-everyone-full-control: tighten the share ACL (sharesec) and the "
+    "file system permissions",
+    "share-readable-without-credentials": "share-readable-without-credentials: remove 'guest ok = yes' / "
+    "'public = yes' from that share",
+    "share-writable-without-credentials": "share-writable-without-credentials: remove 'guest ok = yes' / "
+    "'public = yes' from that share NOW",
+    "weak-password-policy": "weak-password-policy: pdbedit -P 'min password length' -C 14",
+    "no-account-lockout": "no-account-lockout: pdbedit -P 'bad lockout attempt' -C 10",
+    "share-without-snapshots": "share-without-snapshots: snapshots (vfs objects = shadow_copy2) or backups",
+    "snapshots-stale": "snapshots-stale: check the snapshot schedule and the backup job",
 }
 
 
