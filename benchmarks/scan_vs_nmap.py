@@ -8,7 +8,7 @@ five configurations in turn (SMB1 + guest, SMB3-only + mandatory signing, Debian
 defaults, SMB1-only, SMB2.1-3.0 anonymous shares), then times whole process
 against whole process, alternating which goes first:
 
-    smbguard scan HOSTS --format json -o FILE
+    smbguard scan HOSTS --format json -o FILE --no-store
     nmap -Pn -n -p445 -oX FILE HOSTS \
         --script smb-protocols,smb2-security-mode,smb-security-mode,smb-os-discovery
 
@@ -83,7 +83,7 @@ def run_smbguard(addrs: list[str], out: Path) -> float:
     cmd = [sys.executable, "-m", "smbguard"]
     start = time.perf_counter()
     proc = subprocess.run(
-        [*cmd, "scan", *addrs, "--format", "json", "-o", str(out), "--progress", "off"],
+        [*cmd, "scan", *addrs, "--format", "json", "-o", str(out), "--progress", "off", "--no-store"],
         capture_output=True,
         text=True,
         env=SRC_ENV,

@@ -4,7 +4,7 @@
     python benchmarks/sweep.py --cidr 127.64.0.0/16 --repeat 3
 
 Whole process against whole process, in one run, same addresses, alternating
-order: ``smbguard scan CIDR --format json -o FILE`` and
+order: ``smbguard scan CIDR --format json -o FILE --no-store`` and
 ``nmap -sT -Pn -n -p445 CIDR -oX FILE``. Both write every host. Also reported:
 the engine alone in this process (no interpreter start-up, no output), and a
 plain ``asyncio.open_connection`` loop (the naive baseline). Loopback only.
@@ -47,7 +47,20 @@ def run_smbguard(cidr: str, port: int, out: Path) -> tuple[float, dict[str, int]
     cmd = [sys.executable, "-m", "smbguard"]
     start = time.perf_counter()
     proc = subprocess.run(
-        [*cmd, "scan", cidr, "--port", str(port), "--format", "json", "-o", str(out), "--progress", "off"],
+        [
+            *cmd,
+            "scan",
+            cidr,
+            "--port",
+            str(port),
+            "--format",
+            "json",
+            "-o",
+            str(out),
+            "--progress",
+            "off",
+            "--no-store",
+        ],
         capture_output=True,
         text=True,
         env=SRC_ENV,

@@ -43,7 +43,8 @@ def fake_factory(
 
 
 def run(argv: list[str], factory: Callable[[argparse.Namespace], Collector]) -> int:
-    args = build_parser().parse_args(["scan", *argv])
+    # --no-store: tests never write the user's scan history
+    args = build_parser().parse_args(["scan", *argv, "--no-store"])
     return scan_cli.run(args, collector_factory=factory, argv=["scan", *argv])
 
 
@@ -198,7 +199,19 @@ def test_targets_may_follow_options(
 
     calls: list[Target] = []
     monkeypatch.setattr(scan_cli, "default_collector", fake_factory(calls))
-    code = cli.main(["scan", "127.0.12.1", "--port", "4455", "127.0.12.3", "--format", "jsonl", "127.0.12.5"])
+    code = cli.main(
+        [
+            "scan",
+            "127.0.12.1",
+            "--port",
+            "4455",
+            "127.0.12.3",
+            "--format",
+            "jsonl",
+            "127.0.12.5",
+            "--no-store",
+        ]
+    )
     assert code == 0
     assert sorted((c.address, c.port) for c in calls) == [
         ("127.0.12.1", 4455),

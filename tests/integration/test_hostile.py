@@ -168,6 +168,7 @@ def test_cli_scan_of_hostile_servers_finishes_with_an_error_per_host(
             "-m",
             "smbguard",
             "scan",
+            "--no-store",
             *_targets(),
             "--timeout",
             str(TIMEOUT),
