@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from smbguard.errors import StoreError
+from smbguard.model import ScanInfo, ScanReport
 from smbguard.store import MIGRATIONS, Store, default_db_path, redact_arguments, save_scan
 from tests.report.sample import fixed_report, sample_report
 
@@ -99,22 +101,24 @@ def test_redact_arguments(argv: list[str], expected: list[str]) -> None:
 def test_scans_listed_newest_first_and_previous_same_targets(tmp_path: Path) -> None:
     with Store(tmp_path / "h.sqlite3") as store:
         a = store.save_scan(sample_report())
-        b = store.save_scan(
-            sample_report(minutes=10).__class__(
-                info=sample_report().info.__class__(
-                    started=sample_report().info.started,
-                    finished=None,
-                    arguments=(),
-                    version="0.1.0",
-                    targets=("10.9.9.9",),
-                ),
-                hosts=(),
-            )
+        other = ScanInfo(
+            started=sample_report().info.started,
+            finished=None,
+            arguments=(),
+            version="0.1.0",
+            targets=("10.9.9.9", "10.9.9.8"),
         )
+        b = store.save_scan(ScanReport(info=other, hosts=()))
         c = store.save_scan(fixed_report())
         assert [s.id for s in store.scans()] == [c, b, a]
-        assert store.previous_same_targets(c).id == a  # type: ignore[union-attr]
+        previous = store.previous_same_targets(c)
+        assert previous is not None and previous.id == a
         assert store.previous_same_targets(b) is None
+        # the same targets in another order are the same target list
+        d = store.save_scan(ScanReport(info=replace(other, targets=("10.9.9.8", "10.9.9.9")), hosts=()))
+        previous = store.previous_same_targets(d)
+        assert previous is not None and previous.id == b
+        assert store.scan(b).finished is None and store.scan(b).host_count == 0
         with pytest.raises(StoreError, match="no scan 999"):
             store.scan(999)
 
