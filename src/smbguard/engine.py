@@ -27,6 +27,7 @@ on that host and the scan goes on.
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import contextlib
 import dataclasses
@@ -189,8 +190,8 @@ class _Sweeper:
         self._timeout = timeout
         self._on_result = on_result
         self._ep = select.epoll()
-        self._pending: dict[int, tuple[socket.socket, Target, float]] = {}
-        self._deadlines: deque[tuple[float, int, socket.socket]] = deque()
+        self._pending: dict[int, tuple[_socket.socket, Target, float]] = {}
+        self._deadlines: deque[tuple[float, int, _socket.socket]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         loop.add_reader(self._ep.fileno(), self._on_ready)
 
@@ -202,11 +203,16 @@ class _Sweeper:
         started = time.monotonic()
         try:
             family, addr = _sockaddr(target)
-            sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+            # the C socket type: no Python-level wrapper work per address
+            sock = _socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
         except OSError as exc:
             self._report_error(target, exc.errno or 0, started, str(exc.strerror or exc))
             return
         err = sock.connect_ex(addr)
+        if err == errno.EINPROGRESS:
+            # On a LAN or loopback the refusal has often been processed before
+            # connect() returns: then no epoll round trip is needed at all.
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) or errno.EINPROGRESS
         if err == errno.EINPROGRESS:
             fd = sock.fileno()
             self._pending[fd] = (sock, target, started)
