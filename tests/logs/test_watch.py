@@ -112,3 +112,17 @@ def test_evtx_records_are_not_analysed_twice(shared_data: Path, tmp_path: Path) 
     target.unlink()
     shutil.copy(shared_data / "evtx/evtx-to-mitre-attack/ID5142-_New_file_share_created.evtx", target)
     assert "share-created" in {a.id for a in w2.poll()}
+
+
+def test_once_takes_a_last_line_without_newline(shared_data: Path, tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_bytes((shared_data / "logs/samba/crowdsec-hub_smb-logs.log").read_bytes())  # no final newline
+    w = Watcher(
+        [str(log)],
+        state_path=str(tmp_path / "s.json"),
+        thresholds=Thresholds(spray_accounts=2),
+        from_start=True,
+        out=io.StringIO(),
+    )
+    assert [a.id for a in w.poll()] == []  # the second line is not complete yet
+    assert [a.id for a in w.poll(final=True)] == ["password-spraying"]

@@ -152,11 +152,11 @@ class Watcher:
         return source.last_record
 
     # -- reading -------------------------------------------------------------------------------
-    def _events(self, f: _Followed) -> Iterator[Event]:
+    def _events(self, f: _Followed, final: bool = False) -> Iterator[Event]:
         if f.kind == "evtx":
             yield from self._evtx(f)
         else:
-            yield from self._text(f)
+            yield from self._text(f, final)
 
     def _evtx(self, f: _Followed) -> Iterator[Event]:
         try:
@@ -193,7 +193,7 @@ class Watcher:
             f.offset = 0
         f.handle.seek(f.offset)
 
-    def _text(self, f: _Followed) -> Iterator[Event]:
+    def _text(self, f: _Followed, final: bool = False) -> Iterator[Event]:
         try:
             st = os.stat(f.path)
         except OSError:
@@ -215,32 +215,39 @@ class Watcher:
             f.offset = 0
             f.pending = b""
             f.handle.seek(0)
-        yield from self._read_available(f)
+        yield from self._read_available(f, final=final)
 
     def _read_available(self, f: _Followed, final: bool = False) -> Iterator[Event]:
+        """Parse the complete lines written since the last read, in bounded chunks."""
         assert f.handle is not None and f.parser is not None
-        data = f.handle.read(MAX_READ)
-        if not data and not (final and f.pending):
-            return
-        buf = f.pending + data
-        cut = len(buf) if final else buf.rfind(b"\n") + 1
-        complete, f.pending = buf[:cut], buf[cut:]
-        if len(f.pending) > MAX_PARTIAL:
-            f.parser.stats.warn("over-long line without newline dropped")
-            f.pending = b""
-        f.offset = f.handle.tell() - len(f.pending)
-        if complete:
-            yield from f.parser.events_from_lines(complete.splitlines(keepends=True))
+        while True:
+            data = f.handle.read(MAX_READ)
+            at_end = len(data) < MAX_READ
+            if not data and not (final and f.pending):
+                return
+            buf = f.pending + data
+            cut = len(buf) if (final and at_end) else buf.rfind(b"\n") + 1
+            complete, f.pending = buf[:cut], buf[cut:]
+            if len(f.pending) > MAX_PARTIAL:
+                f.parser.stats.warn("over-long line without newline dropped")
+                f.pending = b""
+            f.offset = f.handle.tell() - len(f.pending)
+            if complete:
+                yield from f.parser.events_from_lines(complete.splitlines(keepends=True))
+            if at_end:
+                return
 
     # -- loop ----------------------------------------------------------------------------------
-    def poll(self) -> list[LogFinding]:
-        """Read whatever is new in every followed file; return alerts not printed before."""
+    def poll(self, final: bool = False) -> list[LogFinding]:
+        """Read whatever is new in every followed file; return alerts not printed before.
+
+        ``final`` (``--once``): a last line without a newline is taken as complete."""
         self._discover()
         self._first_poll = False
         alerts: list[LogFinding] = []
         for f in list(self.files.values()):
             try:
-                for event in self._events(f):
+                for event in self._events(f, final):
                     for finding in self.detectors.feed(event):
                         if finding.key not in self.alerted:
                             self.alerted[finding.key] = datetime.now(tz=UTC).isoformat()
@@ -268,7 +275,7 @@ class Watcher:
     def run(self, jsonl: bool = False, interval: float = 1.0, once: bool = False) -> int:
         try:
             while True:
-                alerts = self.poll()
+                alerts = self.poll(final=once)
                 self.emit(alerts, jsonl)
                 self.save_state()
                 if once:
