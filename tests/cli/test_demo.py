@@ -19,7 +19,7 @@ def test_demo_scans_the_office(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     out_json = tmp_path / "demo.json"
     html = tmp_path / "demo-report.html"
     code = main(
-        ["demo", "--port", "45449", "--base", "127.0.33.0", "--html", str(html), "--json", str(out_json)]
+        ["demo", "--port", "45449", "--base", "127.1.33.0", "--html", str(html), "--json", str(out_json)]
     )
     text = capsys.readouterr().out
     assert code == 0
@@ -31,12 +31,12 @@ def test_demo_scans_the_office(capsys: pytest.CaptureFixture[str], tmp_path: Pat
         end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("    ")), len(lines))
         return "\n".join(lines[start:end])
 
-    assert "AFFECTED  ms17-010" in block("127.0.33.11")
-    assert "ok        ms17-010" in block("127.0.33.12")
-    assert "AFFECTED  cve-2020-0796" in block("127.0.33.13")
-    assert "MITIGATED cve-2020-0796" in block("127.0.33.14")
-    assert "AFFECTED  samba-outdated" in block("127.0.33.16")
-    assert "AFFECTED  doublepulsar" in block("127.0.33.17")
+    assert "AFFECTED  ms17-010" in block("127.1.33.11")
+    assert "ok        ms17-010" in block("127.1.33.12")
+    assert "AFFECTED  cve-2020-0796" in block("127.1.33.13")
+    assert "MITIGATED cve-2020-0796" in block("127.1.33.14")
+    assert "AFFECTED  samba-outdated" in block("127.1.33.16")
+    assert "AFFECTED  doublepulsar" in block("127.1.33.17")
     assert '"doublepulsar"' in out_json.read_text()
     if "html" in REPORTERS:
         page = html.read_text(encoding="utf-8")
@@ -69,7 +69,7 @@ def test_demo_runs_without_root(tmp_path: Path) -> None:
     if probe.returncode != 0:
         pytest.skip(f"the system python cannot import smbguard as nobody: {probe.stderr[-200:]!r}")
     run = subprocess.run(
-        [*cmd, "-m", "smbguard", "demo", "--base", "127.0.34.0", "--html", ""],
+        [*cmd, "-m", "smbguard", "demo", "--base", "127.1.34.0", "--html", ""],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -77,7 +77,7 @@ def test_demo_runs_without_root(tmp_path: Path) -> None:
         timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    assert "127.0.34.11:10445" in run.stdout
+    assert "127.1.34.11:10445" in run.stdout
     assert "AFFECTED  ms17-010" in run.stdout
 
 
@@ -94,7 +94,7 @@ def test_demo_serve_keeps_the_lab_running_until_sigterm() -> None:
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")])),
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "smbguard", "demo", "--serve", "--port", "45452", "--base", "127.0.33.0"],
+        [sys.executable, "-m", "smbguard", "demo", "--serve", "--port", "45452", "--base", "127.1.32.0"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -106,8 +106,8 @@ def test_demo_serve_keeps_the_lab_running_until_sigterm() -> None:
             lines.append(line)
             if line.startswith("Try:"):
                 break
-        assert any("127.0.33.11" in line and "win7-unpatched" in line for line in lines)
-        state = asyncio.run(ms17_010.probe(Target("127.0.33.11", 45452))).state
+        assert any("127.1.32.11" in line and "win7-unpatched" in line for line in lines)
+        state = asyncio.run(ms17_010.probe(Target("127.1.32.11", 45452))).state
         assert state == "vulnerable"
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -1,6 +1,6 @@
 """nmap and smbclient agree with the emulator (and with smbguard) about every persona.
 
-The lab runs in a subprocess (``python -m smbguard.lab``) on 127.0.35.11-17,
+The lab runs in a subprocess (``python -m smbguard.lab``) on 127.1.35.11-17,
 port 45450; nmap's own SMB library talks to it (``--script-args smbport``).
 Only loopback addresses are ever probed.
 """
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 PORT = 45450
 SRC = Path(__file__).resolve().parents[2] / "src"
-BASE = "127.0.35"
+BASE = "127.1.35"
 # nmap 7.9x prints "202", newer releases "2:0:2".
 NMAP_DIALECTS = {
     "202": "2.0.2",
@@ -77,7 +77,7 @@ def lab445() -> Iterator[dict[str, personas.Persona]]:
     """nmap's smb-os-discovery only works on port 445/139 (it ignores smbport)."""
     if os.geteuid() != 0:
         pytest.skip("port 445 needs root")
-    yield from _start("127.0.36", 445)
+    yield from _start("127.1.36", 445)
 
 
 def _nmap(addresses: list[str], scripts: str, port: int = PORT) -> dict[str, dict[str, ET.Element]]:

@@ -88,7 +88,7 @@ def test_module_entry_point_runs_and_stops() -> None:
             "--layout",
             "demo",
             "--base",
-            "127.0.31.0",
+            "127.1.31.0",
             "--port",
             str(PORT),
         ],
@@ -100,7 +100,7 @@ def test_module_entry_point_runs_and_stops() -> None:
         assert proc.stdout is not None
         lines = [proc.stdout.readline().strip() for _ in range(8)]
         assert lines[-1] == "READY"
-        assert lines[0] == f"127.0.31.11:{PORT} win7-unpatched"
+        assert lines[0] == f"127.1.31.11:{PORT} win7-unpatched"
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
