@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import json.encoder
+import operator
 import shutil
 import tempfile
 from typing import IO, Any
@@ -105,13 +107,20 @@ _BARE_CHUNKS: tuple[list[str], list[str]] | None = None
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
+_DEFAULTS_GETTER: Any = None
+_DEFAULTS_VALUES: tuple[Any, ...] = ()
+
+
 def _is_bare(result: HostResult) -> bool:
-    global _BARE
+    global _BARE, _DEFAULTS_GETTER, _DEFAULTS_VALUES
     if _BARE is None:
         _BARE = _bare_template()
-    defaults = _BARE[0]
-    facts = result.facts
-    return not (result.findings or result.results or any(getattr(facts, k) != v for k, v in defaults.items()))
+        _DEFAULTS_GETTER = operator.attrgetter(*_BARE[0])
+        _DEFAULTS_VALUES = tuple(_BARE[0].values())
+    if result.findings or result.results:
+        return False
+    # one C-level tuple comparison (identity first, then ==) instead of a loop
+    return bool(_DEFAULTS_GETTER(result.facts) == _DEFAULTS_VALUES)
 
 
 def _bare_chunks() -> tuple[list[str], list[str]]:
@@ -162,9 +171,38 @@ def host_json(result: HostResult) -> str:
     values = _bare_values(result)
     parts = [chunks[0]]
     for i, k in enumerate(keys):
-        parts.append(_COMPACT.encode(values[k]))
+        parts.append(_errors_json(result.facts.errors) if k == "errors" else _encode_scalar(values[k]))
         parts.append(chunks[i + 1])
     return "".join(parts)
+
+
+def _errors_json(errors: tuple[Any, ...]) -> str:
+    """The errors list of a sweep repeats (every refused port says the same): cache it."""
+    text = _ERRORS_JSON.get(errors)
+    if text is None:
+        text = _COMPACT.encode([e.to_dict() for e in errors])
+        if len(_ERRORS_JSON) < 1024:
+            _ERRORS_JSON[errors] = text
+    return text
+
+
+_encode_str: Any = json.encoder.encode_basestring
+_ERRORS_JSON: dict[tuple[Any, ...], str] = {}
+
+
+def _encode_scalar(value: Any) -> str:
+    """json.dumps for the few value types of a bare host, minus the encoder set-up."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is str:
+        return str(_encode_str(value))
+    if type(value) is int:
+        return int.__repr__(value)
+    return _COMPACT.encode(value)
 
 
 def _bare_values(result: HostResult) -> dict[str, Any]:
