@@ -105,6 +105,18 @@ def judge(check_id: str, facts: HostFacts, fixed_ubr: Mapping[int, int], kb: str
                 )
             ]
 
+        if disable_compression in (1, "1", True):
+            return [
+                result(
+                    Status.MITIGATED,
+                    Confidence.CONFIRMED,
+                    f"affected build {build.number} (patch level unknown) with DisableCompression=1",
+                    build=build.number,
+                    disable_compression=1,
+                    build_source="audit",
+                )
+            ]
+
     smb2 = facts.smb2
     if smb2 is None:
         return [result(Status.UNKNOWN, Confidence.POSSIBLE, "SMB2/3 negotiate facts missing")]
