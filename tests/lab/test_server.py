@@ -141,3 +141,27 @@ def test_dripping_frame_and_message_cap() -> None:
     dripped, answers = asyncio.run(run())
     assert dripped < 0.1 * len(framed)  # closed long before the frame completed
     assert answers == 3
+
+
+def test_netbios_session_service_port() -> None:
+    """With ``netbios_port`` the SMB1 personas also answer RFC 1002 SESSION REQUESTs."""
+    from smbguard.proto import netbios
+
+    lab = Lab({"127.0.30.123": personas.WIN7_SP1_UNPATCHED}, port=PORT, netbios_port=45453)
+
+    async def run() -> tuple[bytes, bytes]:
+        async with lab.running():
+            r, w = await asyncio.wait_for(asyncio.open_connection("127.0.30.123", 45453), 2)
+            w.write(netbios.encode_session_request("*SMBSERVER", "SMBGUARD"))
+            negotiate = smb1.encode_negotiate_request((smb1.NT_LM_0_12,))
+            w.write(len(negotiate).to_bytes(4, "big") + negotiate)
+            await w.drain()
+            answer = await asyncio.wait_for(r.readexactly(4), 2)
+            head = await asyncio.wait_for(r.readexactly(4), 2)
+            body = await asyncio.wait_for(r.readexactly(int.from_bytes(head[1:], "big")), 2)
+            w.close()
+            return answer, body
+
+    answer, body = asyncio.run(run())
+    assert netbios.decode_session_response(answer).positive
+    assert smb1.decode_negotiate_response(body).accepted
