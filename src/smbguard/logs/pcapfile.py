@@ -381,8 +381,14 @@ class Direction:
                 self._reset()
             else:
                 return
-        pos = 0
         end = len(data)
+        if not self.msg_len and not self.header and not self.skip and end >= 8 and data[0] == 0:
+            # common case: the segment is exactly one whole session message
+            length = int.from_bytes(data[1:4], "big")
+            if length + 4 == end and length <= self.cap:
+                self.deliver(ts, data[4:], length)
+                return
+        pos = 0
         while pos < end:
             if self.skip:
                 n = min(self.skip, end - pos)
