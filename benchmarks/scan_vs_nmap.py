@@ -8,7 +8,8 @@ five configurations in turn (SMB1 + guest, SMB3-only + mandatory signing, Debian
 defaults, SMB1-only, SMB2.1-3.0 anonymous shares), then times whole process
 against whole process, alternating which goes first:
 
-    smbguard scan HOSTS --format json -o FILE --no-store
+    smbguard scan HOSTS --format json -o FILE --no-store            (default)
+    smbguard scan HOSTS ... --no-ms17-010 --no-doublepulsar         (same probes as nmap's)
     nmap -Pn -n -p445 -oX FILE HOSTS \
         --script smb-protocols,smb2-security-mode,smb-security-mode,smb-os-discovery
 
@@ -79,11 +80,20 @@ def lab_configs(n: int) -> list[SambaConfig]:
     return out
 
 
-def run_smbguard(addrs: list[str], out: Path) -> float:
+#: smbguard variants timed: its default (SMB1 hosts also get the read-only MS17-010
+#: and DoublePulsar probes, two more connections each), and the same facts nmap's
+#: four scripts give, without those probes.
+VARIANTS = {
+    "smbguard": [],
+    "smbguard-novuln": ["--no-ms17-010", "--no-doublepulsar"],
+}
+
+
+def run_smbguard(addrs: list[str], out: Path, extra: list[str]) -> float:
     cmd = [sys.executable, "-m", "smbguard"]
     start = time.perf_counter()
     proc = subprocess.run(
-        [*cmd, "scan", *addrs, "--format", "json", "-o", str(out), "--progress", "off", "--no-store"],
+        [*cmd, "scan", *addrs, "--format", "json", "-o", str(out), "--progress", "off", "--no-store", *extra],
         capture_output=True,
         text=True,
         env=SRC_ENV,
@@ -188,31 +198,34 @@ def main() -> None:
     configs = lab_configs(args.hosts)
     addrs = [c.address for c in configs]
     tmp = Path(tempfile.mkdtemp(prefix="smbguard-bench-"))
-    times: dict[str, list[float]] = {"smbguard": [], "nmap": []}
+    times: dict[str, list[float]] = {name: [] for name in [*VARIANTS, "nmap"]}
     problems: list[str] = []
     with SambaLab(configs):
         time.sleep(0.5)
         for r in range(args.rounds):
-            order = ["smbguard", "nmap"] if r % 2 == 0 else ["nmap", "smbguard"]
+            order = [*VARIANTS, "nmap"]
+            if r % 2:
+                order.reverse()
             for tool in order:
-                if tool == "smbguard":
-                    times[tool].append(run_smbguard(addrs, tmp / f"sg{r}.json"))
+                if tool in VARIANTS:
+                    out = tmp / f"{tool}{r}.json"
+                    times[tool].append(run_smbguard(addrs, out, VARIANTS[tool]))
                 else:
                     times[tool].append(run_nmap(addrs, tmp / f"nm{r}.xml"))
-            sg = parse_smbguard(tmp / f"sg{r}.json")
             nm = parse_nmap(tmp / f"nm{r}.xml")
-            problems += [f"round {r + 1}: {p}" for p in compare(sg, nm, addrs)]
-    sg_med, nm_med = statistics.median(times["smbguard"]), statistics.median(times["nmap"])
+            for tool in VARIANTS:
+                sg = parse_smbguard(tmp / f"{tool}{r}.json")
+                problems += [f"round {r + 1} {tool}: {p}" for p in compare(sg, nm, addrs)]
+    med = {tool: statistics.median(t) for tool, t in times.items()}
     facts = statistics.median(v["facts"] for v in sg.values())
     print(
         f"{args.hosts} Samba hosts on loopback, {args.rounds} rounds (median), whole process vs whole process"
     )
-    print(f"{'tool':<10} {'seconds':>8}  runs")
-    print(f"{'smbguard':<10} {sg_med:>8.2f}  " + " ".join(f"{t:.2f}" for t in times["smbguard"]))
-    print(f"{'nmap':<10} {nm_med:>8.2f}  " + " ".join(f"{t:.2f}" for t in times["nmap"]))
-    print(
-        f"ratio: smbguard is {nm_med / sg_med:.1f}x faster; non-null facts per host (smbguard): {facts:.0f}"
-    )
+    print(f"{'tool':<16} {'seconds':>8} {'vs nmap':>8}  runs")
+    for tool, t in times.items():
+        ratio = med["nmap"] / med[tool]
+        print(f"{tool:<16} {med[tool]:>8.2f} {ratio:>7.1f}x  " + " ".join(f"{x:.2f}" for x in t))
+    print(f"non-null facts per host in smbguard's JSON: {facts:.0f}")
     print(f"agreement on SMB1, dialects, signing: {'all hosts agree' if not problems else 'DISAGREE'}")
     for p in problems:
         print("  " + p)
