@@ -15,6 +15,8 @@ from pathlib import Path
 
 import evtx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smbguard.logs.events import EventKind
 from smbguard.logs.winevent import EventJsonSource, EventXmlSource, EvtxSource, event_from_xml, parse_time
@@ -176,3 +178,26 @@ def test_parse_time_variants() -> None:
     assert parse_time("2021-12-12T07:15:28.352504Z") == datetime(2021, 12, 12, 7, 15, 28, 352504, tzinfo=UTC)
     assert parse_time("garbage") is None
     assert parse_time(None) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(max_size=400), st.sampled_from(["4624", "4625", "5145", "5140", "5143", "3000", "551", "31017"])
+)
+def test_fuzz_event_xml(body: str, event_id: str) -> None:
+    xml = f"<Event><System><EventID>{event_id}</EventID>{body}</System><EventData>{body}</EventData></Event>"
+    eid, event = event_from_xml(xml, "fuzz")
+    assert eid == event_id
+    assert event is None or event.event_id == event_id
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=120), max_size=10))
+def test_fuzz_event_json_lines(tmp_path_factory: pytest.TempPathFactory, lines: list[str]) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "events.jsonl"
+    path.write_text(
+        "\n".join(['{"Event": {"System": {"EventID": 4625}, "EventData": {"LogonType": "x"}}}', *lines])
+    )
+    source = EventJsonSource(str(path))
+    events = list(source.events())
+    assert source.stats.events == len(events) >= 1
