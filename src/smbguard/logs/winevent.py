@@ -210,10 +210,12 @@ def event_from_xml(xml: str, source: str) -> tuple[str | None, Event | None]:
     if event_id not in INTERESTING:
         return event_id, None
     escaped = "&" in xml
+    start = xml.find("<EventData", match.end())
+    start = match.end() if start < 0 else start
     if escaped:
-        data = {name: html.unescape(value) for name, value in _DATA.findall(xml, match.end())}
+        data = {name: html.unescape(value) for name, value in _DATA.findall(xml, start)}
     else:
-        data = dict(_DATA.findall(xml, match.end()))
+        data = dict(_DATA.findall(xml, start))
     if "<UserData>" in xml:
         user_data = _USERDATA.search(xml, match.end())
         if user_data is not None:
