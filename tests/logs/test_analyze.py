@@ -28,7 +28,12 @@ def test_sniffing_real_files(shared_data: Path) -> None:
 
 def test_capture_through_logs_analyze(shared_data: Path) -> None:
     result = analyze([str(shared_data / "pcaps/suricata-verify/smb2-09-trunc-file-logging/input.pcap")])
-    assert {f.id for f in result.findings} == {"ms17-010-exploit-traffic", "smb1-client-activity"}
+    # the MS17-010 check runs over an anonymous (null) session, hence anonymous-logon
+    assert {f.id for f in result.findings} == {
+        "ms17-010-exploit-traffic",
+        "smb1-client-activity",
+        "anonymous-logon",
+    }
     (source,) = result.sources
     assert source.type == "pcap" and source.records == 782  # capinfos -c
 

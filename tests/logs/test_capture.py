@@ -211,3 +211,12 @@ def test_garbage_timestamps_do_not_crash() -> None:
     (event,) = list(analyzer._out)
     assert event.event_id == "pcap:smb1-negotiate" and event.time is None
     assert analyzer.clients["192.0.2.1"].smb1_only
+
+
+def test_anonymous_sessions_in_capture(shared_data: Path) -> None:
+    # tshark -Y "ntlmssp.messagetype==3" -e ntlmssp.auth.username: 10 x NULL from 172.16.0.10
+    report = analyze_pcap(str(shared_data / PCAPS / "suricata-verify/dcerpc_zerologon/input.pcap"))
+    (anon,) = [f for f in report.findings if f.id == "anonymous-logon"]
+    assert anon.key == "anonymous-logon|172.16.0.10|172.16.5.58"
+    assert anon.evidence["count"] == 10
+    assert anon.evidence["logon_kinds"] == {"anonymous SMB2 session setup (capture)": 10}

@@ -208,10 +208,12 @@ class AnonymousLogonDetector(_Simple):
         if event.kind is not EventKind.LOGON:
             return None
         user = (event.user or "").lower()
-        if event.event_id == "4624" and user == "anonymous logon":
-            kind = (
-                f"anonymous logon type {event.logon_type} ({event.lm_package or event.auth_package or '-'})"
-            )
+        if event.event_id in ("4624", "pcap:session-setup") and user == "anonymous logon":
+            if event.event_id == "4624":
+                package = event.lm_package or event.auth_package or "-"
+                kind = f"anonymous logon type {event.logon_type} ({package})"
+            else:
+                kind = f"anonymous {event.protocol or 'SMB'} session setup (capture)"
             return f"{event.client}|{event.server or 'unknown'}", kind
         if event.event_id.startswith("samba:auth") and user in _ANONYMOUS:
             return f"{event.client}|{event.server or 'unknown'}", "samba anonymous authentication"
