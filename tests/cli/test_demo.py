@@ -112,3 +112,12 @@ def test_demo_serve_keeps_the_lab_running_until_sigterm() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
+
+
+def test_demo_in_traditional_chinese(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["demo", "--port", "45454", "--base", "127.1.38.0", "--html", "", "--lang", "zh-TW"])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "弱點檢查" in text and "共 7 台主機" in text
+    assert "受影響    ms17-010" in text  # label padded to 9 terminal columns
+    assert "缺少 MS17-010 更新" in text  # catalog title in zh-TW

@@ -157,7 +157,7 @@ def _print(report: ScanReport, layout: dict[str, Persona], lang: str) -> None:
     from smbguard.report import get_reporter
 
     print(get_reporter("table").render(report, lang))
-    print("Vulnerability checks (MS17-010, DoublePulsar, SMBGhost, SMBleed, end of support, Samba):")
+    print(_TEXT[lang]["header"])
     hosts = sorted(report.hosts, key=lambda h: tuple(int(p) for p in h.facts.target.address.split(".")))
     for host in hosts:
         persona = layout.get(host.facts.target.address)
@@ -165,7 +165,35 @@ def _print(report: ScanReport, layout: dict[str, Persona], lang: str) -> None:
         for line in vuln_lines(host, lang):
             print(f"    {line}")
     findings = sum(len(h.findings) for h in report.hosts)
-    print(f"\n{len(report.hosts)} hosts, {findings} findings.")
+    print("\n" + _TEXT[lang]["summary"].format(hosts=len(report.hosts), findings=findings))
+
+
+_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "header": "Vulnerability checks (MS17-010, DoublePulsar, SMBGhost, SMBleed, end of support, Samba):",
+        "summary": "{hosts} hosts, {findings} findings.",
+        "affected": "AFFECTED",
+        "not_affected": "ok",
+        "mitigated": "MITIGATED",
+        "unknown": "unknown",
+    },
+    "zh-TW": {
+        "header": "弱點檢查（MS17-010、DoublePulsar、SMBGhost、SMBleed、停止支援、Samba 版本）：",
+        "summary": "共 {hosts} 台主機，{findings} 項發現。",
+        "affected": "受影響",
+        "not_affected": "正常",
+        "mitigated": "已緩解",
+        "unknown": "無法判定",
+    },
+}
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-justify to ``width`` terminal columns (CJK characters take two)."""
+    import unicodedata
+
+    cols = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - cols)
 
 
 def vuln_lines(host: HostResult, lang: str = "en") -> list[str]:
@@ -175,17 +203,12 @@ def vuln_lines(host: HostResult, lang: str = "en") -> list[str]:
     for result in host.results:
         if result.check_id not in VULN_IDS or result.status is Status.NOT_APPLICABLE:
             continue
-        label = {
-            Status.AFFECTED: "AFFECTED",
-            Status.NOT_AFFECTED: "ok",
-            Status.MITIGATED: "MITIGATED",
-            Status.UNKNOWN: "unknown",
-        }.get(result.status, result.status.value)
+        label = _pad(_TEXT[lang].get(result.status.value, result.status.value), 9)
         extra = ""
         if result.check_id in severity:
             extra = f" [{severity[result.check_id]}, {result.confidence.value}]"
         detail = _title(result.check_id, lang) if result.status is Status.AFFECTED else (result.reason or "")
-        lines.append(f"{label:<9} {result.check_id:<18}{extra} {detail}".rstrip())
+        lines.append(f"{label} {result.check_id:<18}{extra} {detail}".rstrip())
     return lines
 
 
