@@ -235,3 +235,34 @@ def test_interval_set_contains_and_subtract(spans: list[tuple[int, int]], lo: in
         assert s.contains(4, v) == (v in covered)
     rest = [v for a, b in s.subtract(4, lo, lo + 40) for v in range(a, b + 1)]
     assert rest == [v for v in range(lo, lo + 41) if v not in covered]
+
+
+def test_many_names_resolve_in_a_bounded_pool_and_each_gets_its_own_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """100 names that each take 0.05 s: with a per-name timeout of 0.5 s none may time
+    out while waiting for a thread (100 x 0.05 s would exceed it if timeouts counted
+    the queue)."""
+    import socket as socket_module
+    import threading
+
+    active = [0, 0]  # current, peak
+    lock = threading.Lock()
+
+    def slow_getaddrinfo(host: str, *_a: object, **_k: object) -> list[tuple[object, ...]]:
+        with lock:
+            active[0] += 1
+            active[1] = max(active[1], active[0])
+        time.sleep(0.05)
+        with lock:
+            active[0] -= 1
+        n = int(host.split("-")[1].split(".")[0])
+        return [(socket_module.AF_INET, socket_module.SOCK_STREAM, 6, "", (f"127.0.13.{n}", 0))]
+
+    monkeypatch.setattr(socket_module, "getaddrinfo", slow_getaddrinfo)
+    names = [f"host-{i}.example" for i in range(1, 101)]
+    ts = asyncio.run(parse(names).resolve(timeout=0.5))
+    assert sorted(t.address for t in ts) == sorted(f"127.0.13.{i}" for i in range(1, 101))
+    from smbguard.targets import RESOLVER_THREADS
+
+    assert active[1] <= RESOLVER_THREADS

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import concurrent.futures
+import functools
 import ipaddress
 import re
 import socket
@@ -37,6 +39,8 @@ from smbguard.errors import TargetError
 from smbguard.model import Target
 
 DEFAULT_PORT = 445
+#: Host names resolved at once (each lookup holds a thread).
+RESOLVER_THREADS = 16
 _LABEL = r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)"
 _HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
 _SCOPE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -138,7 +142,19 @@ class TargetSet:
         if not names:
             return self
         ordered = sorted(names)
-        answers = await asyncio.gather(*(resolve_name(n, timeout) for n in ordered), return_exceptions=True)
+        # getaddrinfo blocks a thread: a bounded pool of our own, and each name's
+        # timeout starts when its lookup starts (not while it waits for a thread).
+        pool = concurrent.futures.ThreadPoolExecutor(RESOLVER_THREADS, thread_name_prefix="smbguard-dns")
+        slots = asyncio.Semaphore(RESOLVER_THREADS)
+
+        async def one(name: str) -> list[str]:
+            async with slots:
+                return await resolve_name(name, timeout, pool)
+
+        try:
+            answers = await asyncio.gather(*(one(n) for n in ordered), return_exceptions=True)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         table: dict[str, list[str]] = {}
         for name, answer in zip(ordered, answers, strict=True):
             if isinstance(answer, BaseException):
@@ -197,12 +213,16 @@ class TargetSet:
                         yield Target(str(ipaddress.IPv6Address(value)) + suffix, b.port, b.hostname)
 
 
-async def resolve_name(name: str, timeout: float) -> list[str]:
+async def resolve_name(
+    name: str, timeout: float, executor: concurrent.futures.Executor | None = None
+) -> list[str]:
     """A and AAAA addresses of ``name`` (order of the resolver, deduplicated)."""
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(timeout):
-            infos = await loop.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+            infos = await loop.run_in_executor(
+                executor, functools.partial(socket.getaddrinfo, name, None, type=socket.SOCK_STREAM)
+            )
     except TimeoutError:
         raise TargetError(f"cannot resolve {name!r}: no answer within {timeout:g}s") from None
     except OSError as exc:
