@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.helpers.samba import SambaConfig, SambaInstance, SambaLab, samba_fixture
+from tests.helpers.samba import SMBD, SambaConfig, SambaInstance, SambaLab, samba_fixture
 from tests.report.test_json import HOST_VALIDATOR, VALIDATOR
 
 pytestmark = pytest.mark.integration
@@ -265,7 +265,7 @@ def test_ntlm_names_and_samba_version(scan_doc: dict[str, Any], address: str) ->
     assert ntlm["version"] == "6.1.0"
     if EXPECT[address].smb1:
         # the exact version shows through SMB1's anonymous session setup
-        samba_version = subprocess.run(["smbd", "--version"], capture_output=True, text=True).stdout.split()[
+        samba_version = subprocess.run([SMBD, "--version"], capture_output=True, text=True).stdout.split()[
             -1
         ]
         assert h["smb1"]["native_lan_manager"] == f"Samba {samba_version}"
