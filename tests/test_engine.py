@@ -294,3 +294,13 @@ def test_hosts_whose_port_did_not_accept_are_not_evaluated() -> None:
     engine = Engine(FakeCollector(answer=answer), EngineOptions(preconnect=False), evaluate=evaluate)
     assert len(asyncio.run(collect_all(engine, targets(3)))) == 3
     assert evaluated == [Target("127.0.12.1", 445)]
+
+
+def test_sweep_handles_ipv6_targets() -> None:
+    fake = FakeCollector(delay=0)
+    tgts = [Target("::1", 4562), Target("::1", 4563)]
+    results = asyncio.run(collect_all(Engine(fake, EngineOptions(preconnect=True)), tgts))
+    assert sorted((r.facts.target.port, r.facts.port_state) for r in results) == [
+        (4562, PortState.CLOSED),
+        (4563, PortState.CLOSED),
+    ]
