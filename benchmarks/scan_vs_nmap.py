@@ -104,6 +104,18 @@ def run_smbguard(addrs: list[str], out: Path, extra: list[str]) -> float:
     return elapsed
 
 
+def samba_cpu(lab: SambaLab) -> float:
+    """CPU seconds used so far by the lab's smbd parents and their reaped children
+    (one child per connection): /proc/PID/stat utime+stime+cutime+cstime."""
+    ticks = 0
+    for inst in lab:
+        if inst.process is None:
+            continue
+        fields = Path(f"/proc/{inst.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += sum(int(x) for x in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def run_nmap(addrs: list[str], out: Path) -> float:
     start = time.perf_counter()
     proc = subprocess.run(
@@ -199,19 +211,23 @@ def main() -> None:
     addrs = [c.address for c in configs]
     tmp = Path(tempfile.mkdtemp(prefix="smbguard-bench-"))
     times: dict[str, list[float]] = {name: [] for name in [*VARIANTS, "nmap"]}
+    server_cpu: dict[str, list[float]] = {name: [] for name in times}
     problems: list[str] = []
-    with SambaLab(configs):
+    with SambaLab(configs) as lab:
         time.sleep(0.5)
         for r in range(args.rounds):
             order = [*VARIANTS, "nmap"]
             if r % 2:
                 order.reverse()
             for tool in order:
+                cpu_before = samba_cpu(lab)
                 if tool in VARIANTS:
                     out = tmp / f"{tool}{r}.json"
                     times[tool].append(run_smbguard(addrs, out, VARIANTS[tool]))
                 else:
                     times[tool].append(run_nmap(addrs, tmp / f"nm{r}.xml"))
+                time.sleep(0.3)  # let smbd reap its children (not timed)
+                server_cpu[tool].append(samba_cpu(lab) - cpu_before)
             nm = parse_nmap(tmp / f"nm{r}.xml")
             for tool in VARIANTS:
                 sg = parse_smbguard(tmp / f"{tool}{r}.json")
@@ -221,10 +237,11 @@ def main() -> None:
     print(
         f"{args.hosts} Samba hosts on loopback, {args.rounds} rounds (median), whole process vs whole process"
     )
-    print(f"{'tool':<16} {'seconds':>8} {'vs nmap':>8}  runs")
+    print(f"{'tool':<16} {'seconds':>8} {'vs nmap':>8} {'Samba CPU s':>12}  runs")
     for tool, t in times.items():
         ratio = med["nmap"] / med[tool]
-        print(f"{tool:<16} {med[tool]:>8.2f} {ratio:>7.1f}x  " + " ".join(f"{x:.2f}" for x in t))
+        cpu = statistics.median(server_cpu[tool])
+        print(f"{tool:<16} {med[tool]:>8.2f} {ratio:>7.1f}x {cpu:>12.2f}  " + " ".join(f"{x:.2f}" for x in t))
     print(f"non-null facts per host in smbguard's JSON: {facts:.0f}")
     print(f"agreement on SMB1, dialects, signing: {'all hosts agree' if not problems else 'DISAGREE'}")
     for p in problems:
