@@ -7,6 +7,7 @@ and against the per-file notes in SOURCES.md."""
 from __future__ import annotations
 
 import struct
+from collections import Counter
 from pathlib import Path
 
 from smbguard.logs.capture import CaptureAnalyzer
@@ -111,9 +112,10 @@ def test_admin_share_from_capture(shared_data: Path) -> None:
     report = analyze_pcap(str(shared_data / PCAPS / "pcap-attack/LM_psexec_smb_dcerpc_epm_svcctl.pcapng"))
     admin = [f for f in report.findings if f.id == "admin-share-access"]
     assert len(admin) == 1
-    assert admin[0].evidence["targets"] == {"ADMIN$": 1}
+    # tree connect to ADMIN$ + CREATE of PSEXESVC.exe on it
+    assert admin[0].evidence["targets"] == {"ADMIN$": 2}
     assert admin[0].evidence["servers"] == ["172.16.66.36"]
-    assert admin[0].evidence["accounts"] == {"3B\\backdoor": 1}  # tshark: ntlmssp.auth.domain, .username
+    assert admin[0].evidence["accounts"] == {"3B\\backdoor": 2}  # tshark: ntlmssp.auth.domain, .username
 
 
 def _pcap(packets: list[bytes]) -> bytes:
@@ -220,3 +222,30 @@ def test_anonymous_sessions_in_capture(shared_data: Path) -> None:
     assert anon.key == "anonymous-logon|172.16.0.10|172.16.5.58"
     assert anon.evidence["count"] == 10
     assert anon.evidence["logon_kinds"] == {"anonymous SMB2 session setup (capture)": 10}
+
+
+def test_file_operations_in_captures(shared_data: Path) -> None:
+    def ops(name: str) -> list[tuple[str, str | None, str | None, str | None]]:
+        _, events, _ = _run(shared_data / PCAPS / name)
+        return [
+            (e.event_id, e.share, e.path, e.new_path)
+            for e in events
+            if e.event_id.startswith(("pcap:write", "pcap:create", "pcap:rename", "pcap:delete"))
+        ]
+
+    # tshark -V: CREATE Options 0x00001040 (Delete On Close) on test_dir and test_dir\test_create.dat
+    assert Counter(ops("zeek/smb2.delete-on-close-perms-delete-existing.pcap")) == {
+        ("pcap:delete-on-close", "tmp", "test_dir", None): 1,
+        ("pcap:delete-on-close", "tmp", "test_dir\\test_create.dat", None): 2,
+    }
+    # tshark: SetInfo FILE_DISPOSITION_INFO with FileId ffff... compounded after a CREATE
+    assert ops("ndpi/smb_deletefile.pcap") == [
+        ("pcap:delete", None, "Luca\\Downloads\\innosetup-5.6.1.exe", None)
+    ]
+    # GandCrab (UNAVARRA dataset): rename to the .hdcjuh extension
+    (rename,) = ops("suricata-verify/smb2-async/input.pcap")
+    assert rename[0] == "pcap:rename" and rename[3] is not None and rename[3].endswith("F9768.pdf.hdcjuh")
+    # PsExec: service binary written to ADMIN$ and deleted afterwards
+    psexec = ops("suricata-verify/smb2-07/20171220_smb_psexec_add_user.pcap")
+    assert ("pcap:create", "ADMIN$", "PSEXESVC.exe", None) in psexec
+    assert ("pcap:delete", "ADMIN$", "PSEXESVC.exe", None) in psexec

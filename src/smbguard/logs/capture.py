@@ -63,7 +63,19 @@ _SMB1_INTERESTING = frozenset(
         smb1.Command.NT_TRANSACT,
     }
 )
-_SMB2_INTERESTING = frozenset({smb2.Command.NEGOTIATE, smb2.Command.SESSION_SETUP, smb2.Command.TREE_CONNECT})
+_SMB2_INTERESTING = frozenset(
+    {
+        smb2.Command.NEGOTIATE,
+        smb2.Command.SESSION_SETUP,
+        smb2.Command.TREE_CONNECT,
+        smb2.Command.CREATE,
+        smb2.Command.WRITE,
+        smb2.Command.SET_INFO,
+    }
+)
+_CREATED = frozenset({0, 2, 3})  # CreateAction: FILE_SUPERSEDED, FILE_CREATED, FILE_OVERWRITTEN
+MAX_FILES_PER_FLOW = 10_000
+_RELATED_FILE_ID = b"\xff" * 16
 MAX_FLOWS = 65_536
 STATUS_MORE_PROCESSING = 0xC0000016
 STATUS_INSUFF_SERVER_RESOURCES = 0xC0000205
@@ -163,6 +175,9 @@ class _Flow:
     nt_rename: bool = False
     ghost: bool = False
     state: _Server | None = None
+    trees: dict[int, str] = field(default_factory=dict)  # SMB2 TreeId -> share name
+    files: dict[bytes, tuple[str | None, str]] = field(default_factory=dict)  # FileId -> (share, name)
+    written: set[bytes] = field(default_factory=set)  # FileIds already reported as written
     user: str | None = None  # account of the last successful session setup
     domain: str | None = None
 
@@ -201,6 +216,7 @@ class CaptureAnalyzer:
         self.servers: dict[tuple[str, int], _Server] = {}
         self.clients: dict[str, _Client] = {}
         self._out: deque[Event] = deque()
+        self._chain_file: tuple[str | None, str] | None = None
         self.smb_messages = 0
         self.smb_bytes = 0
 
@@ -357,12 +373,25 @@ class CaptureAnalyzer:
                         detail="SMB1 session",
                     )
             elif magic == b"\xfeSMB":
-                # [MS-SMB2] 2.2.1: Command is the 16-bit field at offset 12
-                if len(msg) >= 14 and msg[12] in _SMB2_INTERESTING and msg[13] == 0:
-                    if to_server:
-                        self._smb2_request(flow, ts, msg)
+                # [MS-SMB2] 2.2.1: Command is the 16-bit field at offset 12, NextCommand the
+                # 32-bit field at offset 20 (compounded requests/responses, 3.2.4.1.4)
+                self._chain_file = None
+                pos = 0
+                for _ in range(32):
+                    part = msg[pos:]
+                    next_command = int.from_bytes(part[20:24], "little") if len(part) >= 24 else 0
+                    if 64 <= next_command < len(part):
+                        part = part[:next_command]
                     else:
-                        self._smb2_response(flow, server, ts, msg)
+                        next_command = 0
+                    if len(part) >= 14 and part[12] in _SMB2_INTERESTING and part[13] == 0:
+                        if to_server:
+                            self._smb2_request(flow, ts, part)
+                        else:
+                            self._smb2_response(flow, server, ts, part)
+                    if not next_command:
+                        break
+                    pos += next_command
             elif magic == b"\xfdSMB":
                 server.encrypted += 1
             elif magic == b"\xfcSMB":
@@ -572,6 +601,34 @@ class CaptureAnalyzer:
                 flow.pending[(2, hdr.message_id)] = ("auth", ntlmssp.decode_authenticate(raw))
         elif cmd == smb2.Command.TREE_CONNECT:
             flow.pending[(2, hdr.message_id)] = ("tree", smb2.decode_tree_connect_request(msg).path)
+        elif cmd == smb2.Command.CREATE:
+            create = smb2.decode_create_request(msg)
+            flow.pending[(2, hdr.message_id)] = ("create", hdr.tree_id, create)
+            self._chain_file = (flow.trees.get(hdr.tree_id), create.name)
+        elif cmd == smb2.Command.WRITE:
+            write = smb2.decode_write_request(msg)
+            if write.file_id not in flow.written:
+                self._file_event(flow, ts, EventKind.FILE_WRITE, "pcap:write", hdr.tree_id, write.file_id)
+        elif cmd == smb2.Command.SET_INFO:
+            info = smb2.decode_set_info_request(msg)
+            target = info.rename_target
+            if target is not None:
+                share, old = self._file_name(flow, hdr.tree_id, info.file_id)
+                self._emit(
+                    flow,
+                    ts,
+                    EventKind.FILE_RENAME,
+                    "pcap:rename",
+                    share=share,
+                    path=old,
+                    new_path=target,
+                    user=flow.user,
+                    domain=flow.domain,
+                )
+                if len(flow.files) < MAX_FILES_PER_FLOW or info.file_id in flow.files:
+                    flow.files[info.file_id] = (share, target)
+            elif info.deletes:
+                self._file_event(flow, ts, EventKind.FILE_DELETE, "pcap:delete", hdr.tree_id, info.file_id)
 
     def _smb2_response(self, flow: _Flow, server: _Server, ts: float, msg: bytes) -> None:
         hdr = smb2.decode_header(msg)
@@ -614,6 +671,25 @@ class CaptureAnalyzer:
             pending = flow.pending.pop((2, hdr.message_id), None)
             if pending and pending[0] == "tree":
                 self._tree(flow, server, ts, pending[1], hdr.status)
+                if hdr.status == 0 and len(flow.trees) < 1024:
+                    flow.trees[hdr.tree_id] = pending[1].rstrip("\\").rsplit("\\", 1)[-1]
+        elif cmd == smb2.Command.CREATE:
+            pending = flow.pending.pop((2, hdr.message_id), None)
+            if not pending or pending[0] != "create":
+                return
+            created = smb2.decode_create_response(msg)
+            if created.status != 0:
+                return
+            request: smb2.CreateRequest = pending[2]
+            share = flow.trees.get(pending[1])
+            if len(flow.files) < MAX_FILES_PER_FLOW:
+                flow.files[created.file_id] = (share, request.name)
+            if request.delete_on_close:
+                self._file_event(
+                    flow, ts, EventKind.FILE_DELETE, "pcap:delete-on-close", pending[1], created.file_id
+                )
+            elif created.create_action in _CREATED and not request.create_options & 0x1:  # not a directory
+                self._file_event(flow, ts, EventKind.FILE_WRITE, "pcap:create", pending[1], created.file_id)
 
     def _logon(
         self,
@@ -664,6 +740,26 @@ class CaptureAnalyzer:
             protocol=protocol,
             detail="guest" if guest else ("anonymous" if anonymous else None),
         )
+
+    def _file_name(self, flow: _Flow, tree_id: int, file_id: bytes) -> tuple[str | None, str]:
+        """(share, name) of an open file; ``fileid:...`` when the CREATE was not captured.
+        FileId all-ones in a compounded request means "the file the CREATE before opened"."""
+        if file_id == _RELATED_FILE_ID and self._chain_file is not None:
+            return self._chain_file
+        known = flow.files.get(file_id)
+        if known is not None:
+            return known
+        return flow.trees.get(tree_id), f"fileid:{file_id.hex()}"
+
+    def _file_event(
+        self, flow: _Flow, ts: float, kind: EventKind, event_id: str, tree_id: int, file_id: bytes
+    ) -> None:
+        share, name = self._file_name(flow, tree_id, file_id)
+        if kind is EventKind.FILE_WRITE:
+            if len(flow.written) >= MAX_FILES_PER_FLOW:
+                flow.written.clear()
+            flow.written.add(file_id)
+        self._emit(flow, ts, kind, event_id, share=share, path=name, user=flow.user, domain=flow.domain)
 
     def _tree(self, flow: _Flow, server: _Server, ts: float, path: str, status: int) -> None:
         share = path.rstrip("\\").rsplit("\\", 1)[-1] if path else None

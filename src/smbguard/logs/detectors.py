@@ -591,7 +591,7 @@ class RansomwareDetector:
         self.groups: dict[str, _ClientShare] = {}
 
     def feed(self, event: Event) -> list[LogFinding]:
-        if event.kind not in self.kinds:
+        if event.kind not in self.kinds or event.share == "IPC$":  # named pipes are not files
             return []
         key = f"{event.client}|{event.server or 'unknown'}|{event.share or '-'}"
         state = self.groups.get(key)

@@ -1044,3 +1044,133 @@ def encode_compression_transform_header(original_size: int, algorithm: int, offs
     """16-byte header; for tests and the lab only (smbguard never sends compressed traffic)."""
     return COMPRESSION_PROTOCOL_ID + pack("<IHHI", original_size, algorithm, flags, offset)
 
+
+
+# --------------------------------------------------------------------------- CREATE / WRITE / SET_INFO
+# Read-only decoders used by passive capture analysis (smbguard.logs.capture) to see file
+# creation, writes, renames and deletions; smbguard itself never sends these requests.
+
+FILE_DELETE_ON_CLOSE = 0x00001000  # CreateOptions ([MS-SMB2] 2.2.13)
+SMB2_0_INFO_FILE = 0x01  # SET_INFO InfoType ([MS-SMB2] 2.2.39)
+FILE_RENAME_INFORMATION = 10  # FileInfoClass ([MS-FSCC] 2.4.37)
+FILE_DISPOSITION_INFORMATION = 13  # [MS-FSCC] 2.4.11
+FILE_DISPOSITION_INFORMATION_EX = 64  # [MS-FSCC] 2.4.12
+
+
+class CreateDisposition(enum.IntEnum):
+    """[MS-SMB2] 2.2.13 CreateDisposition."""
+
+    SUPERSEDE = 0
+    OPEN = 1
+    CREATE = 2
+    OPEN_IF = 3
+    OVERWRITE = 4
+    OVERWRITE_IF = 5
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRequest:
+    """[MS-SMB2] 2.2.13 SMB2 CREATE Request: the fields passive analysis reads."""
+
+    name: str
+    desired_access: int
+    file_attributes: int
+    share_access: int
+    create_disposition: int
+    create_options: int
+
+    @property
+    def delete_on_close(self) -> bool:
+        return bool(self.create_options & FILE_DELETE_ON_CLOSE)
+
+
+def decode_create_request(buf: bytes) -> CreateRequest:
+    off = _body(buf, 57, "CREATE request")
+    name = _buffer(buf, u16(buf, off + 44), u16(buf, off + 46), "CREATE request")
+    return CreateRequest(
+        name=utf16(name, "file name"),
+        desired_access=u32(buf, off + 24),
+        file_attributes=u32(buf, off + 28),
+        share_access=u32(buf, off + 32),
+        create_disposition=u32(buf, off + 36),
+        create_options=u32(buf, off + 40),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CreateResponse:
+    """[MS-SMB2] 2.2.14 SMB2 CREATE Response; an ERROR body gives ``status`` only.
+    ``file_id`` is the 16-byte SMB2_FILEID (persistent + volatile)."""
+
+    status: int
+    file_id: bytes = b""
+    create_action: int = 0
+
+
+def decode_create_response(buf: bytes) -> CreateResponse:
+    header = decode_header(buf)
+    size = u16(buf, HEADER_SIZE)
+    if size == 9 and header.status != 0:
+        return CreateResponse(status=header.status)
+    if size != 89:
+        raise DecodeError(f"CREATE response: StructureSize {size}, expected 89")
+    return CreateResponse(
+        status=header.status,
+        file_id=take(buf, HEADER_SIZE + 64, 16),
+        create_action=u32(buf, HEADER_SIZE + 4),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRequest:
+    """[MS-SMB2] 2.2.21 SMB2 WRITE Request header fields (the data itself is not kept)."""
+
+    file_id: bytes
+    length: int
+    offset: int
+
+
+def decode_write_request(buf: bytes) -> WriteRequest:
+    """Only the fixed part is read, so a message cut after its first bytes still decodes."""
+    off = _body(buf, 49, "WRITE request")
+    return WriteRequest(file_id=take(buf, off + 16, 16), length=u32(buf, off + 4), offset=u64(buf, off + 8))
+
+
+@dataclass(frozen=True, slots=True)
+class SetInfoRequest:
+    """[MS-SMB2] 2.2.39 SMB2 SET_INFO Request."""
+
+    info_type: int
+    file_info_class: int
+    file_id: bytes
+    buffer: bytes
+
+    @property
+    def rename_target(self) -> str | None:
+        """New name of a FileRenameInformation request ([MS-FSCC] 2.4.37.2), else None."""
+        if self.info_type != SMB2_0_INFO_FILE or self.file_info_class != FILE_RENAME_INFORMATION:
+            return None
+        length = u32(self.buffer, 16)
+        return utf16(take(self.buffer, 20, length), "rename target")
+
+    @property
+    def deletes(self) -> bool:
+        """FileDispositionInformation(Ex) asking for deletion."""
+        if self.info_type != SMB2_0_INFO_FILE or not self.buffer:
+            return False
+        if self.file_info_class == FILE_DISPOSITION_INFORMATION:
+            return bool(self.buffer[0])
+        if self.file_info_class == FILE_DISPOSITION_INFORMATION_EX:
+            return bool(u32(self.buffer, 0) & 0x1)  # FILE_DISPOSITION_DELETE
+        return False
+
+
+def decode_set_info_request(buf: bytes) -> SetInfoRequest:
+    off = _body(buf, 33, "SET_INFO request")
+    data = _buffer(buf, u16(buf, off + 8), u32(buf, off + 4), "SET_INFO request")
+    return SetInfoRequest(
+        info_type=take(buf, off + 2, 1)[0],
+        file_info_class=take(buf, off + 3, 1)[0],
+        file_id=take(buf, off + 16, 16),
+        buffer=data,
+    )
