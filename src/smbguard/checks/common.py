@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from smbguard.model import CheckResult, Confidence, HostFacts, JsonValue, PortState, Status
+from smbguard.checks._host import smb1_off
+from smbguard.model import CheckResult, Confidence, HostFacts, JsonValue, PortState, Status, VulnProbeFacts
 
 
 def result(
@@ -55,3 +56,44 @@ def errors_of(facts: HostFacts, probe: str) -> str | None:
         if err.probe == probe:
             return f"{err.kind}: {err.message}"
     return None
+
+
+def smb1_probe_not_run(
+    check_id: str,
+    facts: HostFacts,
+    probe: VulnProbeFacts | None,
+    *,
+    smb1_off_confidence: Confidence,
+    smb1_off_reason: str,
+    missing: str,
+) -> list[CheckResult]:
+    """The result of an SMB1 vulnerability check whose probe did not run: NOT_AFFECTED
+    when the scan found SMB1 disabled (the flaw cannot be reached), UNKNOWN otherwise
+    (the probe's own reason, else ``missing``)."""
+    if smb1_off(facts):
+        return [
+            CheckResult(
+                check_id,
+                Status.NOT_AFFECTED,
+                smb1_off_confidence,
+                {"smb1_enabled": False},
+                reason=smb1_off_reason,
+            )
+        ]
+    why = probe.reason if probe is not None and probe.reason else missing
+    return [CheckResult(check_id, Status.UNKNOWN, Confidence.POSSIBLE, {}, reason=why)]
+
+
+def probe_undecided(
+    check_id: str, probe: VulnProbeFacts, evidence: Mapping[str, JsonValue]
+) -> list[CheckResult]:
+    """UNKNOWN for a vulnerability probe that ran but ended in no verdict state."""
+    return [
+        CheckResult(
+            check_id,
+            Status.UNKNOWN,
+            Confidence.POSSIBLE,
+            evidence,
+            reason=probe.reason or f"probe state {probe.state!r}",
+        )
+    ]

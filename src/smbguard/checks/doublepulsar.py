@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from smbguard.checks._host import smb1_off
 from smbguard.checks.base import Check
-from smbguard.checks.common import not_reachable
+from smbguard.checks.common import not_reachable, probe_undecided, smb1_probe_not_run
 from smbguard.model import CheckResult, Confidence, HostFacts, JsonValue, Status
 
 ID = "doublepulsar"
@@ -24,18 +23,14 @@ def run(facts: HostFacts) -> Iterable[CheckResult]:
         return closed
     probe = facts.doublepulsar
     if probe is None or probe.state == "not_run":
-        if smb1_off(facts):
-            return [
-                CheckResult(
-                    ID,
-                    Status.NOT_AFFECTED,
-                    Confidence.LIKELY,
-                    {"smb1_enabled": False},
-                    reason="SMB1 is not enabled: the SMB implant cannot answer",
-                )
-            ]
-        why = probe.reason if probe is not None and probe.reason else "the DoublePulsar probe did not run"
-        return [CheckResult(ID, Status.UNKNOWN, Confidence.POSSIBLE, {}, reason=why)]
+        return smb1_probe_not_run(
+            ID,
+            facts,
+            probe,
+            smb1_off_confidence=Confidence.LIKELY,
+            smb1_off_reason="SMB1 is not enabled: the SMB implant cannot answer",
+            missing="the DoublePulsar probe did not run",
+        )
     evidence: dict[str, JsonValue] = {"probe_state": probe.state, **probe.evidence}
     if probe.state == "infected":
         return [CheckResult(ID, Status.AFFECTED, Confidence.CONFIRMED, evidence)]
@@ -43,15 +38,7 @@ def run(facts: HostFacts) -> Iterable[CheckResult]:
         return [
             CheckResult(ID, Status.NOT_AFFECTED, Confidence.CONFIRMED, evidence, reason="no implant answered")
         ]
-    return [
-        CheckResult(
-            ID,
-            Status.UNKNOWN,
-            Confidence.POSSIBLE,
-            evidence,
-            reason=probe.reason or f"probe state {probe.state!r}",
-        )
-    ]
+    return probe_undecided(ID, probe, evidence)
 
 
 CHECK = Check(id=ID, run=run, needs=("smb1", "doublepulsar"))

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from smbguard.checks._host import is_samba, smb1_off
+from smbguard.checks._host import is_samba
 from smbguard.checks.base import Check
-from smbguard.checks.common import not_reachable
+from smbguard.checks.common import not_reachable, probe_undecided, smb1_probe_not_run
 from smbguard.model import CheckResult, Confidence, HostFacts, JsonValue, Status
 
 ID = "ms17-010"
@@ -25,18 +25,14 @@ def run(facts: HostFacts) -> Iterable[CheckResult]:
         return closed
     probe = facts.ms17_010
     if probe is None or probe.state == "not_run":
-        if smb1_off(facts):
-            return [
-                CheckResult(
-                    ID,
-                    Status.NOT_AFFECTED,
-                    Confidence.CONFIRMED,
-                    {"smb1_enabled": False},
-                    reason="SMB1 is not enabled: the MS17-010 flaws cannot be reached",
-                )
-            ]
-        why = probe.reason if probe is not None and probe.reason else "the MS17-010 probe did not run"
-        return [CheckResult(ID, Status.UNKNOWN, Confidence.POSSIBLE, {}, reason=why)]
+        return smb1_probe_not_run(
+            ID,
+            facts,
+            probe,
+            smb1_off_confidence=Confidence.CONFIRMED,
+            smb1_off_reason="SMB1 is not enabled: the MS17-010 flaws cannot be reached",
+            missing="the MS17-010 probe did not run",
+        )
     evidence: dict[str, JsonValue] = {"probe_state": probe.state, **probe.evidence}
     if probe.state == "vulnerable":
         return [CheckResult(ID, Status.AFFECTED, Confidence.CONFIRMED, evidence)]
@@ -48,15 +44,7 @@ def run(facts: HostFacts) -> Iterable[CheckResult]:
             else f"answered {answer} like a server with the MS17-010 update"
         )
         return [CheckResult(ID, Status.NOT_AFFECTED, Confidence.CONFIRMED, evidence, reason=reason)]
-    return [
-        CheckResult(
-            ID,
-            Status.UNKNOWN,
-            Confidence.POSSIBLE,
-            evidence,
-            reason=probe.reason or f"probe state {probe.state!r}",
-        )
-    ]
+    return probe_undecided(ID, probe, evidence)
 
 
 CHECK = Check(id=ID, run=run, needs=("smb1", "ms17_010"))
