@@ -2,6 +2,12 @@
 ``NT LM 0.12`` (no extended security), an anonymous SESSION_SETUP_ANDX (empty
 account and passwords, [MS-CIFS] 3.2.4.2.4) and TREE_CONNECT_ANDX to ``IPC$``.
 
+:func:`open_ipc_after_fingerprint` does the same on the SMB1 fingerprint connection
+of ``probes.host.collect`` (already negotiated): with extended security it completes
+the fingerprint's half-open NTLMSSP session with an anonymous AUTHENTICATE
+([MS-NLMP] 3.2.5.1.2, as nmap's smb-vuln-ms17-010 does), without it the same
+empty-password SESSION_SETUP_ANDX as :func:`open_ipc`; then TREE_CONNECT to IPC$.
+
 Every step is a normal client request; nothing is malformed or oversized. A
 step that fails ends the probe with a reason (the caller reports "unknown" or
 "not_run", never "safe").
@@ -14,7 +20,8 @@ from dataclasses import dataclass
 
 from smbguard.errors import ConnectionClosed, DecodeError
 from smbguard.net.transport import Transport
-from smbguard.proto import smb1
+from smbguard.probes.base import Smb1Channel
+from smbguard.proto import ntlmssp, smb1, spnego
 from smbguard.proto.ntstatus import status_name
 
 CLIENT_PID = 0xFEFF
@@ -80,6 +87,50 @@ async def open_ipc(transport: Transport, address: str) -> IpcSession:
     )
 
 
+async def open_ipc_after_fingerprint(
+    channel: Smb1Channel, extended: bool, pending_uid: int | None, address: str
+) -> IpcSession:
+    """Anonymous logon + IPC$ on an SMB1 connection that is already negotiated.
+
+    ``extended``: the NEGOTIATE chose extended security, and ``pending_uid`` is the
+    half-open session of the fingerprint's NTLM CHALLENGE step (required then).
+    Raises :class:`StepFailed` (stage "anonymous session setup" or "tree connect to
+    IPC$"), DecodeError or TransportError."""
+    if extended:
+        if pending_uid is None:
+            raise ValueError("extended security needs the fingerprint's half-open session")
+        token = spnego.wrap_ntlmssp_authenticate(ntlmssp.encode_anonymous_authenticate())
+        request = smb1.SessionSetupRequest(
+            extended=True, security_blob=token, native_os="Unix", native_lan_man="smbguard"
+        )
+        hdr = channel.header(
+            smb1.Command.SESSION_SETUP_ANDX,
+            uid=pending_uid,
+            flags2=smb1.CLIENT_FLAGS2 | smb1.Flags2.EXTENDED_SECURITY,
+        )
+    else:
+        request = smb1.SessionSetupRequest()
+        hdr = channel.header(smb1.Command.SESSION_SETUP_ANDX)
+    setup = smb1.decode_session_setup_response(
+        await channel.exchange(smb1.encode_session_setup_request(request, hdr))
+    )
+    if setup.status != 0:
+        raise StepFailed("anonymous session setup", setup.status)
+    uid = setup.uid if setup.uid else hdr.uid
+    hdr = channel.header(smb1.Command.TREE_CONNECT_ANDX, uid=uid)
+    path = f"\\\\{address}\\IPC$"
+    tree = smb1.decode_tree_connect_response(
+        await channel.exchange(smb1.encode_tree_connect_request(smb1.TreeConnectRequest(path), hdr))
+    )
+    if tree.status != 0:
+        raise StepFailed("tree connect to IPC$", tree.status)
+    return IpcSession(
+        header=channel.header(smb1.Command.TRANSACTION, uid=uid, tid=tree.tid),
+        native_os=setup.native_os,
+        native_lan_man=setup.native_lan_man,
+    )
+
+
 async def logoff(transport: Transport, session: IpcSession) -> None:
     """Best-effort LOGOFF_ANDX (the connection is closed right after anyway)."""
     try:
@@ -88,4 +139,4 @@ async def logoff(transport: Transport, session: IpcSession) -> None:
         return
 
 
-__all__ = ["IpcSession", "Smb1Refused", "StepFailed", "logoff", "open_ipc"]
+__all__ = ["IpcSession", "Smb1Refused", "StepFailed", "logoff", "open_ipc", "open_ipc_after_fingerprint"]

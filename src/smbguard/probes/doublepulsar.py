@@ -16,7 +16,7 @@ import dataclasses
 from smbguard.errors import DecodeError, TransportError
 from smbguard.model import JsonScalar, Target, VulnProbeFacts
 from smbguard.net.transport import Limits, Transport, open_tcp
-from smbguard.probes._smb1_ipc import Smb1Refused, StepFailed, logoff, open_ipc
+from smbguard.probes._smb1_ipc import IpcSession, Smb1Refused, StepFailed, logoff, open_ipc
 from smbguard.probes.base import ProbeFailure, ProbeOptions, connect
 from smbguard.proto import smb1
 from smbguard.proto.ntstatus import status_name
@@ -46,11 +46,18 @@ async def _run(transport: Transport, address: str) -> VulnProbeFacts:
         return VulnProbeFacts(
             "unknown", {"stage": exc.stage, "status": status_name(exc.status)}, f"{exc}: the check needs it"
         )
-    header = dataclasses.replace(session.header, mid=PING_MID)
-    await transport.send(smb1.trans2_session_setup_request(header))
-    facts = judge_ping_reply(smb1.decode_transaction_response(await transport.recv()))
+    facts = await check(transport, session)
     await logoff(transport, session)
     return facts
+
+
+async def check(transport: Transport, session: IpcSession) -> VulnProbeFacts:
+    """The TRANSACTION2 SESSION_SETUP ping (Multiplex ID 0x41) on an anonymous session
+    with IPC$ connected (from :func:`open_ipc` or, in ``collect``, on the SMB1
+    fingerprint connection). Raises TransportError / DecodeError."""
+    header = dataclasses.replace(session.header, mid=PING_MID)
+    await transport.send(smb1.trans2_session_setup_request(header))
+    return judge_ping_reply(smb1.decode_transaction_response(await transport.recv()))
 
 
 async def run_on(transport: Transport, address: str) -> VulnProbeFacts:

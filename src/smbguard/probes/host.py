@@ -21,6 +21,8 @@ a whole-host budget on top.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -29,6 +31,7 @@ from smbguard import osinfo
 from smbguard.errors import ConnectRefused, ConnectTimeout, DecodeError, TransportError
 from smbguard.model import (
     HostFacts,
+    JsonScalar,
     NtlmInfo,
     PortState,
     ProbeError,
@@ -41,6 +44,7 @@ from smbguard.model import (
 from smbguard.net.transport import Transport
 from smbguard.probes import smb1 as smb1_probe
 from smbguard.probes import smb2 as smb2_probe
+from smbguard.probes._smb1_ipc import IpcSession, StepFailed, logoff, open_ipc_after_fingerprint
 from smbguard.probes.base import (
     NETBIOS_PORT,
     ProbeFailure,
@@ -55,18 +59,35 @@ from smbguard.probes.ntlm import ntlm_info, smb2_challenge
 from smbguard.probes.sessions import Outcome, session_facts, smb2_guest_session, smb2_null_session
 from smbguard.proto import smb2
 from smbguard.proto.netbios import NbssResponse
+from smbguard.proto.ntstatus import status_name
 
-__all__ = ["VULN_PROBES", "ProbeOptions", "VulnProbe", "collect", "derive_signing"]
+__all__ = [
+    "VULN_CHECKS",
+    "VULN_PROBES",
+    "ProbeOptions",
+    "VulnCheck",
+    "VulnProbe",
+    "collect",
+    "derive_signing",
+]
 
 VulnProbe = Callable[[Target, ProbeOptions], Awaitable[VulnProbeFacts]]
+VulnCheck = Callable[[Transport, IpcSession], Awaitable[VulnProbeFacts]]
 
 #: Hook for the read-only vulnerability probes (MS17-010, DoublePulsar). Register
 #: explicitly, keyed by the HostFacts field they fill, e.g. in this module:
-#: ``VULN_PROBES["ms17_010"] = ms17_010.probe``. An entry runs, on its own
-#: connection and in parallel with the SMB2 probes, only when the ProbeOptions flag
-#: of the same name is True (otherwise the field stays None) and only once the SMB1
-#: NEGOTIATE did not refuse SMB1 (otherwise state "not_run", no connection).
+#: ``VULN_PROBES["ms17_010"] = ms17_010.run``. An entry runs only when the
+#: ProbeOptions flag of the same name is True (otherwise the field stays None) and
+#: only once the SMB1 NEGOTIATE did not refuse SMB1 (otherwise state "not_run", no
+#: connection). If the same name is in :data:`VULN_CHECKS`, the check runs on the SMB1
+#: fingerprint connection (after its NEGOTIATE / CHALLENGE step, on one anonymous
+#: session with IPC$ connected) and the standalone entry is only the fallback: its
+#: own connection when SMB1 is undecided, the fingerprint step failed, an
+#: extended-security reply carried no CHALLENGE, or the anonymous NTLMSSP logon was
+#: refused.
 VULN_PROBES: dict[str, VulnProbe] = {}
+#: The same probes' requests on an open anonymous IPC$ session (no connect, no logon).
+VULN_CHECKS: dict[str, VulnCheck] = {}
 
 SMB2_SIDE_DIALECTS = (
     smb2.Dialect.SMB_2_0_2,
@@ -134,37 +155,104 @@ def derive_signing(smb1: Smb1Facts | None, smb2_facts: Smb2Facts | None) -> Sign
     )
 
 
-async def _smb1_phase(target: Target, opts: ProbeOptions, keep: list[Transport]) -> smb1_probe.Smb1Result:
+def _vuln_unknown(exc: BaseException) -> VulnProbeFacts:
+    """The "unknown" a standalone probe's ``run_on`` gives for the same trouble."""
+    if isinstance(exc, DecodeError):
+        return VulnProbeFacts("unknown", {}, f"malformed answer: {exc}")
+    return VulnProbeFacts("unknown", {}, f"{type(exc).__name__}: {exc}")
+
+
+def _shares_fingerprint(result: smb1_probe.Smb1Result) -> bool:
+    """Whether the vulnerability checks can run on the SMB1 fingerprint connection:
+    SMB1 accepted, the fingerprint step went through without error, and (extended
+    security) its half-open NTLMSSP session is there to be completed anonymously."""
+    if result.facts.enabled is not True or result.channel is None or result.negotiate is None:
+        return False
+    if result.error is not None:
+        return False  # the CHALLENGE step failed: the connection's state is unknown
+    return not result.negotiate.extended_security or result.pending_uid is not None
+
+
+async def _vulns_on_fingerprint(
+    result: smb1_probe.Smb1Result, names: list[str], address: str
+) -> tuple[smb1_probe.Smb1Result, dict[str, VulnProbeFacts]]:
+    """Anonymous logon + IPC$ on the fingerprint connection, then each check in turn
+    (PeekNamedPipe FID 0, Trans2 SESSION_SETUP ping), then LOGOFF. Returns no verdict
+    (the caller falls back to a separate connection) when an extended-security
+    anonymous logon is refused, since the standalone probes log on without it."""
+    assert result.channel is not None and result.negotiate is not None
+    channel = result.channel
+    extended = result.negotiate.extended_security
+    pending = result.pending_uid
+    # The half-open session is completed (or abandoned) here; later SMB1 logons start afresh.
+    result = dataclasses.replace(result, pending_uid=None)
+    try:
+        session = await open_ipc_after_fingerprint(channel, extended, pending, address)
+    except StepFailed as exc:
+        if extended and exc.stage == "anonymous session setup":
+            return result, {}
+        evidence: dict[str, JsonScalar] = {"stage": exc.stage, "status": status_name(exc.status)}
+        facts = VulnProbeFacts("unknown", evidence, f"{exc}: the check needs it")
+        return result, dict.fromkeys(names, facts)
+    except (TransportError, DecodeError) as exc:
+        return result, dict.fromkeys(names, _vuln_unknown(exc))
+    verdicts: dict[str, VulnProbeFacts] = {}
+    for name in names:
+        try:
+            verdicts[name] = await VULN_CHECKS[name](channel.transport, session)
+        except (TransportError, DecodeError) as exc:
+            verdicts[name] = _vuln_unknown(exc)
+    with contextlib.suppress(TransportError):  # best effort, as in the standalone probes
+        await logoff(channel.transport, session)
+    return result, verdicts
+
+
+async def _vulns_separately(
+    names: list[str], target: Target, opts: ProbeOptions, smb1_facts: Smb1Facts
+) -> dict[str, VulnProbeFacts]:
+    """Each probe on its own connection (the standalone ``run``), or "not_run" without
+    a connection when the SMB1 NEGOTIATE refused SMB1."""
+    if smb1_facts.enabled is False:
+        reason = f"SMB1 is not spoken: {smb1_facts.reason}"
+        facts = VulnProbeFacts(state="not_run", evidence={"smb1_enabled": False}, reason=reason)
+        return dict.fromkeys(names, facts)
+
+    async def one(name: str) -> VulnProbeFacts:
+        try:
+            return await VULN_PROBES[name](target, opts)
+        except (TransportError, DecodeError, ProbeFailure) as exc:
+            err = probe_error(name, exc)
+            return VulnProbeFacts(state="unknown", reason=f"{err.kind}: {err.message}")
+
+    results = await asyncio.gather(*(one(n) for n in names))
+    return dict(zip(names, results, strict=True))
+
+
+async def _smb1_phase(
+    target: Target, opts: ProbeOptions, keep: list[Transport]
+) -> tuple[smb1_probe.Smb1Result, dict[str, VulnProbeFacts]]:
+    """The SMB1 connection: NEGOTIATE, the fingerprint step, then the requested
+    vulnerability checks on the same connection when it allows
+    (:func:`_shares_fingerprint`), else each on its own connection."""
+    wanted = [n for n in VULN_PROBES if getattr(opts, n, False) is True]
     try:
         transport = await connect(target.address, target.port, opts)
     except (TransportError, ProbeFailure) as exc:
-        return smb1_probe.Smb1Result(
+        failed = smb1_probe.Smb1Result(
             Smb1Facts(enabled=None, reason=f"connect: {exc}"), error=probe_error(smb1_probe.PROBE, exc)
         )
+        return failed, await _vulns_separately(wanted, target, opts, failed.facts)
     keep.append(transport)
     result = await smb1_probe.negotiate(Smb1Channel(transport))
-    return await smb1_probe.fingerprint(result)
-
-
-async def _run_vuln(
-    name: str,
-    probe: VulnProbe,
-    target: Target,
-    opts: ProbeOptions,
-    smb1_task: asyncio.Task[smb1_probe.Smb1Result],
-) -> tuple[str, VulnProbeFacts]:
-    """Run one vulnerability probe once the SMB1 NEGOTIATE has answered: both probes
-    need SMB1, so a host that refused it costs no extra connection ("not_run", the
-    state the probes themselves give when SMB1 is refused)."""
-    smb1_facts = (await smb1_task).facts
-    if smb1_facts.enabled is False:
-        reason = f"SMB1 is not spoken: {smb1_facts.reason}"
-        return name, VulnProbeFacts(state="not_run", evidence={"smb1_enabled": False}, reason=reason)
-    try:
-        return name, await probe(target, opts)
-    except (TransportError, DecodeError, ProbeFailure) as exc:
-        err = probe_error(name, exc)
-        return name, VulnProbeFacts(state="unknown", reason=f"{err.kind}: {err.message}")
+    result = await smb1_probe.fingerprint(result)
+    verdicts: dict[str, VulnProbeFacts] = {}
+    shared = [n for n in wanted if n in VULN_CHECKS]
+    if shared and _shares_fingerprint(result):
+        result, verdicts = await _vulns_on_fingerprint(result, shared, target.address)
+    rest = [n for n in wanted if n not in verdicts]
+    if rest:
+        verdicts.update(await _vulns_separately(rest, target, opts, result.facts))
+    return result, verdicts
 
 
 class _SessionJobs:
@@ -281,19 +369,13 @@ async def collect(target: Target, opts: ProbeOptions) -> HostFacts:
         t311 = asyncio.create_task(_dialect_task(first_channel, smb2.Dialect.SMB_3_1_1, server, jobs))
         t_smb1 = asyncio.create_task(_smb1_phase(target, opts, keep))
         t_side = [asyncio.create_task(_side_task(target, opts, d, jobs, keep)) for d in SMB2_SIDE_DIALECTS]
-        t_vuln = [
-            asyncio.create_task(_run_vuln(n, p, target, opts, t_smb1))
-            for n, p in VULN_PROBES.items()
-            if getattr(opts, n, False) is True
-        ]
         if opts.netbios_139 and target.port != NETBIOS_PORT:
             t_nb = asyncio.create_task(probe_netbios(target, opts))
         # Children handle their own protocol/transport errors; gather propagates only bugs
         # and cancellation (which cancels every child).
-        await asyncio.gather(t311, t_smb1, *t_side, *t_vuln)
+        await asyncio.gather(t311, t_smb1, *t_side)
         await jobs.finish()
-        smb1_result = t_smb1.result()
-        vuln_results = [t.result() for t in t_vuln]
+        smb1_result, vulns = t_smb1.result()
 
         dialect_results = [t311.result(), *(t.result() for t in t_side)]
         smb2_facts = smb2_probe.build_facts(dialect_results, smb1_spoken=smb1_result.facts.enabled is True)
@@ -337,7 +419,6 @@ async def collect(target: Target, opts: ProbeOptions) -> HostFacts:
         ntlm.product if ntlm else None,
         ntlm.os_version if ntlm else None,
     )
-    vulns = dict(vuln_results)
     return HostFacts(
         target=target,
         port_state=PortState.OPEN,
@@ -363,3 +444,5 @@ from smbguard.probes import ms17_010 as _ms17_010  # noqa: E402
 
 VULN_PROBES["ms17_010"] = _ms17_010.run
 VULN_PROBES["doublepulsar"] = _doublepulsar.run
+VULN_CHECKS["ms17_010"] = _ms17_010.check
+VULN_CHECKS["doublepulsar"] = _doublepulsar.check

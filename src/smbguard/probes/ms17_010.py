@@ -16,7 +16,7 @@ from __future__ import annotations
 from smbguard.errors import DecodeError, TransportError
 from smbguard.model import JsonScalar, Target, VulnProbeFacts
 from smbguard.net.transport import Limits, Transport, open_tcp
-from smbguard.probes._smb1_ipc import Smb1Refused, StepFailed, logoff, open_ipc
+from smbguard.probes._smb1_ipc import IpcSession, Smb1Refused, StepFailed, logoff, open_ipc
 from smbguard.probes.base import ProbeFailure, ProbeOptions, connect
 from smbguard.proto import smb1
 from smbguard.proto.ntstatus import NTStatus, status_name
@@ -48,11 +48,18 @@ async def _run(transport: Transport, address: str) -> VulnProbeFacts:
         return VulnProbeFacts(
             "unknown", {"stage": exc.stage, "status": status_name(exc.status)}, f"{exc}: the check needs it"
         )
-    await transport.send(smb1.peek_named_pipe_request(session.header))
-    reply = smb1.decode_transaction_response(await transport.recv())
-    facts = judge_peek_status(reply.status)
+    facts = await check(transport, session)
     await logoff(transport, session)
     return facts
+
+
+async def check(transport: Transport, session: IpcSession) -> VulnProbeFacts:
+    """The PeekNamedPipe(FID 0) request on an anonymous session with IPC$ connected
+    (from :func:`open_ipc` or, in ``collect``, on the SMB1 fingerprint connection).
+    Raises TransportError / DecodeError."""
+    await transport.send(smb1.peek_named_pipe_request(session.header))
+    reply = smb1.decode_transaction_response(await transport.recv())
+    return judge_peek_status(reply.status)
 
 
 async def run_on(transport: Transport, address: str) -> VulnProbeFacts:
