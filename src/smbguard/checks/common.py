@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from smbguard.checks._host import smb1_off
-from smbguard.model import CheckResult, Confidence, HostFacts, JsonValue, PortState, Status, VulnProbeFacts
+from smbguard.model import (
+    CheckResult,
+    Confidence,
+    HostFacts,
+    JsonValue,
+    PortState,
+    SessionFacts,
+    Status,
+    VulnProbeFacts,
+)
 
 
 def result(
@@ -56,6 +65,22 @@ def errors_of(facts: HostFacts, probe: str) -> str | None:
         if err.probe == probe:
             return f"{err.kind}: {err.message}"
     return None
+
+
+def session_result(
+    check_id: str, sessions: SessionFacts, kind: str, answer: bool | None, answer_reason: str | None
+) -> tuple[CheckResult, ...]:
+    """The verdict of one anonymous session probe (``kind`` "null" or "guest", with its
+    ``answer`` and ``answer_reason`` from ``sessions``): AFFECTED when the session
+    succeeded, UNKNOWN when the probes were skipped or did not decide."""
+    if sessions.skipped:
+        return unknown(check_id, "anonymous session probes were skipped (--no-null-session)")
+    if answer is None:
+        return unknown(check_id, answer_reason or f"the {kind} session probe did not decide")
+    evidence: dict[str, JsonValue] = {f"sessions.{kind}": answer}
+    if answer_reason:
+        evidence[f"sessions.{kind}_reason"] = answer_reason
+    return result(check_id, Status.AFFECTED if answer else Status.NOT_AFFECTED, evidence=evidence)
 
 
 def smb1_probe_not_run(

@@ -4,8 +4,8 @@ was mapped to the guest account (SMB2 SESSION_FLAG_IS_GUEST, SMB1 Action bit 0).
 from __future__ import annotations
 
 from smbguard.checks.base import Check
-from smbguard.checks.common import not_reachable, result, unknown
-from smbguard.model import CheckResult, HostFacts, JsonValue, Status
+from smbguard.checks.common import not_reachable, session_result
+from smbguard.model import CheckResult, HostFacts
 
 ID = "guest-access-allowed"
 
@@ -15,14 +15,7 @@ def run(facts: HostFacts) -> tuple[CheckResult, ...]:
     if closed:
         return closed
     sessions = facts.sessions
-    if sessions.skipped:
-        return unknown(ID, "anonymous session probes were skipped (--no-null-session)")
-    if sessions.guest is None:
-        return unknown(ID, sessions.guest_reason or "the guest session probe did not decide")
-    evidence: dict[str, JsonValue] = {"sessions.guest": sessions.guest}
-    if sessions.guest_reason:
-        evidence["sessions.guest_reason"] = sessions.guest_reason
-    return result(ID, Status.AFFECTED if sessions.guest else Status.NOT_AFFECTED, evidence=evidence)
+    return session_result(ID, sessions, "guest", sessions.guest, sessions.guest_reason)
 
 
 CHECK = Check(id=ID, run=run, needs=("sessions",))

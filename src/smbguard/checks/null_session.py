@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from smbguard.checks.base import Check
-from smbguard.checks.common import not_reachable, result, unknown
-from smbguard.model import CheckResult, HostFacts, JsonValue, Status
+from smbguard.checks.common import not_reachable, session_result
+from smbguard.model import CheckResult, HostFacts
 
 ID = "null-session-allowed"
 
@@ -15,14 +15,7 @@ def run(facts: HostFacts) -> tuple[CheckResult, ...]:
     if closed:
         return closed
     sessions = facts.sessions
-    if sessions.skipped:
-        return unknown(ID, "anonymous session probes were skipped (--no-null-session)")
-    if sessions.null is None:
-        return unknown(ID, sessions.null_reason or "the null session probe did not decide")
-    evidence: dict[str, JsonValue] = {"sessions.null": sessions.null}
-    if sessions.null_reason:
-        evidence["sessions.null_reason"] = sessions.null_reason
-    return result(ID, Status.AFFECTED if sessions.null else Status.NOT_AFFECTED, evidence=evidence)
+    return session_result(ID, sessions, "null", sessions.null, sessions.null_reason)
 
 
 CHECK = Check(id=ID, run=run, needs=("sessions",))
