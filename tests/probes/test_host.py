@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import time
 
 import pytest
 
 from smbguard.errors import ConnectTimeout
+from smbguard.lab import Lab, personas
+from smbguard.lab.personas import Persona
 from smbguard.model import HostFacts, PortState, Target
 from smbguard.net.transport import Limits
-from smbguard.probes import base
+from smbguard.probes import base, doublepulsar, ms17_010
 from smbguard.probes.host import ProbeOptions, collect
+from smbguard.proto import smb1
 from tests.helpers.samba import SambaLab, require_samba
 from tests.probes.conftest import IPV6_CONFIG
 
@@ -211,9 +215,122 @@ def test_vulnerability_probes_only_where_smb1_is_spoken(
         return await real_open(address, port, limits)
 
     monkeypatch.setattr(base, "open_tcp", counting)
-    opts = ProbeOptions(limits=OPTS.limits, ms17_010=True)
+    opts = ProbeOptions(limits=OPTS.limits, ms17_010=True, doublepulsar=True)
     off = asyncio.run(collect(Target(samba["default"].address), opts))
     assert off.ms17_010 is not None and off.ms17_010.state == "not_run"
-    assert opened.count(samba["default"].address) == 6  # no connection spent on it
-    on = asyncio.run(collect(Target(samba["nt1only"].address), opts))
-    assert on.ms17_010 is not None and on.ms17_010.state == "patched"  # Samba: STATUS_INVALID_HANDLE
+    assert off.doublepulsar is not None and off.doublepulsar.state == "not_run"
+    assert opened.count(samba["default"].address) == 6  # no connection spent on them
+    for name in ("nt1only", "guest"):  # SMB1 only; SMB1 + SMB2 with mandatory signing
+        on = asyncio.run(collect(Target(samba[name].address), opts))
+        assert on.ms17_010 is not None and on.ms17_010.state == "patched"  # Samba: STATUS_INVALID_HANDLE
+        assert on.ms17_010.evidence["status"] == "STATUS_INVALID_HANDLE"
+        assert on.doublepulsar is not None and on.doublepulsar.state == "clean"
+        assert on.doublepulsar.evidence["multiplex_id"] == "0x41"
+        # both checks ran on the SMB1 fingerprint connection: no 7th or 8th connection
+        assert opened.count(samba[name].address) == 6, name
+    # on the SMB1-only host the SMB1 connection still carries the null/guest sessions afterwards
+    assert on.sessions.null is True and on.sessions.guest is True  # "guest": map to guest = Bad User
+    nt1 = asyncio.run(collect(Target(samba["nt1only"].address), opts))
+    assert nt1.sessions.null is True and nt1.sessions.guest is False and nt1.errors == ()
+
+
+def _lab_collect(
+    layout: dict[str, Persona], port: int, opts: ProbeOptions, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, HostFacts], dict[str, list[list[bytes]]]]:
+    """collect every lab address; returns facts and, per address, the messages sent on each connection."""
+    sent: dict[str, list[list[bytes]]] = {a: [] for a in layout}
+    real_open = base.open_tcp
+
+    async def recording(address: str, port: int, limits: Limits) -> object:
+        transport = await real_open(address, port, limits)
+        log: list[bytes] = []
+        sent[address].append(log)
+        real_send = transport.send
+
+        async def send(message: bytes) -> None:
+            log.append(message)
+            await real_send(message)
+
+        transport.send = send  # type: ignore[method-assign]
+        return transport
+
+    monkeypatch.setattr(base, "open_tcp", recording)
+
+    async def run() -> dict[str, HostFacts]:
+        async with Lab(layout, port=port).running():
+            return {a: await collect(Target(a, port), opts) for a in layout}
+
+    return asyncio.run(run()), sent
+
+
+def _standalone(layout: dict[str, Persona], port: int) -> dict[str, tuple[str, str]]:
+    async def run() -> dict[str, tuple[str, str]]:
+        async with Lab(layout, port=port).running():
+            return {
+                a: (
+                    (await ms17_010.probe(Target(a, port))).state,
+                    (await doublepulsar.probe(Target(a, port))).state,
+                )
+                for a in layout
+            }
+
+    return asyncio.run(run())
+
+
+def test_vulnerability_checks_share_the_smb1_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Emulated Windows hosts: the checks run on the SMB1 fingerprint connection, for extended
+    and non-extended security alike, and give the standalone probes' verdicts."""
+    win7 = personas.WIN7_SP1_UNPATCHED
+    assert win7.smb1 is not None
+    layout = {
+        "127.0.30.121": win7,
+        "127.0.30.122": personas.WIN7_DOUBLEPULSAR,
+        "127.0.30.123": personas.WIN2008R2_PATCHED,
+        "127.0.30.124": dataclasses.replace(
+            win7, smb1=dataclasses.replace(win7.smb1, extended_security=False)
+        ),
+    }
+    opts = ProbeOptions(limits=OPTS.limits, ms17_010=True, doublepulsar=True)
+    facts, sent = _lab_collect(layout, 45447, opts, monkeypatch)
+    verdicts = {a: (f.ms17_010.state, f.doublepulsar.state) for a, f in facts.items()}  # type: ignore[union-attr]
+    assert verdicts == {
+        "127.0.30.121": ("vulnerable", "clean"),
+        "127.0.30.122": ("vulnerable", "infected"),
+        "127.0.30.123": ("patched", "clean"),
+        "127.0.30.124": ("vulnerable", "clean"),
+    }
+    monkeypatch.undo()
+    assert _standalone(layout, 45448) == verdicts
+    for address, connections in sent.items():
+        assert len(connections) == 6, address
+        smb1_conns = [c for c in connections if c and smb1.is_smb1(c[0])]
+        assert len(smb1_conns) == 1, address
+        commands = [smb1.decode_header(m).command for m in smb1_conns[0]]
+        C = smb1.Command
+        if address == "127.0.30.124":  # non-extended: no CHALLENGE step, plain anonymous logon
+            head = [C.NEGOTIATE, C.SESSION_SETUP_ANDX]
+        else:  # NTLM NEGOTIATE (fingerprint), then the anonymous AUTHENTICATE on the same UID
+            head = [C.NEGOTIATE, C.SESSION_SETUP_ANDX, C.SESSION_SETUP_ANDX]
+        checks = [C.TREE_CONNECT_ANDX, C.TRANSACTION, C.TRANSACTION2, C.LOGOFF_ANDX]
+        assert commands[: len(head) + 4] == [*head, *checks]
+        peek = smb1.decode_transaction_request(smb1_conns[0][len(head) + 1])
+        assert peek.setup == (smb1.TRANS_PEEK_NMPIPE, 0) and peek.data == b""
+        assert smb1.decode_header(smb1_conns[0][len(head) + 2]).mid == doublepulsar.PING_MID
+        assert all(len(m) < 400 for m in smb1_conns[0])
+
+
+def test_vulnerability_checks_fall_back_when_anonymous_ntlmssp_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A host refusing the anonymous NTLMSSP logon: each probe runs standalone on its own
+    connection (6 + 2) and reports what the standalone probe reports ("unknown", stage)."""
+    layout = {"127.0.30.125": dataclasses.replace(personas.WIN7_SP1_UNPATCHED, null_session=False)}
+    opts = ProbeOptions(limits=OPTS.limits, ms17_010=True, doublepulsar=True)
+    facts, sent = _lab_collect(layout, 45449, opts, monkeypatch)
+    f = facts["127.0.30.125"]
+    for vuln in (f.ms17_010, f.doublepulsar):
+        assert vuln is not None and vuln.state == "unknown"
+        assert vuln.evidence == {"stage": "anonymous session setup", "status": "STATUS_ACCESS_DENIED"}
+    assert len(sent["127.0.30.125"]) == 8
+    monkeypatch.undo()
+    assert _standalone(layout, 45450) == {"127.0.30.125": ("unknown", "unknown")}
