@@ -8,6 +8,9 @@ present with ``None`` was read and is not set, so the Windows default applies.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from smbguard.checks.common import result
 from smbguard.model import AceFacts, AuditFacts, CheckResult, HostFacts, JsonValue, ShareFacts, Status
 
 LANMAN = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters\\"
@@ -70,6 +73,11 @@ def is_file_share(share: ShareFacts) -> bool:
     return kind not in NOT_FILE_SHARES
 
 
+def is_user_file_share(share: ShareFacts) -> bool:
+    """A file share not named like a hidden one (``...$``): the shares snapshots matter for."""
+    return is_file_share(share) and not share.name.endswith("$")
+
+
 def is_admin_share(share: ShareFacts) -> bool:
     """An administrative share: a special (STYPE_SPECIAL) disk share, or a disk share
     named like one (ADMIN$, C$ ... Z$: what attackers try by name, whatever the flag)."""
@@ -78,6 +86,30 @@ def is_admin_share(share: ShareFacts) -> bool:
         return False
     name = share.name.upper()
     return "special" in kind or name == "ADMIN$" or (len(name) == 2 and name[0].isalpha())
+
+
+NOT_LISTED = "shares were not enumerated"
+NOT_LISTED_ANON = "shares were not enumerated (smbguard scan --shares, smbguard audit)"
+NO_FILE_SHARE = "no file share is known on this host"
+
+
+def judge_shares(
+    check_id: str,
+    shares: tuple[ShareFacts, ...] | None,
+    wanted: Callable[[ShareFacts], bool],
+    judge: Callable[[ShareFacts], CheckResult],
+    *,
+    not_listed: str,
+    none_wanted: str = NO_FILE_SHARE,
+) -> tuple[CheckResult, ...]:
+    """One result per ``wanted`` share from ``judge``: UNKNOWN (``not_listed``) when the
+    shares were not enumerated, NOT_APPLICABLE (``none_wanted``) when none is wanted."""
+    if shares is None:
+        return (unknown(check_id, not_listed),)
+    chosen = [s for s in shares if wanted(s)]
+    if not chosen:
+        return result(check_id, Status.NOT_APPLICABLE, reason=none_wanted)
+    return tuple(judge(s) for s in chosen)
 
 
 def audit_or_unknown(facts: HostFacts, check_id: str, probe: str) -> AuditFacts | CheckResult:

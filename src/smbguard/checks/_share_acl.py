@@ -9,8 +9,8 @@ confidence LIKELY (the other layer could still block it). Neither known: UNKNOWN
 
 from __future__ import annotations
 
-from smbguard.checks._audit import broad_rights, is_file_share, unknown
-from smbguard.checks.common import not_reachable, result
+from smbguard.checks._audit import NOT_LISTED, broad_rights, is_file_share, judge_shares, unknown
+from smbguard.checks.common import not_reachable
 from smbguard.model import CheckResult, Confidence, HostFacts, JsonValue, ShareFacts, Status
 
 
@@ -51,9 +51,6 @@ def run_for(check_id: str, right: str, facts: HostFacts) -> tuple[CheckResult, .
         return closed
     if facts.audit is None or not facts.audit.authenticated:
         return (unknown(check_id, "share ACLs need a credentialed audit (smbguard audit -u USER ...)"),)
-    if facts.shares is None:
-        return (unknown(check_id, "shares were not enumerated"),)
-    shares = [s for s in facts.shares if is_file_share(s)]
-    if not shares:
-        return result(check_id, Status.NOT_APPLICABLE, reason="no file share is known on this host")
-    return tuple(judge(check_id, right, s) for s in shares)
+    return judge_shares(
+        check_id, facts.shares, is_file_share, lambda s: judge(check_id, right, s), not_listed=NOT_LISTED
+    )

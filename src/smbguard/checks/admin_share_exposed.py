@@ -5,9 +5,9 @@ are normal and not reported."""
 
 from __future__ import annotations
 
-from smbguard.checks._audit import broad_rights, is_admin_share, unknown
+from smbguard.checks._audit import NOT_LISTED_ANON, broad_rights, is_admin_share, judge_shares, unknown
 from smbguard.checks.base import Check
-from smbguard.checks.common import not_reachable, result
+from smbguard.checks.common import not_reachable
 from smbguard.model import CheckResult, HostFacts, JsonValue, ShareFacts, Status
 
 ID = "admin-share-exposed"
@@ -34,12 +34,14 @@ def run(facts: HostFacts) -> tuple[CheckResult, ...]:
     closed = not_reachable(ID, facts)
     if closed:
         return closed
-    if facts.shares is None:
-        return (unknown(ID, "shares were not enumerated (smbguard scan --shares, smbguard audit)"),)
-    shares = [s for s in facts.shares if is_admin_share(s)]
-    if not shares:
-        return result(ID, Status.NOT_APPLICABLE, reason="no administrative share (C$, ADMIN$) was listed")
-    return tuple(judge(s) for s in shares)
+    return judge_shares(
+        ID,
+        facts.shares,
+        is_admin_share,
+        judge,
+        not_listed=NOT_LISTED_ANON,
+        none_wanted="no administrative share (C$, ADMIN$) was listed",
+    )
 
 
 CHECK = Check(id=ID, run=run, needs=("shares", "audit"))

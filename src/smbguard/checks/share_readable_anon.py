@@ -4,9 +4,9 @@ shares (C$, ADMIN$) are judged by ``admin-share-exposed`` instead."""
 
 from __future__ import annotations
 
-from smbguard.checks._audit import is_admin_share, is_file_share, unknown
+from smbguard.checks._audit import NOT_LISTED_ANON, is_admin_share, is_file_share, judge_shares, unknown
 from smbguard.checks.base import Check
-from smbguard.checks.common import not_reachable, result
+from smbguard.checks.common import not_reachable
 from smbguard.model import CheckResult, HostFacts, JsonValue, ShareFacts, Status
 
 ID = "share-readable-without-credentials"
@@ -32,16 +32,16 @@ def judge(share: ShareFacts) -> CheckResult:
     return unknown(ID, why, share.name, ev)
 
 
+def _not_admin_file_share(share: ShareFacts) -> bool:
+    """The shares this check judges: file shares other than C$, ADMIN$ and the like."""
+    return is_file_share(share) and not is_admin_share(share)
+
+
 def run(facts: HostFacts) -> tuple[CheckResult, ...]:
     closed = not_reachable(ID, facts)
     if closed:
         return closed
-    if facts.shares is None:
-        return (unknown(ID, "shares were not enumerated (smbguard scan --shares, smbguard audit)"),)
-    shares = [s for s in facts.shares if is_file_share(s) and not is_admin_share(s)]
-    if not shares:
-        return result(ID, Status.NOT_APPLICABLE, reason="no file share is known on this host")
-    return tuple(judge(s) for s in shares)
+    return judge_shares(ID, facts.shares, _not_admin_file_share, judge, not_listed=NOT_LISTED_ANON)
 
 
 CHECK = Check(id=ID, run=run, needs=("shares",))

@@ -5,9 +5,9 @@ Administrative shares are skipped."""
 
 from __future__ import annotations
 
-from smbguard.checks._audit import is_file_share, unknown
+from smbguard.checks._audit import NOT_LISTED, is_user_file_share, judge_shares, unknown
 from smbguard.checks.base import Check
-from smbguard.checks.common import not_reachable, result
+from smbguard.checks.common import not_reachable
 from smbguard.model import CheckResult, HostFacts, JsonValue, ShareFacts, Status
 
 ID = "share-without-snapshots"
@@ -32,12 +32,7 @@ def run(facts: HostFacts) -> tuple[CheckResult, ...]:
         return (
             unknown(ID, "snapshots are enumerated by the credentialed audit (smbguard audit -u USER ...)"),
         )
-    if facts.shares is None:
-        return (unknown(ID, "shares were not enumerated"),)
-    shares = [s for s in facts.shares if is_file_share(s) and not s.name.endswith("$")]
-    if not shares:
-        return result(ID, Status.NOT_APPLICABLE, reason="no file share is known on this host")
-    return tuple(judge(s) for s in shares)
+    return judge_shares(ID, facts.shares, is_user_file_share, judge, not_listed=NOT_LISTED)
 
 
 CHECK = Check(id=ID, run=run, needs=("shares", "audit"))

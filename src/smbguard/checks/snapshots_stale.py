@@ -4,9 +4,9 @@ the limit (``smbguard audit --snapshot-max-age DAYS``, default 7, recorded in
 
 from __future__ import annotations
 
-from smbguard.checks._audit import is_file_share, unknown
+from smbguard.checks._audit import NOT_LISTED, is_user_file_share, judge_shares, unknown
 from smbguard.checks.base import Check
-from smbguard.checks.common import not_reachable, result
+from smbguard.checks.common import not_reachable
 from smbguard.model import CheckResult, HostFacts, JsonValue, ShareFacts, Status
 
 ID = "snapshots-stale"
@@ -47,12 +47,10 @@ def run(facts: HostFacts) -> tuple[CheckResult, ...]:
         return (
             unknown(ID, "snapshots are enumerated by the credentialed audit (smbguard audit -u USER ...)"),
         )
-    if facts.shares is None:
-        return (unknown(ID, "shares were not enumerated"),)
-    shares = [s for s in facts.shares if is_file_share(s) and not s.name.endswith("$")]
-    if not shares:
-        return result(ID, Status.NOT_APPLICABLE, reason="no file share is known on this host")
-    return tuple(judge(s, facts, audit.snapshot_max_age_days) for s in shares)
+    max_age_days = audit.snapshot_max_age_days
+    return judge_shares(
+        ID, facts.shares, is_user_file_share, lambda s: judge(s, facts, max_age_days), not_listed=NOT_LISTED
+    )
 
 
 CHECK = Check(id=ID, run=run, needs=("shares", "audit"))
