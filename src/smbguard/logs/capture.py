@@ -583,6 +583,10 @@ class CaptureAnalyzer:
                 )
 
     def _smb2_request(self, flow: _Flow, ts: float, msg: bytes) -> None:
+        if msg[12] == smb2.Command.WRITE and msg[80:96] in flow.written:
+            # only the first WRITE to a file is reported; its FileId sits at bytes 80..96
+            # ([MS-SMB2] 2.2.21), so later writes are recognised without decoding them
+            return
         hdr = smb2.decode_header(msg)
         cmd = hdr.command
         if cmd == smb2.Command.NEGOTIATE:
