@@ -6,10 +6,15 @@ and against the per-file notes in SOURCES.md."""
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from collections import Counter
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smbguard.errors import DecodeError
 from smbguard.logs.capture import CaptureAnalyzer
 from smbguard.logs.pcapreport import analyze_pcap, render_html, render_table
 from smbguard.model import HostFacts
@@ -250,3 +255,19 @@ def test_file_operations_in_captures(shared_data: Path) -> None:
     psexec = ops("suricata-verify/smb2-07/20171220_smb_psexec_add_user.pcap")
     assert ("pcap:create", "ADMIN$", "PSEXESVC.exe", None) in psexec
     assert ("pcap:delete", "ADMIN$", "PSEXESVC.exe", None) in psexec
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200), st.sampled_from([5, 9, 17]), st.booleans())
+def test_fuzz_file_operation_decoders(body: bytes, command: int, response: bool) -> None:
+    header = smb2.encode_header(smb2.Header(command=command, flags=1 if response else 0))
+    message = header + body
+    decoders = {5: smb2.decode_create_request, 9: smb2.decode_write_request, 17: smb2.decode_set_info_request}
+    for decode in (decoders[command], smb2.decode_create_response):
+        try:
+            result = decode(message)
+        except DecodeError:
+            continue
+        if isinstance(result, smb2.SetInfoRequest):
+            with contextlib.suppress(DecodeError):
+                _ = result.rename_target, result.deletes
