@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from smbguard.checks.common import result
+from smbguard.checks.common import not_reachable, result
 from smbguard.model import AceFacts, AuditFacts, CheckResult, HostFacts, JsonValue, ShareFacts, Status
 
 LANMAN = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters\\"
@@ -112,14 +112,19 @@ def judge_shares(
     return tuple(judge(s) for s in chosen)
 
 
-def audit_or_unknown(facts: HostFacts, check_id: str, probe: str) -> AuditFacts | CheckResult:
-    """The host's audit facts, or an UNKNOWN result saying why there are none."""
+def reachable_audit(facts: HostFacts, check_id: str, probe: str) -> AuditFacts | tuple[CheckResult, ...]:
+    """The host's audit facts, or the results an audit check returns instead: the port
+    verdict when SMB is not reachable (:func:`~smbguard.checks.common.not_reachable`),
+    else one UNKNOWN saying why there is no usable audit (none, or ``probe`` failed)."""
+    closed = not_reachable(check_id, facts)
+    if closed:
+        return closed
     audit = facts.audit
     if audit is None or not audit.authenticated:
-        return unknown(check_id, "no credentialed audit of this host (smbguard audit -u USER ...)")
+        return (unknown(check_id, "no credentialed audit of this host (smbguard audit -u USER ...)"),)
     for err in audit.errors:
         if err.probe == probe:
-            return unknown(check_id, f"{probe}: {err.message}")
+            return (unknown(check_id, f"{probe}: {err.message}"),)
     return audit
 
 

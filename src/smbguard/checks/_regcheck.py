@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from smbguard.checks._audit import as_int, audit_or_unknown, registry_reason, unknown
+from smbguard.checks._audit import as_int, reachable_audit, registry_reason, unknown
 from smbguard.model import AuditFacts, CheckResult, HostFacts, JsonScalar
 
 
-def audit_for_registry(facts: HostFacts, check_id: str) -> AuditFacts | CheckResult:
-    """The audit facts, or UNKNOWN when there was no credentialed audit or the winreg
+def registry_audit(facts: HostFacts, check_id: str) -> AuditFacts | tuple[CheckResult, ...]:
+    """The audit facts, or the results a registry check returns instead: the port verdict
+    when SMB is not reachable, UNKNOWN when there was no credentialed audit or the winreg
     pipe could not be used at all (RemoteRegistry stopped, access denied, Samba)."""
-    audit = audit_or_unknown(facts, check_id, probe="__audit__")
-    if isinstance(audit, CheckResult):
+    audit = reachable_audit(facts, check_id, probe="__audit__")
+    if isinstance(audit, tuple):
         return audit
     if not audit.registry:
-        return unknown(check_id, "remote registry not read: " + registry_reason(audit, "HKLM"))
+        return (unknown(check_id, "remote registry not read: " + registry_reason(audit, "HKLM")),)
     return audit
 
 

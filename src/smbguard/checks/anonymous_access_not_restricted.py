@@ -11,9 +11,9 @@ session) users enumerate or reach things, versus the CIS "Network access" settin
 from __future__ import annotations
 
 from smbguard.checks._audit import LANMAN, LSA, registry_reason
-from smbguard.checks._regcheck import audit_for_registry, dword, value
+from smbguard.checks._regcheck import dword, registry_audit, value
 from smbguard.checks.base import Check
-from smbguard.checks.common import not_reachable, result, unknown
+from smbguard.checks.common import result, unknown
 from smbguard.model import CheckResult, HostFacts, JsonValue, Status
 
 ID = "anonymous-access-not-restricted"
@@ -29,12 +29,9 @@ LISTS = (LANMAN + "NullSessionShares", LANMAN + "NullSessionPipes")
 
 
 def run(facts: HostFacts) -> tuple[CheckResult, ...]:
-    closed = not_reachable(ID, facts)
-    if closed:
-        return closed
-    audit = audit_for_registry(facts, ID)
-    if isinstance(audit, CheckResult):
-        return (audit,)
+    audit = registry_audit(facts, ID)
+    if isinstance(audit, tuple):
+        return audit
     weak: list[str] = []
     unread: list[str] = []
     evidence: dict[str, JsonValue] = {}

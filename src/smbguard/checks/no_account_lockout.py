@@ -4,21 +4,18 @@ SMB. A threshold that exists but is high is reported by ``weak-password-policy``
 
 from __future__ import annotations
 
-from smbguard.checks._audit import audit_or_unknown
+from smbguard.checks._audit import reachable_audit
 from smbguard.checks.base import Check
-from smbguard.checks.common import not_reachable, result, unknown
+from smbguard.checks.common import result, unknown
 from smbguard.model import CheckResult, HostFacts, JsonValue, Status
 
 ID = "no-account-lockout"
 
 
 def run(facts: HostFacts) -> tuple[CheckResult, ...]:
-    closed = not_reachable(ID, facts)
-    if closed:
-        return closed
-    audit = audit_or_unknown(facts, ID, "samr")
-    if isinstance(audit, CheckResult):
-        return (audit,)
+    audit = reachable_audit(facts, ID, "samr")
+    if isinstance(audit, tuple):
+        return audit
     policy = audit.password_policy
     if policy is None or policy.lockout_threshold is None:
         return unknown(ID, "the lockout policy was not read (SAMR)")

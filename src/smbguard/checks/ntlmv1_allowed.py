@@ -7,9 +7,9 @@ NTLMv1. Level 5 = "Send NTLMv2 response only. Refuse LM & NTLM"."""
 from __future__ import annotations
 
 from smbguard.checks._audit import LSA, registry_reason
-from smbguard.checks._regcheck import audit_for_registry, dword
+from smbguard.checks._regcheck import dword, registry_audit
 from smbguard.checks.base import Check
-from smbguard.checks.common import not_reachable, result, unknown
+from smbguard.checks.common import result, unknown
 from smbguard.model import CheckResult, HostFacts, Status
 
 ID = "ntlmv1-allowed"
@@ -18,12 +18,9 @@ DEFAULT = 3  # Windows Vista / Server 2008 and later
 
 
 def run(facts: HostFacts) -> tuple[CheckResult, ...]:
-    closed = not_reachable(ID, facts)
-    if closed:
-        return closed
-    audit = audit_for_registry(facts, ID)
-    if isinstance(audit, CheckResult):
-        return (audit,)
+    audit = registry_audit(facts, ID)
+    if isinstance(audit, tuple):
+        return audit
     level = dword(audit, NAME, DEFAULT)
     if level is None:
         return unknown(ID, registry_reason(audit, NAME))

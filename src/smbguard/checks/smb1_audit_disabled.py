@@ -6,9 +6,9 @@ need SMB1 before switching it off. Not applicable when SMB1 is known to be off."
 from __future__ import annotations
 
 from smbguard.checks._audit import LANMAN, registry_reason
-from smbguard.checks._regcheck import audit_for_registry, dword
+from smbguard.checks._regcheck import dword, registry_audit
 from smbguard.checks.base import Check
-from smbguard.checks.common import not_reachable, result, unknown
+from smbguard.checks.common import result, unknown
 from smbguard.model import CheckResult, HostFacts, JsonValue, Status
 
 ID = "smb1-audit-disabled"
@@ -17,12 +17,9 @@ SMB1 = LANMAN + "SMB1"
 
 
 def run(facts: HostFacts) -> tuple[CheckResult, ...]:
-    closed = not_reachable(ID, facts)
-    if closed:
-        return closed
-    audit = audit_for_registry(facts, ID)
-    if isinstance(audit, CheckResult):
-        return (audit,)
+    audit = registry_audit(facts, ID)
+    if isinstance(audit, tuple):
+        return audit
     smb1_reg = dword(audit, SMB1, 1)
     smb1_seen = facts.smb1.enabled if facts.smb1 is not None else None
     evidence: dict[str, JsonValue] = {"smb1.enabled": smb1_seen, SMB1: audit.registry.get(SMB1)}

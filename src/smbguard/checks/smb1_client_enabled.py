@@ -7,9 +7,9 @@ over them). The key missing altogether means the driver is not installed (Window
 from __future__ import annotations
 
 from smbguard.checks._audit import MRXSMB10_START, registry_reason
-from smbguard.checks._regcheck import audit_for_registry, dword
+from smbguard.checks._regcheck import dword, registry_audit
 from smbguard.checks.base import Check
-from smbguard.checks.common import not_reachable, result, unknown
+from smbguard.checks.common import result, unknown
 from smbguard.model import CheckResult, HostFacts, JsonValue, Status
 
 ID = "smb1-client-enabled"
@@ -17,12 +17,9 @@ DISABLED = 4  # SERVICE_DISABLED
 
 
 def run(facts: HostFacts) -> tuple[CheckResult, ...]:
-    closed = not_reachable(ID, facts)
-    if closed:
-        return closed
-    audit = audit_for_registry(facts, ID)
-    if isinstance(audit, CheckResult):
-        return (audit,)
+    audit = registry_audit(facts, ID)
+    if isinstance(audit, tuple):
+        return audit
     start = dword(audit, MRXSMB10_START, DISABLED)
     if start is None:
         reason = registry_reason(audit, MRXSMB10_START)

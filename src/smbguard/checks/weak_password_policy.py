@@ -5,10 +5,10 @@ age, over-long expiry, or a lockout threshold above the baseline's maximum."""
 
 from __future__ import annotations
 
-from smbguard.checks._audit import audit_or_unknown
+from smbguard.checks._audit import reachable_audit
 from smbguard.checks._password import Baseline, baseline
 from smbguard.checks.base import Check
-from smbguard.checks.common import not_reachable, result, unknown
+from smbguard.checks.common import result, unknown
 from smbguard.model import CheckResult, HostFacts, JsonValue, PasswordPolicy, Status
 
 ID = "weak-password-policy"
@@ -40,12 +40,9 @@ def shortfalls(policy: PasswordPolicy, base: Baseline) -> list[str]:
 
 
 def run(facts: HostFacts) -> tuple[CheckResult, ...]:
-    closed = not_reachable(ID, facts)
-    if closed:
-        return closed
-    audit = audit_or_unknown(facts, ID, "samr")
-    if isinstance(audit, CheckResult):
-        return (audit,)
+    audit = reachable_audit(facts, ID, "samr")
+    if isinstance(audit, tuple):
+        return audit
     policy = audit.password_policy
     if policy is None:
         return unknown(ID, "the password policy was not read (SAMR)")
