@@ -5,9 +5,9 @@ supports signing ([MS-SMB2] 3.3.5.4)."""
 from __future__ import annotations
 
 from smbguard.checks.base import Check
-from smbguard.checks.common import not_reachable, result, unknown
-from smbguard.checks.signing_not_required import signing_evidence
-from smbguard.model import CheckResult, HostFacts, Status
+from smbguard.checks.common import not_reachable
+from smbguard.checks.signing_not_required import signing_result
+from smbguard.model import CheckResult, HostFacts
 
 ID = "smb-signing-disabled"
 
@@ -16,11 +16,7 @@ def run(facts: HostFacts) -> tuple[CheckResult, ...]:
     closed = not_reachable(ID, facts)
     if closed:
         return closed
-    enabled = facts.signing.enabled
-    if enabled is None:
-        return unknown(ID, "no SMB negotiate revealed the security mode", signing_evidence(facts))
-    status = Status.NOT_AFFECTED if enabled else Status.AFFECTED
-    return result(ID, status, evidence=signing_evidence(facts))
+    return signing_result(ID, facts, facts.signing.enabled)
 
 
 CHECK = Check(id=ID, run=run, needs=("signing",))

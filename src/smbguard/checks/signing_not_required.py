@@ -31,15 +31,20 @@ def signing_evidence(facts: HostFacts) -> dict[str, JsonValue]:
     return evidence
 
 
+def signing_result(check_id: str, facts: HostFacts, present: bool | None) -> tuple[CheckResult, ...]:
+    """The verdict on one signing property (shared with ``smb-signing-disabled``):
+    NOT_AFFECTED when the host has it, AFFECTED when not, UNKNOWN when no negotiate said."""
+    if present is None:
+        return unknown(check_id, "no SMB negotiate revealed the security mode", signing_evidence(facts))
+    status = Status.NOT_AFFECTED if present else Status.AFFECTED
+    return result(check_id, status, evidence=signing_evidence(facts))
+
+
 def run(facts: HostFacts) -> tuple[CheckResult, ...]:
     closed = not_reachable(ID, facts)
     if closed:
         return closed
-    required = facts.signing.required
-    if required is None:
-        return unknown(ID, "no SMB negotiate revealed the security mode", signing_evidence(facts))
-    status = Status.NOT_AFFECTED if required else Status.AFFECTED
-    return result(ID, status, evidence=signing_evidence(facts))
+    return signing_result(ID, facts, facts.signing.required)
 
 
 CHECK = Check(id=ID, run=run, needs=("signing", "smb1", "smb2"))
