@@ -316,7 +316,7 @@ def test_vulnerability_checks_share_the_smb1_connection(monkeypatch: pytest.Monk
         peek = smb1.decode_transaction_request(smb1_conns[0][len(head) + 1])
         assert peek.setup == (smb1.TRANS_PEEK_NMPIPE, 0) and peek.data == b""
         assert smb1.decode_header(smb1_conns[0][len(head) + 2]).mid == doublepulsar.PING_MID
-        assert all(len(m) < 400 for m in smb1_conns[0])
+        assert all(len(m) < 200 for m in smb1_conns[0])
 
 
 def test_vulnerability_checks_fall_back_when_anonymous_ntlmssp_is_refused(

@@ -41,7 +41,8 @@ class ProbeOptions:
     the NTLM CHALLENGE exchange, which logs nobody on, still runs.
     ``ms17_010`` / ``doublepulsar`` are opt-in hooks for the read-only
     vulnerability probes (``probes/ms17_010.py``, ``probes/doublepulsar.py``),
-    which run on their own SMB1 connection when enabled.
+    which run on the SMB1 fingerprint connection when enabled (their own
+    connection only as the fallback documented in ``probes.host``).
     ``netbios_139`` additionally sends a NetBIOS SESSION REQUEST to port 139.
     ``retries`` repeats the host's first TCP connect after a timeout or transient error
     (a refusal is final); ``called_name`` is the NetBIOS name asked for on port 139."""

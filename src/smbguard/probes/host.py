@@ -6,13 +6,18 @@ Connections per host (all opened at once once the first TCP connect succeeds):
 1. the first connection: SMB2 NEGOTIATE for 3.1.1 with every negotiate context;
 2-5. one NEGOTIATE each for 2.0.2, 2.1, 3.0, 3.0.2 (a multi-dialect NEGOTIATE only
    reveals the highest; the exact set needs one per dialect);
-6. SMB1 NEGOTIATE ``NT LM 0.12`` (+ NTLM CHALLENGE step: NativeOS/LanMan).
+6. SMB1 NEGOTIATE ``NT LM 0.12`` (+ NTLM CHALLENGE step: NativeOS/LanMan), then,
+   when SMB1 is on and requested, the MS17-010 and DoublePulsar checks on one
+   anonymous session with IPC$ connected (:data:`VULN_CHECKS`).
 
 No further connection is opened: the first SMB2 connection whose NEGOTIATE
 succeeds carries the NTLM CHALLENGE and the null session, the second the guest
 session (the first one again when only one dialect is spoken; the SMB1
 connection when SMB2 is absent); the others close as soon as they are answered.
-A closed port costs one connect attempt.
+The first connection is also the reachability check (refused: closed; timeout:
+filtered), so it costs nothing extra. A closed port costs one connect attempt.
+The vulnerability probes fall back to their own connections only in the cases
+listed at :data:`VULN_PROBES`.
 
 Every await is bounded by the transport's connect/read timeouts; the engine adds
 a whole-host budget on top.
