@@ -11,10 +11,8 @@ import asyncio
 import os
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -23,11 +21,11 @@ from smbguard.model import Target
 from smbguard.net.transport import Limits
 from smbguard.probes.base import ProbeOptions
 from smbguard.probes.host import collect
+from tests.helpers.lab import lab_process
 
 pytestmark = pytest.mark.integration
 
 PORT = 45450
-SRC = Path(__file__).resolve().parents[2] / "src"
 BASE = "127.1.35"
 # nmap 7.9x prints "202", newer releases "2:0:2".
 NMAP_DIALECTS = {
@@ -44,32 +42,10 @@ NMAP_DIALECTS = {
 }
 
 
-def _start(base: str, port: int) -> Iterator[dict[str, personas.Persona]]:
-    env = dict(os.environ)  # run this checkout's code, whatever the installed package points at
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "smbguard.lab", "--base", f"{base}.0", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        layout: dict[str, personas.Persona] = {}
-        for line in proc.stdout:
-            if line.strip() == "READY":
-                break
-            hostport, key = line.split()
-            layout[hostport.rsplit(":", 1)[0]] = personas.BY_KEY[key]
-        yield layout
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def lab() -> Iterator[dict[str, personas.Persona]]:
-    yield from _start(BASE, PORT)
+    with lab_process(BASE, PORT) as layout:
+        yield layout
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +53,8 @@ def lab445() -> Iterator[dict[str, personas.Persona]]:
     """nmap's smb-os-discovery only works on port 445/139 (it ignores smbport)."""
     if os.geteuid() != 0:
         pytest.skip("port 445 needs root")
-    yield from _start("127.1.36", 445)
+    with lab_process("127.1.36", 445) as layout:
+        yield layout
 
 
 def _nmap(addresses: list[str], scripts: str, port: int = PORT) -> dict[str, dict[str, ET.Element]]:

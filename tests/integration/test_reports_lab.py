@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,37 +15,21 @@ from pathlib import Path
 import pytest
 
 from smbguard.lab import personas
+from tests.helpers.lab import checkout_env, lab_process
 
 pytestmark = pytest.mark.integration
 
 PORT = 45544
 BASE = "127.0.44"
-SRC = Path(__file__).resolve().parents[2] / "src"
 # Child processes import this checkout, not whatever copy is installed.
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))}
+ENV = checkout_env()
 
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[dict[str, personas.Persona]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "smbguard.lab", "--base", f"{BASE}.0", "--port", str(PORT)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=ENV,
-    )
-    try:
-        assert proc.stdout is not None
-        layout: dict[str, personas.Persona] = {}
-        for line in proc.stdout:
-            if line.strip() == "READY":
-                break
-            hostport, key = line.split()
-            layout[hostport.rsplit(":", 1)[0]] = personas.BY_KEY[key]
+    with lab_process(BASE, PORT) as layout:
         assert layout, "the lab did not start"
         yield layout
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def smbguard(*args: str) -> subprocess.CompletedProcess[str]:

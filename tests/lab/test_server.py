@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 from smbguard.lab import Lab, LabLimits, personas, sweep_layout
 from smbguard.net.transport import Limits, open_tcp
 from smbguard.proto import smb1
+from tests.helpers.lab import checkout_env
 
 PORT = 45447
-SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 async def _connect(addr: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -77,9 +75,7 @@ def test_refuses_non_loopback_layouts() -> None:
 
 
 def test_module_entry_point_runs_and_stops() -> None:
-    env = dict(os.environ)
-    # Run this checkout's code, whatever the installed package points at.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH", "")]))
+    env = checkout_env()  # run this checkout's code, whatever the installed package points at
     proc = subprocess.Popen(
         [
             sys.executable,
