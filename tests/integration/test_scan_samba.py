@@ -162,23 +162,13 @@ lab = samba_fixture(CONFIGS, scope="module")
 def _scan(lab: SambaLab, tmp: Path, fmt: str, *extra: str) -> subprocess.CompletedProcess[str]:
     out = tmp / f"scan.{fmt}"
     targets = [inst.target for inst in lab]
+    return _run_scan(*targets, "127.0.12.40", "--timeout", "5", "--format", fmt, "-o", str(out), *extra)
+
+
+def _run_scan(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m smbguard scan --no-store ARGS`` in a child process running this checkout."""
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "smbguard",
-            "scan",
-            "--no-store",
-            *targets,
-            "127.0.12.40",
-            "--timeout",
-            "5",
-            "--format",
-            fmt,
-            "-o",
-            str(out),
-            *extra,
-        ],
+        [sys.executable, "-m", "smbguard", "scan", "--no-store", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -317,27 +307,7 @@ def test_sweep_path_and_direct_path_agree(lab: SambaLab, tmp_path: Path) -> None
     docs = {}
     for mode in ("on", "off"):
         out = tmp_path / f"{mode}.json"
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "smbguard",
-                "scan",
-                "--no-store",
-                "127.0.12.1-7",
-                "127.0.12.40",
-                "--sweep",
-                mode,
-                "--format",
-                "json",
-                "-o",
-                str(out),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=SRC_ENV,
-        )
+        proc = _run_scan("127.0.12.1-7", "127.0.12.40", "--sweep", mode, "--format", "json", "-o", str(out))
         assert proc.returncode == 0, proc.stderr
         docs[mode] = {h["address"]: h for h in json.loads(out.read_text())["hosts"]}
     assert docs["on"].keys() == docs["off"].keys()
@@ -352,27 +322,7 @@ def test_sweep_path_and_direct_path_agree(lab: SambaLab, tmp_path: Path) -> None
 
 def test_port_139_with_netbios_session_request(lab: SambaLab, tmp_path: Path) -> None:
     out = tmp_path / "nb.jsonl"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "smbguard",
-            "scan",
-            "--no-store",
-            "127.0.12.1",
-            "--port",
-            "139",
-            "127.0.12.2:139",
-            "--format",
-            "jsonl",
-            "-o",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=SRC_ENV,
-    )
+    proc = _run_scan("127.0.12.1", "--port", "139", "127.0.12.2:139", "--format", "jsonl", "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     hosts = {h["address"]: h for h in map(json.loads, out.read_text().splitlines())}
     nb = hosts["127.0.12.1"]
