@@ -161,6 +161,20 @@ class SmbSession:
             with contextlib.suppress(Exception):
                 dce.disconnect()
 
+    @contextlib.contextmanager
+    def _tree(self, share: str) -> Iterator[int]:
+        """Tree connect to ``share`` (a failure raises :class:`AuthError`); the tree is
+        disconnected on the way out, whatever happened inside."""
+        try:
+            tid = self.conn.connectTree(share)
+        except Exception as exc:
+            raise self._fail(f"tree connect {share}", exc) from None
+        try:
+            yield tid
+        finally:
+            with contextlib.suppress(Exception):
+                self.conn.disconnectTree(tid)
+
     def list_shares(self) -> list[RawShare]:
         """srvsvc NetrShareEnum level 1 ([MS-SRVS] 3.1.4.8), the call Windows shows
         as NetShareEnumAll."""
@@ -309,18 +323,12 @@ class SmbSession:
     def can_read(self, share: str) -> bool:
         """Tree connect to ``share`` and list its root. True when both succeed,
         False when the server refuses; other failures raise :class:`AuthError`."""
-        try:
-            tid = self.conn.connectTree(share)
-        except Exception as exc:
-            raise self._fail(f"tree connect {share}", exc) from None
-        try:
-            self.conn.getSMBServer()  # keep the session alive check cheap
-            self.conn.listPath(share, "*")
-        except Exception as exc:
-            raise self._fail(f"list {share}", exc) from None
-        finally:
-            with contextlib.suppress(Exception):
-                self.conn.disconnectTree(tid)
+        with self._tree(share):
+            try:
+                self.conn.getSMBServer()  # keep the session alive check cheap
+                self.conn.listPath(share, "*")
+            except Exception as exc:
+                raise self._fail(f"list {share}", exc) from None
         return True
 
     def check_write(self, share: str) -> tuple[bool, bool, str | None]:
@@ -328,11 +336,7 @@ class SmbSession:
 
         Returns (writable, cleanup_failed, file name left behind or None)."""
         name = f"smbguard-write-test-{secrets.token_hex(8)}.tmp"
-        try:
-            tid = self.conn.connectTree(share)
-        except Exception as exc:
-            raise self._fail(f"tree connect {share}", exc) from None
-        try:
+        with self._tree(share) as tid:
             try:
                 fid = self.conn.createFile(
                     tid,
@@ -354,47 +358,38 @@ class SmbSession:
             except Exception:
                 return True, True, name
             return True, False, None
-        finally:
-            with contextlib.suppress(Exception):
-                self.conn.disconnectTree(tid)
 
     def root_security(self, share: str) -> bytes:
         """The share root folder's security descriptor (SMB2 QUERY_INFO, InfoType
         SECURITY, [MS-SMB2] 2.2.37); SMB2 sessions only."""
         if self.dialect != "smb2":
             raise AuthUnsupported("root folder ACL: needs an SMB2/3 session")
-        try:
-            tid = self.conn.connectTree(share)
-        except Exception as exc:
-            raise self._fail(f"tree connect {share}", exc) from None
-        try:
-            fid = self.conn.openFile(
-                tid,
-                "",
-                desiredAccess=smb3structs.READ_CONTROL | smb3structs.FILE_READ_ATTRIBUTES,
-                shareMode=smb3structs.FILE_SHARE_READ
-                | smb3structs.FILE_SHARE_WRITE
-                | smb3structs.FILE_SHARE_DELETE,
-                creationOption=smb3structs.FILE_DIRECTORY_FILE,
-                fileAttributes=None,
-            )
+        with self._tree(share) as tid:
             try:
-                blob = self.conn.getSMBServer().queryInfo(
+                fid = self.conn.openFile(
                     tid,
-                    fid,
-                    infoType=SMB2_0_INFO_SECURITY,
-                    fileInfoClass=0,
-                    additionalInformation=OWNER_GROUP_DACL,
+                    "",
+                    desiredAccess=smb3structs.READ_CONTROL | smb3structs.FILE_READ_ATTRIBUTES,
+                    shareMode=smb3structs.FILE_SHARE_READ
+                    | smb3structs.FILE_SHARE_WRITE
+                    | smb3structs.FILE_SHARE_DELETE,
+                    creationOption=smb3structs.FILE_DIRECTORY_FILE,
+                    fileAttributes=None,
                 )
-            finally:
-                with contextlib.suppress(Exception):
-                    self.conn.closeFile(tid, fid)
-            return bytes(blob)
-        except Exception as exc:
-            raise self._fail(f"root ACL of {share}", exc) from None
-        finally:
-            with contextlib.suppress(Exception):
-                self.conn.disconnectTree(tid)
+                try:
+                    blob = self.conn.getSMBServer().queryInfo(
+                        tid,
+                        fid,
+                        infoType=SMB2_0_INFO_SECURITY,
+                        fileInfoClass=0,
+                        additionalInformation=OWNER_GROUP_DACL,
+                    )
+                finally:
+                    with contextlib.suppress(Exception):
+                        self.conn.closeFile(tid, fid)
+                return bytes(blob)
+            except Exception as exc:
+                raise self._fail(f"root ACL of {share}", exc) from None
 
     def snapshots(self, share: str) -> list[str]:
         """FSCTL_SRV_ENUMERATE_SNAPSHOTS on the share root ([MS-SMB2] 2.2.31, 2.2.32.2):
@@ -403,51 +398,45 @@ class SmbSession:
         if self.dialect != "smb2":
             raise AuthUnsupported("snapshots: needs an SMB2/3 session")
         server = self.conn.getSMBServer()
-        try:
-            tid = self.conn.connectTree(share)
-        except Exception as exc:
-            raise self._fail(f"tree connect {share}", exc) from None
-        try:
-            fid = self.conn.openFile(
-                tid,
-                "",
-                desiredAccess=smb3structs.FILE_READ_DATA
-                | smb3structs.FILE_READ_ATTRIBUTES
-                | smb3structs.SYNCHRONIZE,
-                shareMode=smb3structs.FILE_SHARE_READ | smb3structs.FILE_SHARE_WRITE,
-                creationOption=smb3structs.FILE_DIRECTORY_FILE | smb3structs.FILE_SYNCHRONOUS_IO_NONALERT,
-                fileAttributes=None,
-            )
+        with self._tree(share) as tid:
             try:
-                head = bytes(
-                    server.ioctl(
-                        tid,
-                        fid,
-                        smb3structs.FSCTL_SRV_ENUMERATE_SNAPSHOTS,
-                        flags=smb3structs.SMB2_0_IOCTL_IS_FSCTL,
-                        maxOutputResponse=16,
-                    )
+                fid = self.conn.openFile(
+                    tid,
+                    "",
+                    desiredAccess=smb3structs.FILE_READ_DATA
+                    | smb3structs.FILE_READ_ATTRIBUTES
+                    | smb3structs.SYNCHRONIZE,
+                    shareMode=smb3structs.FILE_SHARE_READ | smb3structs.FILE_SHARE_WRITE,
+                    creationOption=smb3structs.FILE_DIRECTORY_FILE | smb3structs.FILE_SYNCHRONOUS_IO_NONALERT,
+                    fileAttributes=None,
                 )
-                count, returned, size = _snapshot_header(head)
-                if count and size > returned:
-                    want = min(size + 12, MAX_SNAPSHOT_BYTES)
+                try:
                     head = bytes(
                         server.ioctl(
                             tid,
                             fid,
                             smb3structs.FSCTL_SRV_ENUMERATE_SNAPSHOTS,
                             flags=smb3structs.SMB2_0_IOCTL_IS_FSCTL,
-                            maxOutputResponse=want,
+                            maxOutputResponse=16,
                         )
                     )
-            finally:
-                with contextlib.suppress(Exception):
-                    self.conn.closeFile(tid, fid)
-        except Exception as exc:
-            raise self._fail(f"snapshots of {share}", exc) from None
-        finally:
-            with contextlib.suppress(Exception):
-                self.conn.disconnectTree(tid)
+                    count, returned, size = _snapshot_header(head)
+                    if count and size > returned:
+                        want = min(size + 12, MAX_SNAPSHOT_BYTES)
+                        head = bytes(
+                            server.ioctl(
+                                tid,
+                                fid,
+                                smb3structs.FSCTL_SRV_ENUMERATE_SNAPSHOTS,
+                                flags=smb3structs.SMB2_0_IOCTL_IS_FSCTL,
+                                maxOutputResponse=want,
+                            )
+                        )
+                finally:
+                    with contextlib.suppress(Exception):
+                        self.conn.closeFile(tid, fid)
+            except Exception as exc:
+                raise self._fail(f"snapshots of {share}", exc) from None
         return parse_snapshot_array(head)
 
 
