@@ -146,6 +146,20 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _collector_failed(
+    target: Target, known_open: bool, connect_ms: float | None, started: datetime, error: ProbeError
+) -> HostFacts:
+    """A host's facts when its collector gave none (timeout or bug): the engine's error only."""
+    return HostFacts(
+        target=target,
+        port_state=PortState.OPEN if known_open else PortState.ERROR,
+        connect_ms=connect_ms,
+        started=started,
+        finished=_now(),
+        errors=(error,),
+    )
+
+
 def plain_result(facts: HostFacts) -> HostResult:
     """The evaluator used when no checks are available: facts, no findings."""
     return HostResult(facts=facts)
@@ -488,25 +502,11 @@ class Engine:
             async with asyncio.timeout(opts.host_budget):
                 facts = await self._collector(target)
         except TimeoutError:
-            facts = HostFacts(
-                target=target,
-                port_state=PortState.OPEN if known_open else PortState.ERROR,
-                connect_ms=connect_ms,
-                started=started,
-                finished=_now(),
-                errors=(
-                    ProbeError("engine", "timeout", f"host did not finish within {opts.host_budget:g}s"),
-                ),
-            )
+            error = ProbeError("engine", "timeout", f"host did not finish within {opts.host_budget:g}s")
+            facts = _collector_failed(target, known_open, connect_ms, started, error)
         except Exception as exc:  # noqa: BLE001 - a collector bug is reported on its host; the scan goes on
-            facts = HostFacts(
-                target=target,
-                port_state=PortState.OPEN if known_open else PortState.ERROR,
-                connect_ms=connect_ms,
-                started=started,
-                finished=_now(),
-                errors=(ProbeError("engine", "internal", f"collector failed: {type(exc).__name__}: {exc}"),),
-            )
+            error = ProbeError("engine", "internal", f"collector failed: {type(exc).__name__}: {exc}")
+            facts = _collector_failed(target, known_open, connect_ms, started, error)
         if facts.port_state in (PortState.FILTERED, PortState.ERROR) and not self._stopping:
             n = attempts.get(target, 0)
             if n < opts.retries:
