@@ -202,20 +202,14 @@ class HtmlReporter:
         if d is None:
             return ""
         items = []
-        for fid, n in d.fixed_counts().items():
-            entry = catalog.get(fid)
-            en_t = esc(entry.title("en") if entry else fid)
-            zh_t = esc(entry.title("zh-TW") if entry else fid)
-            en = html.escape(LABELS["en"]["hosts_fixed"]).format(n=n, title=en_t)
-            zh = html.escape(LABELS["zh-TW"]["hosts_fixed"]).format(n=n, title=zh_t)
-            items.append(f"<li>{_bi(en, zh)}</li>")
-        for fid, n in d.new_counts().items():
-            entry = catalog.get(fid)
-            en_t = esc(entry.title("en") if entry else fid)
-            zh_t = esc(entry.title("zh-TW") if entry else fid)
-            en = html.escape(LABELS["en"]["hosts_new"]).format(n=n, title=en_t)
-            zh = html.escape(LABELS["zh-TW"]["hosts_new"]).format(n=n, title=zh_t)
-            items.append(f"<li>{_bi(en, zh)}</li>")
+        for label, per_finding in (("hosts_fixed", d.fixed_counts()), ("hosts_new", d.new_counts())):
+            for fid, n in per_finding.items():
+                entry = catalog.get(fid)
+                en_t = esc(entry.title("en") if entry else fid)
+                zh_t = esc(entry.title("zh-TW") if entry else fid)
+                en = html.escape(LABELS["en"][label]).format(n=n, title=en_t)
+                zh = html.escape(LABELS["zh-TW"][label]).format(n=n, title=zh_t)
+                items.append(f"<li>{_bi(en, zh)}</li>")
         counts = (
             f"<p>{len(d.fixed)} {_L('fixed')} · {len(d.new)} {_L('new')} · "
             f"{len(d.still_open)} {_L('still_open')}</p>"
