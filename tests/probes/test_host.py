@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from smbguard.errors import ConnectTimeout
+from smbguard.errors import ConnectTimeout, ReadTimeout
 from smbguard.lab import Lab, personas
 from smbguard.lab.personas import Persona
 from smbguard.model import HostFacts, PortState, Target
 from smbguard.net.transport import Limits
-from smbguard.probes import base, doublepulsar, ms17_010
+from smbguard.probes import base, doublepulsar, host, ms17_010
 from smbguard.probes.host import ProbeOptions, collect
 from smbguard.proto import smb1
 from tests.helpers.samba import SambaLab, require_samba
@@ -334,3 +334,22 @@ def test_vulnerability_checks_fall_back_when_anonymous_ntlmssp_is_refused(
     assert len(sent["127.0.30.125"]) == 8
     monkeypatch.undo()
     assert _standalone(layout, 45450) == {"127.0.30.125": ("unknown", "unknown")}
+
+
+def test_lost_smb1_connection_is_not_reused_for_logons(
+    samba: SambaLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check that times out leaves the SMB1 connection out of step (a late reply would be
+    read as the next answer): both checks say unknown and the SMB1 logons are not tried on it."""
+    async def stalls(transport: object, session: object) -> object:
+        raise ReadTimeout("no reply within 2s")
+
+    monkeypatch.setitem(host.VULN_CHECKS, "ms17_010", stalls)
+    opts = ProbeOptions(limits=OPTS.limits, ms17_010=True, doublepulsar=True)
+    f = asyncio.run(collect(Target(samba["nt1only"].address), opts))
+    assert f.ms17_010 is not None and f.ms17_010.state == "unknown"
+    assert "ReadTimeout" in (f.ms17_010.reason or "")
+    assert f.doublepulsar is not None and f.doublepulsar.state == "unknown"
+    assert f.smb1 is not None and f.smb1.enabled is True
+    assert f.sessions.null is None and f.sessions.guest is None
+    assert "unusable after the vulnerability checks" in (f.sessions.null_reason or "")

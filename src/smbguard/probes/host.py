@@ -200,16 +200,25 @@ async def _vulns_on_fingerprint(
         facts = VulnProbeFacts("unknown", evidence, f"{exc}: the check needs it")
         return result, dict.fromkeys(names, facts)
     except (TransportError, DecodeError) as exc:
-        return result, dict.fromkeys(names, _vuln_unknown(exc))
+        return _lose_channel(result, exc), dict.fromkeys(names, _vuln_unknown(exc))
     verdicts: dict[str, VulnProbeFacts] = {}
     for name in names:
         try:
             verdicts[name] = await VULN_CHECKS[name](channel.transport, session)
         except (TransportError, DecodeError) as exc:
-            verdicts[name] = _vuln_unknown(exc)
+            # the exchange is out of step: no more requests on this connection
+            failed = _vuln_unknown(exc)
+            verdicts.update({n: failed for n in names if n not in verdicts})
+            return _lose_channel(result, exc), verdicts
     with contextlib.suppress(TransportError):  # best effort, as in the standalone probes
         await logoff(channel.transport, session)
     return result, verdicts
+
+
+def _lose_channel(result: smb1_probe.Smb1Result, exc: BaseException) -> smb1_probe.Smb1Result:
+    """After a timeout or a bad reply the connection may still deliver a late answer, which
+    a later request would take for its own: the SMB1 null/guest logons must not use it."""
+    return dataclasses.replace(result, channel=None, channel_lost=f"{type(exc).__name__}: {exc}")
 
 
 async def _vulns_separately(
@@ -403,6 +412,9 @@ async def collect(target: Target, opts: ProbeOptions) -> HostFacts:
             smb1_result, null1, guest1 = await smb1_probe.sessions(smb1_result, server)
             if smb1_spoken_sessions:
                 null, guest = null1, guest1
+        elif opts.null_sessions and not any_smb2 and smb1_result.channel_lost is not None:
+            lost = f"SMB1 connection unusable after the vulnerability checks ({smb1_result.channel_lost})"
+            null = guest = Outcome(None, lost)
         if smb1_result.error is not None and smb1_result.facts.enabled is None:
             errors.append(smb1_result.error)
         smb1_facts = smb1_probe.finalize(smb1_result.facts, smb1_result.closed, bool(smb2_facts.dialects))

@@ -45,6 +45,9 @@ class Smb1Result:
     channel: Smb1Channel | None = None
     closed: bool = False
     error: ProbeError | None = None
+    #: Why ``channel`` was given up after SMB1 was found on (a transport or protocol error
+    #: during the vulnerability checks: a late reply could be taken for a later answer).
+    channel_lost: str | None = None
 
 
 def _capability_names(value: int) -> tuple[str, ...]:
