@@ -102,7 +102,6 @@ def event_from_fields(
     """Map one Windows event (its EventData/UserData name->value pairs) to an :class:`Event`.
 
     Returns None for an EventID we do not interpret."""
-    common: dict[str, Any] = {"source": source, "event_id": event_id, "time": when, "server": computer}
     if event_id in ("4624", "4625"):
         logon_type = _val(data, "LogonType")
         return Event(
@@ -116,7 +115,10 @@ def event_from_fields(
             auth_package=_val(data, "AuthenticationPackageName"),
             lm_package=_val(data, "LmPackageName"),
             detail=_val(data, "Status"),
-            **common,
+            source=source,
+            event_id=event_id,
+            time=when,
+            server=computer,
         )
     if event_id == "4776":
         status = _val(data, "Status") or "0x0"
@@ -127,27 +129,34 @@ def event_from_fields(
             user=_val(data, "TargetUserName"),
             status=None if ok else status,
             auth_package=_val(data, "PackageName"),
-            **common,
+            source=source,
+            event_id=event_id,
+            time=when,
+            server=computer,
         )
     if event_id in ("5140", "5145"):
         target = _val(data, "RelativeTargetName")
         access = data.get("AccessList", "")
+        share = _share(_val(data, "ShareName"))
         kind = EventKind.SHARE_CONNECT if event_id == "5140" else EventKind.FILE_ACCESS
         if event_id == "5145":
             if _DELETE_CODE in access:
                 kind = EventKind.FILE_DELETE
-            elif any(code in access for code in _WRITE_CODES) and _share(_val(data, "ShareName")) != "IPC$":
+            elif (_WRITE_CODES[0] in access or _WRITE_CODES[1] in access) and share != "IPC$":
                 kind = EventKind.FILE_WRITE
         return Event(
             kind=kind,
             src_ip=_ip(data),
             user=_val(data, "SubjectUserName"),
             domain=_val(data, "SubjectDomainName"),
-            share=_share(_val(data, "ShareName")),
+            share=share,
             path=target,
             status=_val(data, "AccessMask"),
             detail=" ".join(access.split()) or None,
-            **common,
+            source=source,
+            event_id=event_id,
+            time=when,
+            server=computer,
         )
     if event_id in ("5142", "5143", "5144"):
         kind = {"5142": EventKind.SHARE_CREATED, "5143": EventKind.SHARE_CHANGED}.get(
@@ -164,11 +173,22 @@ def event_from_fields(
             share=_share(_val(data, "ShareName")),
             path=_val(data, "ShareLocalPath"),
             detail=detail,
-            **common,
+            source=source,
+            event_id=event_id,
+            time=when,
+            server=computer,
         )
     if event_id == "3000" and (channel is None or "SMBServer" in channel):
         client = _val(data, "ClientName")
-        return Event(kind=EventKind.SMB1_ACCESS, src_ip=client, protocol="SMB1", **common)
+        return Event(
+            kind=EventKind.SMB1_ACCESS,
+            src_ip=client,
+            protocol="SMB1",
+            source=source,
+            event_id=event_id,
+            time=when,
+            server=computer,
+        )
     if event_id == "551" and (channel is None or "SMBServer" in channel):
         return Event(
             kind=EventKind.LOGON_FAILURE,
@@ -176,7 +196,10 @@ def event_from_fields(
             user=_val(data, "UserName"),
             status=_val(data, "Status"),
             auth_package="SMB",
-            **common,
+            source=source,
+            event_id=event_id,
+            time=when,
+            server=computer,
         )
     if event_id in ("31017", "31018") and (
         channel is None or "SmbClient" in channel or "SMBClient" in channel
@@ -186,7 +209,10 @@ def event_from_fields(
             user=_val(data, "UserName"),
             share=_val(data, "ShareName"),
             detail=_val(data, "ServerName"),
-            **common,
+            source=source,
+            event_id=event_id,
+            time=when,
+            server=computer,
         )
     return None
 
@@ -201,35 +227,69 @@ def _between(text: str, start: str, end: str, pos: int = 0) -> str | None:
     return text[i:j] if j >= 0 else None
 
 
-def event_from_xml(xml: str, source: str) -> tuple[str | None, Event | None]:
-    """Read one ``<Event>`` XML document. Returns (EventID, Event or None)."""
+def _event_id(xml: str) -> tuple[str | None, int]:
+    """(EventID, end of its element) as ``_EID`` finds it; str.find for the usual form.
+
+    The fast path only accepts what the regular expression accepts at the first
+    ``<EventID`` tag (ASCII digits between optional ASCII blanks), where the regular
+    expression's leftmost match would start too; anything else goes to the regex."""
+    i = xml.find("<EventID")
+    if i >= 0:
+        j = xml.find(">", i + 8)
+        k = xml.find("</EventID>", j)
+        if j >= 0 and k >= 0:
+            value = xml[j + 1 : k].strip(" \t\r\n")
+            if value.isdigit() and value.isascii():
+                return value, k + 10
     match = _EID.search(xml)
     if match is None:
-        return None, None
-    event_id = match.group(1)
-    if event_id not in INTERESTING:
+        return None, 0
+    return match.group(1), match.end()
+
+
+def event_from_xml(xml: str, source: str) -> tuple[str | None, Event | None]:
+    """Read one ``<Event>`` XML document. Returns (EventID, Event or None)."""
+    event_id, end = _event_id(xml)
+    if event_id is None or event_id not in INTERESTING:
         return event_id, None
     escaped = "&" in xml
-    start = xml.find("<EventData", match.end())
-    start = match.end() if start < 0 else start
+    start = xml.find("<EventData", end)
+    start = end if start < 0 else start
     if escaped:
         data = {name: html.unescape(value) for name, value in _DATA.findall(xml, start)}
     else:
         data = dict(_DATA.findall(xml, start))
     if "<UserData>" in xml:
-        user_data = _USERDATA.search(xml, match.end())
+        user_data = _USERDATA.search(xml, end)
         if user_data is not None:
             for name, value in _ELEMENT.findall(user_data.group(1)):
                 data.setdefault(name, html.unescape(value) if escaped else value)
-    when_text = _between(xml, 'SystemTime="', '"', match.end()) or ""
-    channel = _between(xml, "<Channel>", "</Channel>", match.end())
-    computer = _between(xml, "<Computer>", "</Computer>", match.end())
+    # SystemTime, Channel and Computer after the EventID (inlined _between: hot path)
+    when_text = ""
+    i = xml.find('SystemTime="', end)
+    if i >= 0:
+        j = xml.find('"', i + 12)
+        if j >= 0:
+            when_text = xml[i + 12 : j]
+    channel = computer = None
+    i = xml.find("<Channel>", end)
+    if i >= 0:
+        j = xml.find("</Channel>", i + 9)
+        if j >= 0:
+            channel = xml[i + 9 : j]
+    i = xml.find("<Computer>", end)
+    if i >= 0:
+        j = xml.find("</Computer>", i + 10)
+        if j >= 0:
+            computer = xml[i + 10 : j]
+            if escaped and "&" in computer:
+                computer = html.unescape(computer)
     return event_id, event_from_fields(
         event_id,
         data,
         source=source,
         when=parse_time(when_text),
-        computer=html.unescape(computer) if computer and "&" in computer else computer,
+        computer=computer,
         channel=channel,
     )
 
@@ -269,38 +329,57 @@ class EvtxSource:
             return
         stats = self.stats
         unknown: set[str] = set()
-        while True:
-            try:
-                record = next(records)
-            except StopIteration:
-                break
-            except (RuntimeError, OSError, ValueError) as exc:
-                stats.skipped += 1
-                stats.warn(f"corrupt record or chunk skipped: {str(exc)[:120]}")
-                continue
-            stats.records += 1
-            record_id = record.get("event_record_id") if isinstance(record, dict) else None
-            if isinstance(record_id, int):
-                self.max_seen = max(self.max_seen, record_id)
-                if record_id <= self.after_record:
-                    continue
-                self.last_record = max(self.last_record, record_id)
-            xml = record.get("data") if isinstance(record, dict) else None
-            if not isinstance(xml, str):
-                stats.skipped += 1
-                stats.warn("record without data skipped")
-                continue
-            event_id, event = event_from_xml(xml, self.path)
-            if event is None:
-                if event_id is not None and event_id not in unknown:
-                    unknown.add(event_id)
-                if event_id is None:
+        path = self.path
+        after = self.after_record
+        # max_seen/last_record are kept in locals on the hot path and stored back
+        # after every record that could be the last one seen by a consumer.
+        max_seen, last_record = self.max_seen, self.last_record
+        read = 0
+        step = records.__next__
+        try:
+            while True:
+                try:
+                    record = step()
+                except StopIteration:
+                    break
+                except (RuntimeError, OSError, ValueError) as exc:
                     stats.skipped += 1
-                    stats.warn("record without EventID skipped")
-                continue
-            stats.events += 1
-            stats.see(event.time)
-            yield event
+                    stats.warn(f"corrupt record or chunk skipped: {str(exc)[:120]}")
+                    continue
+                read += 1
+                if isinstance(record, dict):
+                    record_id = record.get("event_record_id")
+                    xml = record.get("data")
+                else:
+                    record_id = xml = None
+                if isinstance(record_id, int):
+                    if record_id > max_seen:
+                        max_seen = record_id
+                    if record_id <= after:
+                        continue
+                    if record_id > last_record:
+                        last_record = record_id
+                if not isinstance(xml, str):
+                    stats.skipped += 1
+                    stats.warn("record without data skipped")
+                    continue
+                event_id, event = event_from_xml(xml, path)
+                if event is None:
+                    if event_id is None:
+                        stats.skipped += 1
+                        stats.warn("record without EventID skipped")
+                    else:
+                        unknown.add(event_id)
+                    continue
+                stats.events += 1
+                stats.see(event.time)
+                stats.records += read
+                read = 0
+                self.max_seen, self.last_record = max_seen, last_record
+                yield event
+        finally:
+            stats.records += read
+            self.max_seen, self.last_record = max_seen, last_record
         if unknown:
             stats.warn(f"event IDs not interpreted (counted, not analysed): {', '.join(sorted(unknown))}")
 
