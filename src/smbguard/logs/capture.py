@@ -28,6 +28,7 @@ from smbguard.logs.events import Event, EventKind, SourceStats
 from smbguard.logs.pcapfile import (
     FIN,
     RST,
+    SYN,
     CaptureFormatError,
     Direction,
     TcpSegment,
@@ -52,6 +53,22 @@ from smbguard.proto.ntstatus import status_name
 
 SMB_PORTS = frozenset({445, 139})
 _TCP = struct.Struct(">HHI4xBB")  # source port, destination port, sequence number, data offset, flags
+# [MS-SMB2] 2.2.1.2 SYNC header: Status (8), Command (12), Flags (16), MessageId (24), TreeId (36)
+_SMB2_FIELDS = struct.Struct("<8xIH2xI4xQ4xI")
+_SMB2_ASYNC = 0x00000002  # SMB2_FLAGS_ASYNC_COMMAND
+
+
+def _smb2_fields(msg: bytes) -> tuple[int, int, int, int]:
+    """(Command, Status, MessageId, TreeId) of an SMB2 header, without building a Header.
+
+    Accepts exactly what :func:`smb2.decode_header` accepts; anything else goes to it,
+    so a malformed header raises the same DecodeError. TreeId is 0 for an ASYNC header
+    (its bytes 32..40 are the AsyncId), as in ``decode_header``."""
+    if len(msg) < 64 or msg[:4] != b"\xfeSMB" or msg[4:6] != b"\x40\x00":
+        hdr = smb2.decode_header(msg)  # raises DecodeError
+        return hdr.command, hdr.status, hdr.message_id, hdr.tree_id
+    status, command, flags, message_id, tree_id = _SMB2_FIELDS.unpack_from(msg)
+    return command, status, message_id, 0 if flags & _SMB2_ASYNC else tree_id
 _SMB1_INTERESTING = frozenset(
     {
         smb1.Command.NEGOTIATE,
@@ -259,6 +276,10 @@ class CaptureAnalyzer:
             if ihl < 20 or total < ihl + 20 or len(frame) < tcp_off + 20:
                 return
             sport, dport, seq, doff, flags = _TCP.unpack_from(frame, tcp_off)
+            if 14 + total <= tcp_off + (doff >> 4) * 4 and not flags & (SYN | RST):
+                # no payload, no SYN, no RST (a pure ACK or a FIN): feeding it changes
+                # nothing, neither for a known flow nor for an unknown one
+                return
             seg = TcpSegment(
                 frame[26:30],
                 frame[30:34],
@@ -587,8 +608,7 @@ class CaptureAnalyzer:
             # only the first WRITE to a file is reported; its FileId sits at bytes 80..96
             # ([MS-SMB2] 2.2.21), so later writes are recognised without decoding them
             return
-        hdr = smb2.decode_header(msg)
-        cmd = hdr.command
+        cmd, _status, message_id, tree_id = _smb2_fields(msg)
         if cmd == smb2.Command.NEGOTIATE:
             req = smb2.decode_negotiate_request(msg)
             client = self._client(flow)
@@ -602,22 +622,22 @@ class CaptureAnalyzer:
             ss = smb2.decode_session_setup_request(msg)
             raw = _ntlm_message(ss.security_buffer)
             if raw is not None and ntlmssp.parse_message_type(raw) == ntlmssp.MessageType.AUTHENTICATE:
-                flow.pending[(2, hdr.message_id)] = ("auth", ntlmssp.decode_authenticate(raw))
+                flow.pending[(2, message_id)] = ("auth", ntlmssp.decode_authenticate(raw))
         elif cmd == smb2.Command.TREE_CONNECT:
-            flow.pending[(2, hdr.message_id)] = ("tree", smb2.decode_tree_connect_request(msg).path)
+            flow.pending[(2, message_id)] = ("tree", smb2.decode_tree_connect_request(msg).path)
         elif cmd == smb2.Command.CREATE:
             create = smb2.decode_create_request(msg)
-            flow.pending[(2, hdr.message_id)] = ("create", hdr.tree_id, create)
-            self._chain_file = (flow.trees.get(hdr.tree_id), create.name)
+            flow.pending[(2, message_id)] = ("create", tree_id, create)
+            self._chain_file = (flow.trees.get(tree_id), create.name)
         elif cmd == smb2.Command.WRITE:
             write = smb2.decode_write_request(msg)
             if write.file_id not in flow.written:
-                self._file_event(flow, ts, EventKind.FILE_WRITE, "pcap:write", hdr.tree_id, write.file_id)
+                self._file_event(flow, ts, EventKind.FILE_WRITE, "pcap:write", tree_id, write.file_id)
         elif cmd == smb2.Command.SET_INFO:
             info = smb2.decode_set_info_request(msg)
             target = info.rename_target
             if target is not None:
-                share, old = self._file_name(flow, hdr.tree_id, info.file_id)
+                share, old = self._file_name(flow, tree_id, info.file_id)
                 self._emit(
                     flow,
                     ts,
@@ -632,13 +652,12 @@ class CaptureAnalyzer:
                 if len(flow.files) < MAX_FILES_PER_FLOW or info.file_id in flow.files:
                     flow.files[info.file_id] = (share, target)
             elif info.deletes:
-                self._file_event(flow, ts, EventKind.FILE_DELETE, "pcap:delete", hdr.tree_id, info.file_id)
+                self._file_event(flow, ts, EventKind.FILE_DELETE, "pcap:delete", tree_id, info.file_id)
 
     def _smb2_response(self, flow: _Flow, server: _Server, ts: float, msg: bytes) -> None:
-        hdr = smb2.decode_header(msg)
-        cmd = hdr.command
+        cmd, status, message_id, tree_id = _smb2_fields(msg)
         if cmd == smb2.Command.NEGOTIATE:
-            if hdr.status != 0:
+            if status != 0:
                 return
             resp = smb2.decode_negotiate_response(msg)
             if resp.dialect == smb2.Dialect.WILDCARD:
@@ -650,13 +669,13 @@ class CaptureAnalyzer:
                 server.smb2_negotiate = resp
         elif cmd == smb2.Command.SESSION_SETUP:
             resp2 = smb2.decode_session_setup_response(msg)
-            if hdr.status == STATUS_MORE_PROCESSING:
+            if status == STATUS_MORE_PROCESSING:
                 raw = _ntlm_message(resp2.security_buffer)
                 if raw is not None and ntlmssp.parse_message_type(raw) == ntlmssp.MessageType.CHALLENGE:
                     server.challenge = ntlmssp.decode_challenge(raw)
                 return
-            pending = flow.pending.pop((2, hdr.message_id), None)
-            if hdr.status == 0:
+            pending = flow.pending.pop((2, message_id), None)
+            if status == 0:
                 if resp2.is_guest:
                     server.guest = True
                 if resp2.is_null:
@@ -665,20 +684,20 @@ class CaptureAnalyzer:
                 flow,
                 server,
                 ts,
-                hdr.status,
+                status,
                 pending,
                 guest=resp2.is_guest,
                 null=resp2.is_null,
                 protocol="SMB2",
             )
         elif cmd == smb2.Command.TREE_CONNECT:
-            pending = flow.pending.pop((2, hdr.message_id), None)
+            pending = flow.pending.pop((2, message_id), None)
             if pending and pending[0] == "tree":
-                self._tree(flow, server, ts, pending[1], hdr.status)
-                if hdr.status == 0 and len(flow.trees) < 1024:
-                    flow.trees[hdr.tree_id] = pending[1].rstrip("\\").rsplit("\\", 1)[-1]
+                self._tree(flow, server, ts, pending[1], status)
+                if status == 0 and len(flow.trees) < 1024:
+                    flow.trees[tree_id] = pending[1].rstrip("\\").rsplit("\\", 1)[-1]
         elif cmd == smb2.Command.CREATE:
-            pending = flow.pending.pop((2, hdr.message_id), None)
+            pending = flow.pending.pop((2, message_id), None)
             if not pending or pending[0] != "create":
                 return
             created = smb2.decode_create_response(msg)
