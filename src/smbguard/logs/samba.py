@@ -10,6 +10,7 @@ without a zone are taken as UTC (a counted warning says so).
 from __future__ import annotations
 
 import functools
+import io
 import ipaddress
 import json
 import os
@@ -100,6 +101,17 @@ _OTHER_OPS = frozenset(
     }
 )
 _ALL_OPS = _WRITE_OPS | _RENAME_OPS | _DELETE_OPS | _OPEN_OPS | _OTHER_OPS
+# every substring parse_line tests before it can return an event (see _block)
+_NEEDLES = (
+    b"|ok|",
+    b"|fail",
+    b"Auth: [",
+    b'"Authentication"',
+    b"connect to service",
+    b"Selected protocol",
+    b"Denied connection from",
+)
+_BLOCK = 1 << 20
 _SMB1_PROTOCOLS = frozenset({"NT1", "LANMAN2", "LANMAN1", "CORE", "COREPLUS"})
 
 
@@ -170,9 +182,83 @@ class SambaSource:
         self._tz_warned = False
 
     def events(self) -> Iterator[Event]:
-        opener = self.opener or (lambda p: open(p, "rb"))  # noqa: SIM115
-        with opener(self.path) as handle:
-            yield from self.events_from_lines(handle)
+        if self.opener is not None:  # gzip...: line by line, so a broken stream keeps every line read
+            with self.opener(self.path) as handle:
+                yield from self.events_from_lines(handle)
+            return
+        with open(self.path, "rb") as handle:
+            rest = b""
+            while True:
+                block = handle.read(_BLOCK)
+                if not block:
+                    break
+                if rest:
+                    block = rest + block
+                cut = block.rfind(b"\n") + 1
+                if cut == 0:  # no line end yet: keep reading (as line iteration would)
+                    rest = block
+                    continue
+                rest = block[cut:]
+                yield from self._block(block[:cut] if rest else block)
+            if rest:
+                yield from self.events_from_lines((rest,))
+
+    def _block(self, body: bytes) -> Iterator[Event]:
+        """Complete lines, same results as ``events_from_lines(lines of body)``.
+
+        Only lines containing one of the substrings ``parse_line`` tests can be events;
+        they are found with ``bytes.find`` over the whole block. Between two of them
+        only the last valid log.smbd header line matters (it gives the time of the
+        next event line). A block where such lines are dense is read line by line."""
+        hits: set[int] = set()
+        limit = len(body) >> 7  # more than one candidate line per 128 bytes: dense
+        find = body.find
+        for needle in _NEEDLES:
+            pos = find(needle)
+            while pos >= 0:
+                hits.add(body.rfind(b"\n", 0, pos) + 1)
+                if len(hits) > limit:
+                    yield from self.events_from_lines(io.BytesIO(body))
+                    return
+                end = find(b"\n", pos)
+                pos = find(needle, end)
+        stats = self.stats
+        stats.records += body.count(b"\n")
+        cur = 0
+        for start in sorted(hits):
+            self._last_header(body, cur, start)
+            cur = find(b"\n", start) + 1
+            try:
+                event = self.parse_line(body[start:cur])
+            except (ValueError, IndexError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+                stats.skipped += 1
+                stats.warn(f"malformed line skipped ({type(exc).__name__})")
+                continue
+            if event is not None:
+                stats.events += 1
+                stats.see(event.time)
+                yield event
+        self._last_header(body, cur, len(body))
+
+    def _last_header(self, body: bytes, lo: int, hi: int) -> None:
+        """What ``parse_line`` does for the lines in body[lo:hi] that are no event candidates:
+        remember the last one that is a log.smbd header."""
+        end = hi
+        while end > lo:
+            i = body.rfind(b"\n[", lo, end)
+            start = i + 1 if i >= 0 else lo
+            if i < 0 and body[lo : lo + 1] != b"[":
+                return
+            line_end = body.find(b"\n", start, hi)
+            line = body[start : line_end + 1 if line_end >= 0 else hi]
+            if _SMBD_HEADER.match(line):
+                self._header_raw = line
+                self._header_time = None
+                self._header_parsed = False
+                return
+            if i < 0:
+                return
+            end = i + 1
 
     def events_from_lines(self, lines: Any) -> Iterator[Event]:
         """Parse an iterable of byte lines (also used by ``logs watch``)."""
