@@ -34,6 +34,7 @@ from smbguard.cli import audit as _audit
 from smbguard.engine import Collector, Engine, EngineOptions, Evaluator, Progress, plain_result
 from smbguard.errors import AuthError, TargetError
 from smbguard.model import HostFacts, HostResult, ScanInfo, ScanReport, Target
+from smbguard.redact import redact_arguments
 from smbguard.report import REPORTERS, StreamingReporter, get_reporter
 from smbguard.report.json import JsonStreamWriter
 from smbguard.targets import TargetSet, parse
@@ -48,7 +49,6 @@ EXIT_INTERRUPTED = 130
 
 # Options whose value is a secret: replaced in scan.arguments (credentials are
 # never written to reports).
-SECRET_OPTIONS = frozenset({"-p", "--password", "-H", "--hashes", "--aes-key", "--pass"})
 
 CollectorFactory = Callable[[argparse.Namespace], Collector]
 
@@ -214,23 +214,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def redact(argv: Sequence[str]) -> tuple[str, ...]:
     """The command line with secret option values replaced by ``***``."""
-    out: list[str] = []
-    hide_next = False
-    for arg in argv:
-        if hide_next:
-            out.append("***")
-            hide_next = False
-            continue
-        name, eq, _value = arg.partition("=")
-        if name in SECRET_OPTIONS:
-            if eq:
-                out.append(f"{name}=***")
-            else:
-                out.append(arg)
-                hide_next = True
-            continue
-        out.append(arg)
-    return tuple(out)
+    return tuple(redact_arguments(argv))
 
 
 def probe_options(args: argparse.Namespace) -> ProbeOptions:

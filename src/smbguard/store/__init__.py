@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from smbguard.store.db import MIGRATIONS, ScanRow, Store, default_db_path, redact_arguments, save_scan
+from smbguard.redact import redact_arguments
+from smbguard.store.db import MIGRATIONS, ScanRow, Store, default_db_path, save_scan
 from smbguard.store.diff import ScanDiff, default_pair, diff_scans
 
 __all__ = [

@@ -26,6 +26,7 @@ from typing import Any
 
 from smbguard.errors import StoreError
 from smbguard.model import HostResult, PortState, ScanReport, Severity
+from smbguard.redact import redact_arguments
 
 #: Ordered migrations; index + 1 is the ``user_version`` after applying it.
 MIGRATIONS: tuple[str, ...] = (
@@ -70,8 +71,6 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-SECRET_OPTIONS = frozenset({"-p", "--password", "-H", "--hashes", "--aes-key", "--pass", "--nthash"})
-
 
 def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
     """``$XDG_DATA_HOME/smbguard/history.sqlite3``, else ``~/.local/share/smbguard/history.sqlite3``."""
@@ -83,30 +82,6 @@ def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
         else Path(env.get("HOME") or Path.home()) / ".local/share"
     )
     return root / "smbguard" / "history.sqlite3"
-
-
-def redact_arguments(argv: Sequence[str]) -> list[str]:
-    """Replace the value of every secret option (``-p X``, ``--password=X`` ...) with ``***``."""
-    out: list[str] = []
-    hide_next = False
-    for arg in argv:
-        if hide_next:
-            out.append("***")
-            hide_next = False
-            continue
-        name, eq, _ = arg.partition("=")
-        if name in SECRET_OPTIONS:
-            if eq:
-                out.append(f"{name}=***")
-            else:
-                out.append(arg)
-                hide_next = True
-            continue
-        if len(arg) > 2 and arg[:2] in ("-p", "-H") and not arg.startswith("--"):
-            out.append(arg[:2] + "***")  # -pSECRET
-            continue
-        out.append(arg)
-    return out
 
 
 def targets_key(targets: Iterable[str]) -> str:
