@@ -200,42 +200,55 @@ class ZeekSource:
 
     def _event(self, row: Mapping[str, Any], when: Any) -> Event | None:
         kind_name = self.log_type
-        common: dict[str, Any] = {
-            "source": self.path,
-            "time": when,
-            "src_ip": _s(row.get("id.orig_h")),
-            "server": _s(row.get("id.resp_h")),
-        }
+        source = self.path
+        get = row.get
+        src_ip = _s(get("id.orig_h"))
+        server = _s(get("id.resp_h"))
         if kind_name == "smb_files":
-            action = _s(row.get("action")) or ""
+            action = _s(get("action")) or ""
             kind = _FILE_ACTIONS.get(action)
             if kind is None:
                 return None
-            share = _share_of(_s(row.get("path")))
-            name = _s(row.get("name"))
+            share = _share_of(_s(get("path")))
+            name = _s(get("name"))
             if kind is EventKind.FILE_RENAME:
                 return Event(
                     kind=kind,
                     event_id=f"zeek:smb_files:{action}",
                     share=share,
-                    path=_s(row.get("prev_name")),
+                    path=_s(get("prev_name")),
                     new_path=name,
-                    **common,
+                    source=source,
+                    time=when,
+                    src_ip=src_ip,
+                    server=server,
                 )
-            return Event(kind=kind, event_id=f"zeek:smb_files:{action}", share=share, path=name, **common)
+            return Event(
+                kind=kind,
+                event_id=f"zeek:smb_files:{action}",
+                share=share,
+                path=name,
+                source=source,
+                time=when,
+                src_ip=src_ip,
+                server=server,
+            )
         if kind_name == "smb_mapping":
             return Event(
                 kind=EventKind.SHARE_CONNECT,
                 event_id="zeek:smb_mapping",
-                share=_share_of(_s(row.get("path"))),
-                path=_s(row.get("path")),
-                detail=_s(row.get("share_type")),
-                **common,
+                share=_share_of(_s(get("path"))),
+                path=_s(get("path")),
+                detail=_s(get("share_type")),
+                source=source,
+                time=when,
+                src_ip=src_ip,
+                server=server,
             )
         if kind_name == "smb_cmd":
-            version = _s(row.get("version"))
-            command = _s(row.get("command")) or ""
-            status = _s(row.get("status"))
+            version = _s(get("version"))
+            command = _s(get("command")) or ""
+            status = _s(get("status"))
             if (
                 command == "SESSION_SETUP"
                 and status
@@ -245,23 +258,29 @@ class ZeekSource:
                     kind=EventKind.LOGON_FAILURE,
                     event_id="zeek:smb_cmd:SESSION_SETUP",
                     status=status,
-                    user=_s(row.get("username")),
+                    user=_s(get("username")),
                     protocol=version,
-                    **common,
+                    source=source,
+                    time=when,
+                    src_ip=src_ip,
+                    server=server,
                 )
             if version == "SMB1":
                 return Event(
                     kind=EventKind.SMB1_ACCESS,
                     event_id=f"zeek:smb_cmd:{command}",
                     protocol="SMB1",
-                    user=_s(row.get("username")),
-                    share=_share_of(_s(row.get("tree"))),
+                    user=_s(get("username")),
+                    share=_share_of(_s(get("tree"))),
                     detail=command,
-                    **common,
+                    source=source,
+                    time=when,
+                    src_ip=src_ip,
+                    server=server,
                 )
             return None
         if kind_name == "ntlm":
-            success = row.get("success")
+            success = get("success")
             if success in (True, "T"):
                 kind = EventKind.LOGON
             elif success in (False, "F"):
@@ -271,33 +290,42 @@ class ZeekSource:
             return Event(
                 kind=kind,
                 event_id="zeek:ntlm",
-                user=_s(row.get("username")),
-                workstation=_s(row.get("hostname")),
-                domain=_s(row.get("domainname")),
+                user=_s(get("username")),
+                workstation=_s(get("hostname")),
+                domain=_s(get("domainname")),
                 auth_package="NTLM",
-                **common,
+                source=source,
+                time=when,
+                src_ip=src_ip,
+                server=server,
             )
         if kind_name == "dce_rpc":
             return Event(
                 kind=EventKind.RPC_CALL,
                 event_id="zeek:dce_rpc",
-                path=_s(row.get("endpoint")),
+                path=_s(get("endpoint")),
                 share="IPC$",
-                detail=_s(row.get("operation")),
-                **common,
+                detail=_s(get("operation")),
+                source=source,
+                time=when,
+                src_ip=src_ip,
+                server=server,
             )
         if kind_name == "notice":
-            note = _s(row.get("note")) or ""
+            note = _s(get("note")) or ""
             if not note.startswith("EternalSafety::"):
                 return None
-            common["src_ip"] = common["src_ip"] or _s(row.get("src"))
-            common["server"] = common["server"] or _s(row.get("dst"))
+            src_ip = src_ip or _s(get("src"))
+            server = server or _s(get("dst"))
             return Event(
                 kind=EventKind.EXPLOIT,
                 event_id=f"zeek:notice:{note}",
                 detail=note,
-                path=_s(row.get("msg")),
-                **common,
+                path=_s(get("msg")),
+                source=source,
+                time=when,
+                src_ip=src_ip,
+                server=server,
             )
         return None
 
