@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from smbguard.errors import DecodeError, TransportError
 from smbguard.net.transport import ReplayTransport
+from smbguard.probes import host
 from smbguard.probes import smb1 as smb1_probe
 from smbguard.probes import smb2 as smb2_probe
 from smbguard.probes.base import Smb1Channel, Smb2Channel
@@ -78,5 +79,36 @@ def test_challenge_and_sessions(msgs: list[bytes]) -> None:
         ntlm_info(step.challenge)
         await smb2_null_session(channel, step, "127.0.0.1")
         await smb2_guest_session(Smb2Channel(ReplayTransport(msgs[:1] + msgs[4:]), first_message_id=1))
+
+    asyncio.run(run())
+
+
+@FUZZ
+@given(
+    replies(
+        (
+            "nt1-smb1-negotiate-extsec",
+            "nt1-smb1-sessionsetup-challenge",
+            "nt1-smb1-sessionsetup-null",
+            "nt1-smb1-treeconnect-ipc",
+            "nt1-smb1-peeknamedpipe",
+            "nt1-smb1-trans2-sessionsetup",
+            "nt1-smb1-logoff",
+        )
+    )
+)
+def test_vulnerability_checks_on_the_fingerprint_connection(msgs: list[bytes]) -> None:
+    """Mutated replies after the fingerprint: a verdict or "unknown" per check, never an exception;
+    "not_run" never (SMB1 was accepted)."""
+
+    async def run() -> None:
+        result = await smb1_probe.fingerprint(await smb1_probe.negotiate(Smb1Channel(ReplayTransport(msgs))))
+        if not host._shares_fingerprint(result):
+            return
+        result, verdicts = await host._vulns_on_fingerprint(result, ["ms17_010", "doublepulsar"], "srv")
+        if verdicts:  # empty: anonymous logon refused, the caller falls back to separate connections
+            assert verdicts["ms17_010"].state in {"vulnerable", "patched", "unknown"}
+            assert verdicts["doublepulsar"].state in {"infected", "clean", "unknown"}
+        assert result.pending_uid is None
 
     asyncio.run(run())

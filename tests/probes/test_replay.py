@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from smbguard.model import Smb1Facts, Smb2Facts
+from smbguard.model import Smb1Facts, Smb2Facts, VulnProbeFacts
 from smbguard.net.transport import ReplayTransport
+from smbguard.probes import host
 from smbguard.probes import smb1 as smb1_probe
 from smbguard.probes import smb2 as smb2_probe
 from smbguard.probes.base import Smb1Channel, Smb2Channel
@@ -235,3 +236,36 @@ def test_anonymous_flag_rules() -> None:
     assert run(smb2.SessionFlags.IS_GUEST | smb2.SessionFlags.IS_NULL) is True
     assert run(smb2.SessionFlags.IS_NULL) is True
     assert run(0) is True
+
+
+# ------------------------------------------------------------- MS17-010 / DoublePulsar on the SMB1 connection
+
+SMB1_SHARED = (
+    "nt1-smb1-negotiate-extsec",
+    "nt1-smb1-sessionsetup-challenge",
+    "nt1-smb1-sessionsetup-null",
+    "nt1-smb1-treeconnect-ipc",
+    "nt1-smb1-peeknamedpipe",
+    "nt1-smb1-trans2-sessionsetup",
+    "nt1-smb1-logoff",
+)
+
+
+def test_vulnerability_checks_on_the_fingerprint_connection_from_recorded_samba() -> None:
+    transport = ReplayTransport([recorded(n) for n in SMB1_SHARED])
+
+    async def run() -> tuple[smb1_probe.Smb1Result, dict[str, VulnProbeFacts]]:
+        result = await smb1_probe.fingerprint(await smb1_probe.negotiate(Smb1Channel(transport)))
+        assert host._shares_fingerprint(result)
+        return await host._vulns_on_fingerprint(result, ["ms17_010", "doublepulsar"], "127.0.0.1")
+
+    result, verdicts = asyncio.run(run())
+    assert verdicts["ms17_010"].state == "patched"  # Samba 4.17: STATUS_INVALID_HANDLE
+    assert verdicts["doublepulsar"].state == "clean"
+    assert result.pending_uid is None and result.channel is not None  # usable for later logons
+    challenge_uid = smb1.decode_header(recorded("nt1-smb1-sessionsetup-challenge")).uid
+    auth = smb1.decode_header(transport.sent[2])
+    assert auth.command == smb1.Command.SESSION_SETUP_ANDX and auth.uid == challenge_uid
+    commands = [smb1.decode_header(m).command for m in transport.sent[3:]]
+    C = smb1.Command
+    assert commands == [C.TREE_CONNECT_ANDX, C.TRANSACTION, C.TRANSACTION2, C.LOGOFF_ANDX]
