@@ -106,12 +106,9 @@ def register(sub: Any) -> None:
     )
     out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     out.add_argument("--lang", choices=("en", "zh-TW"), default="en", help="report language (default en)")
-    try:
-        from smbguard.store import add_store_arguments
+    from smbguard.store import add_store_arguments
 
-        add_store_arguments(out, no_store=True)
-    except ImportError:  # the history store is optional
-        pass
+    add_store_arguments(out, no_store=True)
     parser.set_defaults(func=run)
 
 
