@@ -11,6 +11,7 @@ import pytest
 from smbguard.errors import StoreError
 from smbguard.model import ScanInfo, ScanReport
 from smbguard.store import MIGRATIONS, Store, default_db_path, redact_arguments, save_scan
+from smbguard.store import db as store_db
 from tests.report.sample import fixed_report, sample_report
 
 
@@ -35,7 +36,7 @@ def test_migrations_apply_in_order_and_only_once(tmp_path: Path) -> None:
 def test_failed_migration_rolls_back(tmp_path: Path) -> None:
     with Store(tmp_path / "h.sqlite3") as store:
         broken = (*MIGRATIONS, "CREATE TABLE ok1 (a); CREATE TABLE scans (a)")
-        with pytest.raises(StoreError, match="migration 2"):
+        with pytest.raises(StoreError, match=f"migration {len(MIGRATIONS) + 1}"):
             store.migrate(broken)
         assert store.schema_version == len(MIGRATIONS)
         names = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master")}
@@ -138,3 +139,73 @@ def test_unwritable_path_is_a_store_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot open"):
         Store(blocker / "sub" / "h.sqlite3")
+
+
+def _finding_view(store: Store, scan_id: int) -> list[tuple[str, str, str, dict[str, object]]]:
+    return [(f.address, f.id, f.confidence, dict(f.evidence)) for f in store.findings(scan_id)]
+
+
+def test_version_1_database_stays_readable_after_migration(tmp_path: Path) -> None:
+    """A database written before migration 2 (evidence inline in findings) reads back the same."""
+    path = tmp_path / "h.sqlite3"
+    report = sample_report()
+    with Store(tmp_path / "ref.sqlite3") as ref:
+        expected = _finding_view(ref, ref.save_scan(report))
+        expected_objs = list(ref.host_objects(1))
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    conn.execute(
+        "INSERT INTO scans VALUES (1, ?, NULL, '0.1.0', '[]', '[]', '[]', 0, ?, ?, ?)",
+        (report.info.started.isoformat(), len(report.hosts), 0, 0),
+    )
+    for seq, h in enumerate(report.hosts):
+        conn.execute(
+            "INSERT INTO hosts VALUES (1, ?, ?, ?, ?, NULL, ?, ?)",
+            (
+                seq,
+                h.facts.target.address,
+                h.facts.target.port,
+                h.facts.port_state.value,
+                h.facts.os,
+                store_db._dumps(store_db.facts_json(h)) if h.facts.reachable or h.findings else None,
+            ),
+        )
+        for f in h.findings:
+            conn.execute(
+                "INSERT INTO findings VALUES (1, ?, ?, ?, ?, ?, ?)",
+                (seq, f.id, int(f.severity), f.confidence.value, f.share, store_db._dumps(f.evidence)),
+            )
+    conn.close()
+    with Store(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert _finding_view(store, 1) == expected
+        objs = list(store.host_objects(1))
+        assert [o["findings"] for o in objs] == [o["findings"] for o in expected_objs]
+        # a scan written after the migration reads back the same way next to the old one
+        new_id = store.save_scan(report)
+        assert _finding_view(store, new_id) == expected
+        assert store.conn.execute("SELECT count(*) FROM evidence WHERE scan_id = 1").fetchone()[0] == 0
+
+
+def test_repeated_evidence_is_stored_once_and_overflow_inline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = sample_report()
+    doubled = ScanReport(info=report.info, hosts=report.hosts + report.hosts)
+    with Store(tmp_path / "h.sqlite3") as store:
+        with Store(tmp_path / "ref.sqlite3") as ref:
+            expected = _finding_view(ref, ref.save_scan(doubled))
+        scan_id = store.save_scan(doubled)
+        distinct = {store_db._dumps(f.evidence) for h in report.hosts for f in h.findings}
+        rows = store.conn.execute("SELECT count(*) FROM evidence WHERE scan_id = ?", (scan_id,)).fetchone()
+        assert rows[0] == len(distinct) < sum(len(h.findings) for h in doubled.hosts)
+        assert _finding_view(store, scan_id) == expected
+        monkeypatch.setattr(store_db, "_EVIDENCE_DISTINCT_MAX", 1)
+        capped = store.save_scan(doubled)
+        rows = store.conn.execute("SELECT count(*) FROM evidence WHERE scan_id = ?", (capped,)).fetchone()
+        assert rows[0] == 1
+        inline = store.conn.execute(
+            "SELECT count(*) FROM findings WHERE scan_id = ? AND evidence_n IS NULL", (capped,)
+        ).fetchone()
+        assert inline[0] > 0
+        assert _finding_view(store, capped) == expected

@@ -7,7 +7,8 @@ transaction each. Never edit a released migration: append a new one.
 What is stored: one row per scan (start/finish, arguments with secrets redacted,
 the target specifications), one row per host (address, port, port state, name,
 OS, and its facts as compact JSON), one
-row per finding. Credentials are never stored: arguments go through
+row per finding, and each distinct evidence object of a scan once (migration 2).
+Credentials are never stored: arguments go through
 :func:`redact_arguments` and facts only ever hold account *names*.
 """
 
@@ -69,7 +70,22 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX findings_scan ON findings (scan_id, seq);
     """,
+    # 2: each distinct evidence object stored once per scan (most hosts of a network
+    # show the same evidence); findings.evidence stays for rows written before and is
+    # '' when evidence_n refers to this table
+    """
+    CREATE TABLE evidence (
+        scan_id INTEGER NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+        n       INTEGER NOT NULL,
+        json    TEXT NOT NULL,                -- JSON object
+        PRIMARY KEY (scan_id, n)
+    ) WITHOUT ROWID;
+    ALTER TABLE findings ADD COLUMN evidence_n INTEGER;
+    """,
 )
+
+#: Distinct evidence texts remembered per scan before further ones are stored inline.
+_EVIDENCE_DISTINCT_MAX = 50_000
 
 
 def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -295,14 +311,26 @@ class Store:
                     for seq, h in enumerate(hosts)
                 ),
             )
+            distinct: dict[str, int] = {}
+
+            def finding_rows() -> Iterator[tuple[Any, ...]]:
+                for seq, h in enumerate(hosts):
+                    for f in h.findings:
+                        text = _dumps(f.evidence)
+                        n = distinct.get(text)
+                        if n is None and len(distinct) < _EVIDENCE_DISTINCT_MAX:
+                            n = distinct[text] = len(distinct)
+                        inline = text if n is None else ""
+                        yield (scan_id, seq, f.id, int(f.severity), f.confidence.value, f.share, inline, n)
+
             self.conn.executemany(
-                "INSERT INTO findings (scan_id, seq, finding_id, severity, confidence, share, evidence) "
-                "VALUES (?,?,?,?,?,?,?)",
-                (
-                    (scan_id, seq, f.id, int(f.severity), f.confidence.value, f.share, _dumps(f.evidence))
-                    for seq, h in enumerate(hosts)
-                    for f in h.findings
-                ),
+                "INSERT INTO findings (scan_id, seq, finding_id, severity, confidence, share, evidence, "
+                "evidence_n) VALUES (?,?,?,?,?,?,?,?)",
+                finding_rows(),
+            )
+            self.conn.executemany(
+                "INSERT INTO evidence (scan_id, n, json) VALUES (?,?,?)",
+                ((scan_id, n, text) for text, n in distinct.items()),
             )
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -351,10 +379,13 @@ class Store:
         ``smbguard scan --format json`` hosts: address, port, reachable, port_state, the
         stored facts (``None`` values omitted) and ``findings``."""
         findings: dict[int, list[dict[str, Any]]] = {}
-        for seq, fid, sev, conf, share, evidence in self.conn.execute(
-            "SELECT seq, finding_id, severity, confidence, share, evidence FROM findings WHERE scan_id = ?",
+        texts = self._evidence_texts(scan_id)
+        for seq, fid, sev, conf, share, inline, n in self.conn.execute(
+            "SELECT seq, finding_id, severity, confidence, share, evidence, evidence_n "
+            "FROM findings WHERE scan_id = ?",
             (scan_id,),
         ):
+            evidence = inline if n is None else texts[n]
             findings.setdefault(seq, []).append(
                 {
                     "id": fid,
@@ -382,7 +413,13 @@ class Store:
             )
             yield obj
 
+    def _evidence_texts(self, scan_id: int) -> dict[int, str]:
+        """The scan's distinct evidence JSON texts by number (empty for scans stored
+        before migration 2, whose findings hold their evidence inline)."""
+        return dict(self.conn.execute("SELECT n, json FROM evidence WHERE scan_id = ?", (scan_id,)))
+
     def findings(self, scan_id: int) -> list[StoredFinding]:
+        texts = self._evidence_texts(scan_id)
         return [
             StoredFinding(
                 address=r[0],
@@ -391,10 +428,11 @@ class Store:
                 severity=Severity(r[3]),
                 confidence=r[4],
                 share=r[5],
-                evidence=json.loads(r[6]),
+                evidence=json.loads(r[6] if r[7] is None else texts[r[7]]),
             )
             for r in self.conn.execute(
-                "SELECT h.address, h.port, f.finding_id, f.severity, f.confidence, f.share, f.evidence "
+                "SELECT h.address, h.port, f.finding_id, f.severity, f.confidence, f.share, "
+                "f.evidence, f.evidence_n "
                 "FROM findings f JOIN hosts h ON h.scan_id = f.scan_id AND h.seq = f.seq "
                 "WHERE f.scan_id = ? ORDER BY f.seq, f.severity DESC, f.finding_id",
                 (scan_id,),
