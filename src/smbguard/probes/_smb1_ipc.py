@@ -16,11 +16,13 @@ step that fails ends the probe with a reason (the caller reports "unknown" or
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from smbguard.errors import ConnectionClosed, DecodeError
-from smbguard.net.transport import Transport
-from smbguard.probes.base import Smb1Channel
+from smbguard.errors import ConnectionClosed, DecodeError, TransportError
+from smbguard.model import Target, VulnProbeFacts
+from smbguard.net.transport import Limits, Transport, open_tcp
+from smbguard.probes.base import ProbeFailure, ProbeOptions, Smb1Channel, connect
 from smbguard.proto import ntlmssp, smb1, spnego
 from smbguard.proto.ntstatus import status_name
 
@@ -140,3 +142,55 @@ async def logoff(transport: Transport, session: IpcSession) -> None:
 
 
 __all__ = ["IpcSession", "Smb1Refused", "StepFailed", "logoff", "open_ipc", "open_ipc_after_fingerprint"]
+
+
+#: The probe-specific request on an anonymous session with IPC$ connected
+#: (``ms17_010.check``, ``doublepulsar.check``). Raises TransportError / DecodeError.
+CheckFn = Callable[[Transport, IpcSession], Awaitable[VulnProbeFacts]]
+
+
+async def run_on(check: CheckFn, transport: Transport, address: str) -> VulnProbeFacts:
+    """``check`` over an open transport (TCP or replay): NEGOTIATE, anonymous logon,
+    IPC$, the check, LOGOFF. Network and protocol trouble gives state "unknown" with
+    the reason; it never raises for them."""
+    try:
+        try:
+            session = await open_ipc(transport, address)
+        except Smb1Refused as exc:
+            return VulnProbeFacts("not_run", {"smb1_enabled": False}, str(exc))
+        except StepFailed as exc:
+            evidence = {"stage": exc.stage, "status": status_name(exc.status)}
+            return VulnProbeFacts("unknown", evidence, f"{exc}: the check needs it")
+        facts = await check(transport, session)
+        await logoff(transport, session)
+        return facts
+    except TransportError as exc:
+        return VulnProbeFacts("unknown", {}, f"{type(exc).__name__}: {exc}")
+    except DecodeError as exc:
+        return VulnProbeFacts("unknown", {}, f"malformed answer: {exc}")
+
+
+async def run(check: CheckFn, target: Target, opts: ProbeOptions) -> VulnProbeFacts:
+    """One connection for ``check`` (port 139 gets its NetBIOS session first)."""
+    try:
+        transport = await connect(target.address, target.port, opts)
+    except ProbeFailure as exc:
+        return VulnProbeFacts("unknown", {"stage": "connect"}, exc.error.message)
+    except TransportError as exc:
+        return VulnProbeFacts("unknown", {"stage": "connect"}, f"{type(exc).__name__}: {exc}")
+    try:
+        return await run_on(check, transport, target.address)
+    finally:
+        await transport.close()
+
+
+async def probe(check: CheckFn, target: Target, limits: Limits | None = None) -> VulnProbeFacts:
+    """Connect to ``target`` directly and run ``check`` (one connection, closed afterwards)."""
+    try:
+        transport = await open_tcp(target.address, target.port, limits or Limits())
+    except TransportError as exc:
+        return VulnProbeFacts("unknown", {"stage": "connect"}, f"{type(exc).__name__}: {exc}")
+    try:
+        return await run_on(check, transport, target.address)
+    finally:
+        await transport.close()

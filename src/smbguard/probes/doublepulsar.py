@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from smbguard.errors import DecodeError, TransportError
 from smbguard.model import JsonScalar, Target, VulnProbeFacts
-from smbguard.net.transport import Limits, Transport, open_tcp
-from smbguard.probes._smb1_ipc import IpcSession, Smb1Refused, StepFailed, logoff, open_ipc
-from smbguard.probes.base import ProbeFailure, ProbeOptions, connect
+from smbguard.net.transport import Limits, Transport
+from smbguard.probes import _smb1_ipc
+from smbguard.probes._smb1_ipc import IpcSession
+from smbguard.probes.base import ProbeOptions
 from smbguard.proto import smb1
 from smbguard.proto.ntstatus import status_name
 
@@ -37,20 +37,6 @@ def judge_ping_reply(reply: smb1.TransactionResponse) -> VulnProbeFacts:
     return VulnProbeFacts("unknown", evidence, f"unexpected Multiplex ID 0x{mid:02X} in the reply")
 
 
-async def _run(transport: Transport, address: str) -> VulnProbeFacts:
-    try:
-        session = await open_ipc(transport, address)
-    except Smb1Refused as exc:
-        return VulnProbeFacts("not_run", {"smb1_enabled": False}, str(exc))
-    except StepFailed as exc:
-        return VulnProbeFacts(
-            "unknown", {"stage": exc.stage, "status": status_name(exc.status)}, f"{exc}: the check needs it"
-        )
-    facts = await check(transport, session)
-    await logoff(transport, session)
-    return facts
-
-
 async def check(transport: Transport, session: IpcSession) -> VulnProbeFacts:
     """The TRANSACTION2 SESSION_SETUP ping (Multiplex ID 0x41) on an anonymous session
     with IPC$ connected (from :func:`open_ipc` or, in ``collect``, on the SMB1
@@ -61,37 +47,15 @@ async def check(transport: Transport, session: IpcSession) -> VulnProbeFacts:
 
 
 async def run_on(transport: Transport, address: str) -> VulnProbeFacts:
-    """The probe over an open transport (TCP or replay). Network and protocol trouble
-    gives state "unknown" with the reason; it never raises for them."""
-    try:
-        return await _run(transport, address)
-    except TransportError as exc:
-        return VulnProbeFacts("unknown", {}, f"{type(exc).__name__}: {exc}")
-    except DecodeError as exc:
-        return VulnProbeFacts("unknown", {}, f"malformed answer: {exc}")
+    """The probe over an open transport (TCP or replay); never raises for network trouble."""
+    return await _smb1_ipc.run_on(check, transport, address)
 
 
 async def run(target: Target, opts: ProbeOptions) -> VulnProbeFacts:
     """Entry point for ``probes.host.VULN_PROBES`` (port 139 gets its NetBIOS session first)."""
-    try:
-        transport = await connect(target.address, target.port, opts)
-    except ProbeFailure as exc:
-        return VulnProbeFacts("unknown", {"stage": "connect"}, exc.error.message)
-    except TransportError as exc:
-        return VulnProbeFacts("unknown", {"stage": "connect"}, f"{type(exc).__name__}: {exc}")
-    try:
-        return await run_on(transport, target.address)
-    finally:
-        await transport.close()
+    return await _smb1_ipc.run(check, target, opts)
 
 
 async def probe(target: Target, limits: Limits | None = None) -> VulnProbeFacts:
     """Connect to ``target`` and run the probe (one connection, closed afterwards)."""
-    try:
-        transport = await open_tcp(target.address, target.port, limits or Limits())
-    except TransportError as exc:
-        return VulnProbeFacts("unknown", {"stage": "connect"}, f"{type(exc).__name__}: {exc}")
-    try:
-        return await run_on(transport, target.address)
-    finally:
-        await transport.close()
+    return await _smb1_ipc.probe(check, target, limits)
