@@ -38,19 +38,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-NMAP_DIALECTS = {
-    "202": "2.0.2",
-    "210": "2.1",
-    "300": "3.0",
-    "302": "3.0.2",
-    "311": "3.1.1",
-    "2:0:2": "2.0.2",
-    "2:1:0": "2.1",
-    "3:0:0": "3.0",
-    "3:0:2": "3.0.2",
-    "3:1:1": "3.1.1",
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.helpers.nmap import NMAP_DIALECTS
 
 # Child processes run this checkout's code, whatever the installed package points at.
 SRC = Path(__file__).resolve().parent.parent / "src"

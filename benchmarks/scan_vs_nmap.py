@@ -35,13 +35,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.helpers.nmap import NMAP_DIALECTS
 from tests.helpers.samba import SambaConfig, SambaLab
 
 # Run smbguard from this checkout (python -m, PYTHONPATH=src), whatever is installed.
 SRC_ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
 
 NMAP_SCRIPTS = "smb-protocols,smb2-security-mode,smb-security-mode,smb-os-discovery"
-NMAP_DIALECTS = {"202": "2.0.2", "210": "2.1", "300": "3.0", "302": "3.0.2", "311": "3.1.1"}
 
 PROFILES: list[dict[str, Any]] = [
     {

@@ -22,24 +22,12 @@ from smbguard.net.transport import Limits
 from smbguard.probes.base import ProbeOptions
 from smbguard.probes.host import collect
 from tests.helpers.lab import lab_process
+from tests.helpers.nmap import NMAP_DIALECTS
 
 pytestmark = pytest.mark.integration
 
 PORT = 45450
 BASE = "127.1.35"
-# nmap 7.9x prints "202", newer releases "2:0:2".
-NMAP_DIALECTS = {
-    "202": "2.0.2",
-    "210": "2.1",
-    "300": "3.0",
-    "302": "3.0.2",
-    "311": "3.1.1",
-    "2:0:2": "2.0.2",
-    "2:1:0": "2.1",
-    "3:0:0": "3.0",
-    "3:0:2": "3.0.2",
-    "3:1:1": "3.1.1",
-}
 
 
 @pytest.fixture(scope="module")
