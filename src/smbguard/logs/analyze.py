@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from smbguard.logs.detect import expand_paths, open_source
 from smbguard.logs.detectors import Detector, DetectorSet, Thresholds, default_detectors
-from smbguard.logs.events import Event, LogSource, SourceStats
+from smbguard.logs.events import Event, FrameSource, LogSource, SourceStats
 from smbguard.logs.findings import LogFinding
 from smbguard.model import JsonValue
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,15 @@ def _guarded(source: LogSource) -> Iterator[Event]:
         source.stats.warn(f"reading stopped early: {type(exc).__name__}: {str(exc)[:120]}")
 
 
+def _guarded_frames(source: FrameSource) -> Iterator[pl.DataFrame]:
+    """:func:`_guarded` for a source read as frames."""
+    try:
+        yield from source.frames()
+    except (OSError, EOFError, ValueError) as exc:
+        source.stats.skipped += 1
+        source.stats.warn(f"reading stopped early: {type(exc).__name__}: {str(exc)[:120]}")
+
+
 def analyze(
     paths: Iterable[str],
     thresholds: Thresholds | None = None,
@@ -45,6 +58,10 @@ def analyze(
     for path in expand_paths(paths):
         source = open_source(path)
         stats.append(source.stats)
-        for event in _guarded(source):
-            feed(event)
+        if hasattr(source, "frames"):  # column batches: detectors work on whole columns
+            for frame in _guarded_frames(cast(FrameSource, source)):
+                dispatcher.feed_frame(frame)
+        else:
+            for event in _guarded(source):
+                feed(event)
     return Analysis(findings=tuple(dispatcher.findings()), sources=tuple(stats))

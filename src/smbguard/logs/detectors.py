@@ -13,11 +13,14 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from smbguard.logs.events import Event, EventKind
+from smbguard.logs.events import Event, EventKind, frame_to_events
 from smbguard.logs.findings import LOG_FINDING_IDS, LogFinding, iso, severity_of
 from smbguard.model import Confidence, JsonValue
+
+if TYPE_CHECKING:
+    import polars as pl
 
 #: Catalog ids (kind = "log") the detectors below can raise.
 DETECTOR_IDS: tuple[str, ...] = LOG_FINDING_IDS
@@ -42,7 +45,11 @@ class Thresholds:
 
 
 class Detector(Protocol):
-    """``kinds``: the event kinds the detector looks at (others are never fed to it)."""
+    """``kinds``: the event kinds the detector looks at (others are never fed to it).
+
+    A detector may also have ``feed_frame(frame)``: it must leave the detector in exactly
+    the state feeding the frame's rows one by one to ``feed`` would (differential tests
+    check this); :meth:`DetectorSet.feed_frame` falls back to ``feed`` per row otherwise."""
 
     kinds: frozenset[EventKind]
 
@@ -694,6 +701,29 @@ class DetectorSet:
             if found:
                 out.extend(found)
         return out
+
+    def feed_frame(self, frame: pl.DataFrame) -> None:
+        """Feed a frame of events (see :func:`smbguard.logs.events.events_to_frame`).
+
+        Detectors are independent, so each gets the frame's rows of its kinds in order,
+        through its own ``feed_frame`` when it has one, else row by row. The findings
+        that become true are not returned: this is the ``logs analyze`` path, which
+        reads :meth:`findings` at the end (``logs watch`` uses :meth:`feed`)."""
+        if frame.height == 0:
+            return
+        kinds = frame.get_column("kind")
+        for detector in self.detectors:
+            wanted = kinds.is_in([kind.value for kind in detector.kinds])
+            part = frame.filter(wanted)
+            if part.height == 0:
+                continue
+            feed_frame = getattr(detector, "feed_frame", None)
+            if feed_frame is not None:
+                feed_frame(part)
+            else:
+                feed = detector.feed
+                for event in frame_to_events(part):
+                    feed(event)
 
     def findings(self) -> list[LogFinding]:
         """Every detector's final findings, worst severity first."""
