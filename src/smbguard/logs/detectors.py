@@ -12,7 +12,7 @@ import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from smbguard.logs.events import Event, EventKind, frame_to_events
@@ -58,6 +58,12 @@ class Detector(Protocol):
     def findings(self) -> list[LogFinding]: ...
 
 
+_MAX_SOURCES = 50  # bounds of a Tally's first-N-distinct sets and counters
+_MAX_CLIENTS = 200
+_MAX_SERVERS = 200
+_MAX_COUNTED = 500
+
+
 @dataclass(slots=True)
 class Tally:
     """Evidence accumulated for one subject."""
@@ -79,13 +85,13 @@ class Tally:
                 self.first = when
             if self.last is None or when > self.last:
                 self.last = when
-        if event.source not in self.sources and len(self.sources) < 50:
+        if event.source not in self.sources and len(self.sources) < _MAX_SOURCES:
             self.sources.add(event.source)
         client = event.src_ip or event.workstation or "unknown"
-        if client not in self.clients and len(self.clients) < 200:
+        if client not in self.clients and len(self.clients) < _MAX_CLIENTS:
             self.clients.add(client)
         server = event.server
-        if server and server not in self.servers and len(self.servers) < 200:
+        if server and server not in self.servers and len(self.servers) < _MAX_SERVERS:
             self.servers.add(server)
         user = event.user
         if user:  # bounded: accounts beyond 500 are counted in ``count`` only
@@ -93,13 +99,13 @@ class Tally:
             accounts = self.accounts
             if account in accounts:
                 accounts[account] += 1
-            elif len(accounts) < 500:
+            elif len(accounts) < _MAX_COUNTED:
                 accounts[account] = 1
         if item is not None:
             items = self.items
             if item in items:
                 items[item] += 1
-            elif len(items) < 500:
+            elif len(items) < _MAX_COUNTED:
                 items[item] = 1
 
     def evidence(self, items_name: str | None = None) -> dict[str, JsonValue]:
@@ -115,6 +121,153 @@ class Tally:
         if items_name is not None:
             out[items_name] = {k: v for k, v in self.items.most_common(50)}
         return out
+
+
+# ------------------------------------------------------------------ tallies from frames
+def _truthy(name: str) -> pl.Expr:
+    """Python truthiness of a Utf8 column: not null and not empty."""
+    import polars as pl
+
+    column = pl.col(name)
+    return column.is_not_null() & (column != "")
+
+
+def _or(name: str, default: pl.Expr | str) -> pl.Expr:
+    """Python's ``event.<name> or default`` as an expression."""
+    import polars as pl
+
+    other = pl.lit(default) if isinstance(default, str) else default
+    return pl.when(_truthy(name)).then(pl.col(name)).otherwise(other)
+
+
+def _client_expr() -> pl.Expr:
+    """:attr:`Event.client` as an expression."""
+    return _or("src_ip", _or("workstation", "unknown"))
+
+
+def _take_distinct(target: set[str], values: list[str], limit: int) -> None:
+    """``target.add(v)`` for each value in order while ``len(target) < limit`` (as :meth:`Tally.add`)."""
+    for value in values:
+        if len(target) >= limit:
+            return
+        target.add(value)
+
+
+def apply_tallies(tallies: dict[str, Tally], frame: pl.DataFrame, key: str, item: str | None) -> list[str]:
+    """Columnar :meth:`Tally.add`: update (or create) ``tallies[k]`` exactly as
+    ``tallies[k].add(event, item_value)`` for every row of ``frame`` in order would.
+
+    ``frame`` is an event frame with an extra non-null Utf8 column named ``key`` (the
+    group) and, when ``item`` is given, a nullable Utf8 column of that name (null = no
+    item). Returns the keys that were created, in order of first appearance.
+
+    Polars groups the rows; Python only touches each (group, distinct value) pair, and
+    only the pairs that can still change a bounded set or counter: a set of limit N
+    admits new values among the first 2N distinct values of a group in one frame, a
+    counter of limit N among the first 2N; later distinct values only count when they
+    are already in the counter (joined against the counter's keys)."""
+    import polars as pl
+
+    if frame.height == 0:
+        return []
+    group = pl.col(key)
+    lazy = frame.lazy()
+    summary_query = lazy.group_by(group, maintain_order=True).agg(
+        pl.len().alias("n"),
+        pl.col("time").min().alias("first"),
+        pl.col("time").max().alias("last"),
+        pl.col("source").unique(maintain_order=True).head(2 * _MAX_SOURCES).alias("sources"),
+        _client_expr().unique(maintain_order=True).head(2 * _MAX_CLIENTS).alias("clients"),
+        pl.col("server")
+        .filter(_truthy("server"))
+        .unique(maintain_order=True)
+        .head(2 * _MAX_SERVERS)
+        .alias("servers"),
+    )
+
+    def pairs(value: pl.Expr, keep: pl.Expr | None) -> pl.LazyFrame:
+        rows = lazy if keep is None else lazy.filter(keep)
+        return (
+            rows.group_by(group, value.alias("__value"), maintain_order=True)
+            .agg(pl.len().alias("__n"))
+            .with_columns(pl.int_range(pl.len()).over(key).alias("__rank"))
+        )
+
+    account = (
+        pl.when(_truthy("domain"))
+        .then(pl.concat_str([pl.col("domain"), pl.lit("\\"), pl.col("user")]))
+        .otherwise(pl.col("user"))
+    )
+    queries = [summary_query, pairs(account, _truthy("user"))]
+    if item is not None:
+        queries.append(pairs(pl.col(item), pl.col(item).is_not_null()))
+    summary, *counted = pl.collect_all(queries)
+
+    new: list[str] = []
+    get = tallies.get
+    columns = (
+        summary.get_column(c).to_list() for c in (key, "n", "first", "last", "sources", "clients", "servers")
+    )
+    for name, n, first, last, sources, clients, servers in zip(*columns, strict=True):
+        tally = get(name)
+        if tally is None:
+            tally = tallies[name] = Tally()
+            new.append(name)
+        tally.count += n
+        if first is not None:
+            first = first.replace(tzinfo=UTC)
+            if tally.first is None or first < tally.first:
+                tally.first = first
+            last = last.replace(tzinfo=UTC)
+            if tally.last is None or last > tally.last:
+                tally.last = last
+        if len(tally.sources) < _MAX_SOURCES:
+            _take_distinct(tally.sources, sources, _MAX_SOURCES)
+        if len(tally.clients) < _MAX_CLIENTS:
+            _take_distinct(tally.clients, clients, _MAX_CLIENTS)
+        if len(tally.servers) < _MAX_SERVERS:
+            _take_distinct(tally.servers, servers, _MAX_SERVERS)
+
+    for which, found in zip(("accounts", "items"), counted, strict=False):
+        _count_pairs(tallies, found, key, which)
+    return new
+
+
+def _count_pairs(tallies: dict[str, Tally], found: pl.DataFrame, key: str, which: str) -> None:
+    """Add (group, value, n) rows, in first-appearance order, to each tally's bounded Counter."""
+    import polars as pl
+
+    head = found.filter(pl.col("__rank") < 2 * _MAX_COUNTED)
+    for name, value, n in zip(
+        head.get_column(key).to_list(),
+        head.get_column("__value").to_list(),
+        head.get_column("__n").to_list(),
+        strict=True,
+    ):
+        counter: Counter[str] = getattr(tallies[name], which)
+        if value in counter:
+            counter[value] += n
+        elif len(counter) < _MAX_COUNTED:
+            counter[value] = n
+    tail = found.filter(pl.col("__rank") >= 2 * _MAX_COUNTED)
+    if tail.height == 0:
+        return
+    # values this late in a frame only count when the counter already holds them
+    names: list[str] = []
+    values: list[str] = []
+    for name in tail.get_column(key).unique().to_list():
+        held = list(getattr(tallies[name], which))
+        names.extend([name] * len(held))
+        values.extend(held)
+    known = pl.DataFrame({key: names, "__value": values}, schema={key: pl.Utf8, "__value": pl.Utf8})
+    hits = tail.join(known, on=[key, "__value"], how="inner")
+    for name, value, n in zip(
+        hits.get_column(key).to_list(),
+        hits.get_column("__value").to_list(),
+        hits.get_column("__n").to_list(),
+        strict=True,
+    ):
+        getattr(tallies[name], which)[value] += n
 
 
 def strings(values: Iterable[str]) -> list[JsonValue]:
