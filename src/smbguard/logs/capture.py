@@ -21,18 +21,21 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from smbguard.errors import DecodeError
 from smbguard.logs.events import Event, EventKind, SourceStats
 from smbguard.logs.pcapfile import (
     FIN,
+    HEAD_BYTES,
     RST,
     SYN,
     CaptureFormatError,
     Direction,
+    KeepingDirection,
     TcpSegment,
     ip_of_frame,
+    read_blocks,
     read_packets,
     tcp_of_ip,
 )
@@ -90,6 +93,45 @@ _SMB2_INTERESTING = frozenset(
         smb2.Command.SET_INFO,
     }
 )
+_SMB2_WRITE_FIXED = 64 + 48  # header + WRITE request fixed part ([MS-SMB2] 2.2.21): all that is decoded
+# Ethernet + IPv4 without options + TCP, the common frame ([RFC 791] 3.1, [RFC 9293] 3.1): EtherType,
+# version/IHL, total length, flags/fragment offset, protocol, source, destination, ports, sequence
+# number, data offset, TCP flags
+_ETH_IP4_TCP = struct.Struct(">12xHBxH2xHxB2x4s4sHHI4xBB")
+
+
+def _keep(head: bytes, limit: int, to_server: bool) -> int:
+    """How many bytes of a message :meth:`CaptureAnalyzer._message` reads, from its first bytes.
+
+    ``head`` holds the first min(limit, HEAD_BYTES) bytes, ``limit`` is what
+    :class:`Direction` would deliver. Whatever is returned, ``_message`` must
+    behave exactly as with ``limit`` bytes (tests/logs/test_capture_fast.py)."""
+    magic = head[:4]
+    if magic == b"\xfeSMB":
+        if int.from_bytes(head[20:24], "little") >= 64:
+            return limit  # compounded: the chain walk depends on the message length
+        if head[13] or head[12] not in _SMB2_INTERESTING:
+            return HEAD_BYTES  # Command and NextCommand are all the chain walk reads
+        if head[12] == smb2.Command.WRITE:
+            return _SMB2_WRITE_FIXED if to_server else 64
+        if head[12] == smb2.Command.SET_INFO and not to_server:
+            return 64  # the header: a SET_INFO response is not decoded further
+        return limit
+    if magic == b"\xffSMB":
+        return limit if head[4] in _SMB1_INTERESTING else 5
+    if magic == b"\xfcSMB":
+        return 16  # the compression transform header
+    return 4  # encrypted or not SMB: only the protocol id is read
+
+
+def _keep_up(head: bytes, limit: int) -> int:
+    return _keep(head, limit, True)
+
+
+def _keep_down(head: bytes, limit: int) -> int:
+    return _keep(head, limit, False)
+
+
 _CREATED = frozenset({0, 2, 3})  # CreateAction: FILE_SUPERSEDED, FILE_CREATED, FILE_OVERWRITTEN
 MAX_FILES_PER_FLOW = 10_000
 _RELATED_FILE_ID = b"\xff" * 16
@@ -223,11 +265,16 @@ def _ntlm_message(blob: bytes) -> bytes | None:
 
 
 class CaptureAnalyzer:
-    """Reads one capture; ``events()`` streams events, then ``hosts()``/``clients`` hold the facts."""
+    """Reads one capture; ``events()`` streams events, then ``hosts()``/``clients`` hold the facts.
 
-    def __init__(self, path: str, ports: frozenset[int] = SMB_PORTS) -> None:
+    ``reference=True`` takes the plain path (one read per packet, one
+    :class:`TcpSegment` per packet, every message kept up to the cap): the readable
+    reference the fast path is tested against, with identical results."""
+
+    def __init__(self, path: str, ports: frozenset[int] = SMB_PORTS, *, reference: bool = False) -> None:
         self.path = path
         self.ports = ports
+        self.reference = reference
         self.stats = SourceStats(path=path, type="pcap")
         self.flows: dict[tuple[bytes, int, bytes, int], _Flow] = {}
         self.servers: dict[tuple[str, int], _Server] = {}
@@ -245,6 +292,9 @@ class CaptureAnalyzer:
             self.stats.warn(f"cannot open: {exc.strerror}")
             return
         with handle:
+            if not self.reference:
+                yield from self._fast_events(handle)
+                return
             try:
                 for ts, linktype, frame in read_packets(handle, self.stats):
                     self.stats.records += 1
@@ -257,6 +307,83 @@ class CaptureAnalyzer:
             except CaptureFormatError as exc:
                 self.stats.skipped += 1
                 self.stats.warn(str(exc))
+
+    def _fast_events(self, handle: IO[bytes]) -> Iterator[Event]:
+        """``events()`` on blocks of the file: the common Ethernet/IPv4/TCP frame is decoded
+        in place with one ``unpack_from``, in-order segments inside a skipped message body
+        are only counted; every other packet goes through :meth:`_packet`."""
+        stats = self.stats
+        out = self._out
+        flows = self.flows
+        ports = self.ports
+        unpack_from = _ETH_IP4_TCP.unpack_from
+        try:
+            for block, records in read_blocks(handle, stats):
+                for ts, linktype, start, end in records:
+                    stats.records += 1
+                    if linktype == 1 and end - start >= 54:
+                        (etype, vihl, total, frag, proto, src, dst, sport, dport, seq, doff, flags) = (
+                            unpack_from(block, start)
+                        )
+                        if etype == 0x0800 and proto == 6 and vihl & 0x0F == 5 and not frag & 0x3FFF:
+                            if total < 40:
+                                continue
+                            pstart = start + 34 + (doff >> 4) * 4
+                            pend = start + 14 + total
+                            if pend > end:
+                                pend = end
+                            size = pend - pstart
+                            if size <= 0:
+                                if not flags & (SYN | RST):
+                                    continue
+                                size = 0
+                            if dport in ports:
+                                key = (src, sport, dst, dport)
+                                up = True
+                            elif sport in ports:
+                                key = (dst, dport, src, sport)
+                                up = False
+                            else:
+                                continue
+                            flow = flows.get(key)
+                            if flow is None:
+                                if not size and not flags & SYN:
+                                    continue
+                                flow = self._new_flow(key)
+                            d: KeepingDirection = flow.c2s if up else flow.s2c  # type: ignore[assignment]
+                            if (
+                                size
+                                and seq == d.next_seq
+                                and not flags & (SYN | RST)
+                                and d.synced
+                                and not d.ooo
+                            ):
+                                if size <= d.skip:
+                                    d.skip -= size
+                                    d.next_seq = (seq + size) & 0xFFFFFFFF
+                                    continue
+                                if size < d.until:
+                                    d.until -= size
+                                    d.next_seq = (seq + size) & 0xFFFFFFFF
+                                    continue
+                            d.feed(ts, seq, flags, block[pstart:pend] if size else b"")
+                            if flags & RST and flow.c2s.next_seq is not None:
+                                flows.pop(key, None)
+                            while out:
+                                event = out.popleft()
+                                stats.events += 1
+                                stats.see(event.time)
+                                yield event
+                            continue
+                    self._packet(ts, linktype, block[start:end])
+                    while out:
+                        event = out.popleft()
+                        stats.events += 1
+                        stats.see(event.time)
+                        yield event
+        except CaptureFormatError as exc:
+            self.stats.skipped += 1
+            self.stats.warn(str(exc))
 
     def _packet(self, ts: float, linktype: int, frame: bytes) -> None:
         # Fast path for the common case, Ethernet + IPv4 (not fragmented) + TCP; every
@@ -329,7 +456,17 @@ class CaptureAnalyzer:
         def down(ts: float, msg: bytes, full: int) -> None:
             self._message(holder[0], False, ts, msg, full)
 
-        flow = _Flow(client, server, key[1], key[3], Direction(up), Direction(down))
+        if self.reference:
+            flow = _Flow(client, server, key[1], key[3], Direction(up), Direction(down))
+        else:
+            flow = _Flow(
+                client,
+                server,
+                key[1],
+                key[3],
+                KeepingDirection(up, keep=_keep_up),
+                KeepingDirection(down, keep=_keep_down),
+            )
         holder.append(flow)
         self.flows[key] = flow
         return flow

@@ -1,0 +1,346 @@
+"""The fast capture path (block reading, in-place frame decoding, messages kept only as far
+as they are read) against the reference path (``CaptureAnalyzer(reference=True)``: one
+read and one :class:`TcpSegment` per packet, :class:`Direction` keeping every message up
+to its cap), which is the code the hand-checked tests in test_capture.py were written on.
+
+The oracle is never typed by hand: both paths run on the same input in the same test and
+everything they produce must be identical (events, hosts, clients, per-server traffic,
+findings, counters and warnings)."""
+
+from __future__ import annotations
+
+import io
+import random
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from smbguard.logs.capture import CaptureAnalyzer
+from smbguard.logs.detectors import DetectorSet, default_detectors
+from smbguard.logs.events import SourceStats
+from smbguard.logs.pcapfile import (
+    CaptureFormatError,
+    Direction,
+    KeepingDirection,
+    ip_of_frame,
+    read_blocks,
+    read_packets,
+    tcp_of_ip,
+)
+
+PCAPS = "pcaps"
+
+
+def _all_captures() -> list[str]:
+    root = Path(__file__).resolve().parents[2].parent / "shared" / "data" / PCAPS
+    if not root.is_dir():
+        return ["(no shared data)"]
+    return sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix in (".pcap", ".pcapng", ".cap")
+    )
+
+
+def outcome(path: Path, *, reference: bool) -> dict[str, Any]:
+    """Everything a run of the analyzer produces, in comparable form."""
+    analyzer = CaptureAnalyzer(str(path), reference=reference)
+    detectors = DetectorSet(default_detectors())
+    events = []
+    for event in analyzer.events():
+        events.append(event)
+        detectors.feed(event)
+    return {
+        "events": events,
+        "hosts": analyzer.hosts(),
+        "clients": {k: v.to_dict() for k, v in analyzer.clients.items()},
+        "traffic": {k: analyzer.traffic(*k) for k in analyzer.servers},
+        "findings": [f.to_dict() for f in detectors.findings()],
+        "stats": analyzer.stats.to_dict(),
+        "warnings": dict(analyzer.stats.warnings),
+        "records": analyzer.stats.records,
+        "smb_messages": analyzer.smb_messages,
+        "smb_bytes": analyzer.smb_bytes,
+        "flows": sorted(analyzer.flows),
+    }
+
+
+def assert_same(path: Path) -> dict[str, Any]:
+    fast = outcome(path, reference=False)
+    ref = outcome(path, reference=True)
+    for key in ref:
+        assert fast[key] == ref[key], key
+    return ref
+
+
+@pytest.mark.parametrize("name", _all_captures())
+def test_every_real_capture_same_as_reference(shared_data: Path, name: str) -> None:
+    ref = assert_same(shared_data / PCAPS / name)
+    assert ref["records"] > 0
+
+
+def test_real_captures_are_not_trivial(shared_data: Path) -> None:
+    """The differential test above means something: the captures hold messages and events."""
+    names = _all_captures()
+    assert len(names) >= 50
+    total = [outcome(shared_data / PCAPS / n, reference=False) for n in names[:20]]
+    assert sum(o["smb_messages"] for o in total) > 1000
+    assert sum(len(o["events"]) for o in total) > 100
+
+
+# ------------------------------------------------------------------------------ synthetic captures
+def _pcap(records: list[tuple[float, bytes]], linktype: int = 1) -> bytes:
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype)]
+    for ts, data in records:
+        out.append(struct.pack("<IIII", int(ts), int((ts % 1) * 1e6), len(data), len(data)) + data)
+    return b"".join(out)
+
+
+def _frames(path: Path) -> list[tuple[float, int, bytes]]:
+    with path.open("rb") as handle:
+        return list(read_packets(handle, SourceStats(str(path), "pcap")))
+
+
+def _key(frame: bytes) -> object:
+    ip = ip_of_frame(1, frame)
+    seg = tcp_of_ip(ip) if ip is not None else None
+    return None if seg is None else (seg.src, seg.sport, seg.dst, seg.dport)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "zeek/smb2_100_small_files.pcap",
+        "suricata-verify/smb2-01/smb2-peter.pcap",
+        "suricata-verify/smb2-09-trunc-file-logging/input.pcap",
+        "zeek-eternalsafety/eternalblue-success-unpatched-win7.pcap",
+    ],
+)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_mangled_streams_same_as_reference(shared_data: Path, tmp_path: Path, name: str, seed: int) -> None:
+    """Reordered, duplicated, dropped and truncated packets (gaps, resynchronisation, held
+    messages cut by a reset) give the same result on both paths."""
+    rng = random.Random(seed)
+    frames = [(ts, f) for ts, lt, f in _frames(shared_data / PCAPS / name) if lt == 1]
+    out: list[tuple[float, bytes]] = []
+    for i, (ts, frame) in enumerate(frames):
+        r = rng.random()
+        if r < 0.03:
+            continue  # lost
+        if r < 0.06:
+            frame = frame[: rng.randrange(14, len(frame) + 1)]  # snapped
+        if r < 0.12 and out and _key(out[-1][1]) == _key(frame):
+            out.insert(len(out) - 1, (ts, frame))  # swapped with the previous one
+            continue
+        out.append((ts, frame))
+        if r > 0.95:
+            out.append(frames[rng.randrange(max(0, i - 20), i + 1)])  # retransmission
+    path = tmp_path / "mangled.pcap"
+    path.write_bytes(_pcap(out))
+    assert_same(path)
+
+
+def _tcp(
+    src: int,
+    sport: int,
+    dport: int,
+    seq: int,
+    flags: int,
+    payload: bytes,
+    *,
+    total: int | None = None,
+    doff: int = 5,
+) -> bytes:
+    tcp = struct.pack(">HHIIBBHHH", sport, dport, seq, 0, doff << 4, flags, 65535, 0, 0) + bytes(
+        max(0, doff - 5) * 4
+    )
+    length = 20 + len(tcp) + len(payload) if total is None else total
+    ip = struct.pack(
+        ">BBHHHBBH4s4s",
+        0x45,
+        0,
+        length & 0xFFFF,
+        1,
+        0,
+        64,
+        6,
+        0,
+        bytes([192, 0, 2, src]),
+        bytes([192, 0, 2, 200]),
+    )
+    return b"\x00" * 12 + b"\x08\x00" + ip + tcp + payload
+
+
+def _smb2(command: int, *, response: bool, next_command: int, body: bytes, mid: int) -> bytes:
+    header = struct.pack(
+        "<4sHHIHHIIQIIQ16s",
+        b"\xfeSMB",
+        64,
+        0,
+        0,
+        command,
+        1,
+        1 if response else 0,
+        next_command,
+        mid,
+        0,
+        1,
+        7,
+        bytes(16),
+    )
+    return header + body
+
+
+_messages = st.one_of(
+    st.builds(
+        _smb2,
+        st.sampled_from([0, 1, 3, 5, 6, 8, 9, 11, 16, 17, 99]),
+        response=st.booleans(),
+        next_command=st.sampled_from([0, 0, 0, 64, 100, 0xFFFFFFFF]),
+        body=st.binary(max_size=300),
+        mid=st.integers(0, 3),
+    ),
+    st.builds(
+        lambda cmd, body: b"\xffSMB" + bytes([cmd]) + body,
+        st.sampled_from([0x72, 0x73, 0x25, 0x2E, 0x33]),
+        st.binary(max_size=120),
+    ),
+    st.builds(
+        lambda magic, body: magic + body,
+        st.sampled_from([b"\xfcSMB", b"\xfdSMB", b"ABCD"]),
+        st.binary(max_size=60),
+    ),
+)
+
+
+@st.composite
+def _hostile_captures(draw: st.DrawFn) -> bytes:
+    """A few TCP connections carrying NetBIOS messages cut at random places, with hostile
+    sequence numbers, bad NetBIOS lengths, truncated frames and wrong IP total lengths."""
+    streams: dict[tuple[int, bool], bytes] = {}
+    for conn in range(draw(st.integers(1, 3))):
+        for up in (True, False):
+            msgs = draw(st.lists(_messages, max_size=5))
+            parts = []
+            for m in msgs:
+                length = len(m) if draw(st.integers(0, 9)) else draw(st.integers(0, (1 << 24) - 1))
+                parts.append(
+                    bytes([draw(st.sampled_from([0, 0, 0, 0x85, 0x42]))]) + length.to_bytes(3, "big") + m
+                )
+            streams[(conn, up)] = b"".join(parts)
+    records: list[tuple[float, bytes]] = []
+    base = {
+        key: draw(st.sampled_from([0, 1000, 0xFFFFFF00, draw(st.integers(0, 0xFFFFFFFF))])) for key in streams
+    }
+    pos = dict.fromkeys(streams, 0)
+    for (conn, up), seq in base.items():
+        if draw(st.booleans()):
+            sport, dport = (40000 + conn, 445) if up else (445, 40000 + conn)
+            records.append((1.0, _tcp(conn + 1, sport, dport, (seq - 1) & 0xFFFFFFFF, 0x02, b"")))
+    for step in range(draw(st.integers(0, 40))):
+        key = draw(st.sampled_from(sorted(streams)))
+        conn, up = key
+        data = streams[key]
+        cut = draw(st.integers(1, 200))
+        start = pos[key] if draw(st.integers(0, 5)) else draw(st.integers(0, max(0, len(data))))
+        chunk = data[start : start + cut]
+        if draw(st.integers(0, 4)) and start == pos[key]:
+            pos[key] = start + len(chunk)
+        seq = (base[key] + start) & 0xFFFFFFFF
+        if not draw(st.integers(0, 15)):
+            seq = draw(st.integers(0, 0xFFFFFFFF))
+        flags = draw(st.sampled_from([0x18, 0x18, 0x10, 0x11, 0x14, 0x02]))
+        sport, dport = (40000 + conn, 445) if up else (445, 40000 + conn)
+        frame = _tcp(
+            conn + 1,
+            sport,
+            dport,
+            seq,
+            flags,
+            chunk,
+            total=None if draw(st.integers(0, 9)) else draw(st.integers(0, 0xFFFF)),
+            doff=5 if draw(st.integers(0, 9)) else draw(st.integers(0, 15)),
+        )
+        if not draw(st.integers(0, 9)):
+            frame = frame[: draw(st.integers(0, len(frame)))]
+        records.append((1.0 + step / 1000, frame))
+    return _pcap(records)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_hostile_captures())
+def test_fuzz_hostile_streams_same_as_reference(
+    tmp_path_factory: pytest.TempPathFactory, blob: bytes
+) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "f.pcap"
+    path.write_bytes(blob)
+    assert_same(path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400), st.integers(1, 64))
+def test_fuzz_block_reader_same_as_packet_reader(blob: bytes, size: int) -> None:
+    """Random bytes after a pcap or pcapng magic, read in blocks of 1..64 bytes (records
+    straddling every block boundary): same packets, warnings and counters."""
+    for magic in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\x0a\x0d\x0d\x0a"):
+        ref_stats, stats = SourceStats("f", "pcap"), SourceStats("f", "pcap")
+        try:
+            ref = list(read_packets(io.BytesIO(magic + blob), ref_stats))
+        except CaptureFormatError as exc:
+            with pytest.raises(CaptureFormatError, match=str(exc)):
+                list(read_blocks(io.BytesIO(magic + blob), stats, size))
+            continue
+        got = [
+            (ts, linktype, block[start:end])
+            for block, records in read_blocks(io.BytesIO(magic + blob), stats, size)
+            for ts, linktype, start, end in records
+        ]
+        assert got == ref
+        assert stats.to_dict() == ref_stats.to_dict() and stats.warnings == ref_stats.warnings
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(-100, 3000), st.binary(max_size=300), st.sampled_from([0x10, 0x10, 0x02])),
+        max_size=30,
+    ),
+    st.binary(min_size=1, max_size=400),
+    st.integers(1, 200),
+    st.integers(8, 200),
+)
+def test_fuzz_keeping_direction_delivers_prefixes(
+    segments: list[tuple[int, bytes, int]], stream: bytes, keep_n: int, cap: int
+) -> None:
+    """KeepingDirection delivers, at the same moments and in the same order as Direction,
+    each message's first ``keep`` bytes (never fewer than the head, never more than the
+    cap); its buffers stay bounded whatever the segments."""
+    ref: list[tuple[float, bytes, int]] = []
+    got: list[tuple[float, bytes, int]] = []
+    plain = Direction(lambda ts, m, full: ref.append((ts, m, full)), cap=cap)
+    keeping = KeepingDirection(
+        lambda ts, m, full: got.append((ts, m, full)), cap=cap, keep=lambda head, limit: keep_n
+    )
+    plain.feed(0.0, 999, 0x02, b"")
+    keeping.feed(0.0, 999, 0x02, b"")
+    # a stream of NetBIOS messages the segments cut anywhere, plus the random ones
+    nbss = b"".join(
+        b"\x00" + len(stream[i : i + 97]).to_bytes(3, "big") + stream[i : i + 97]
+        for i in range(0, len(stream), 97)
+    )
+    pieces = [(i, nbss[i : i + 37], 0x10) for i in range(0, len(nbss), 37)] + segments
+    for n, (offset, payload, flags) in enumerate(pieces):
+        seq = (1000 + offset) & 0xFFFFFFFF
+        plain.feed(float(n), seq, flags, payload)
+        keeping.feed(float(n), seq, flags, payload)
+        assert len(keeping.ooo) <= 65 and keeping.ooo_bytes <= (1 << 20) + 300
+        assert keeping.held is None or len(keeping.held) <= cap
+    assert [(ts, full) for ts, _, full in got] == [(ts, full) for ts, _, full in ref]
+    for (_, mine, full), (_, theirs, _) in zip(got, ref, strict=True):
+        n = len(theirs) if len(theirs) <= 24 else min(max(keep_n, 24), len(theirs))
+        assert mine == theirs[:n]
+        assert len(mine) <= min(full, cap)
