@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from typing import IO, Any
+from datetime import UTC, datetime
+from typing import IO, TYPE_CHECKING, Any
 
-from smbguard.logs.events import Event, EventKind, SourceStats, parse_epoch
+from smbguard.logs.events import FRAME_ROWS, Event, EventKind, SourceStats, parse_epoch
+
+if TYPE_CHECKING:
+    import polars as pl
 
 _FILE_ACTIONS = {
     "SMB::FILE_WRITE": EventKind.FILE_WRITE,
@@ -96,20 +100,36 @@ class ZeekSource:
 
     def events_from_lines(self, lines: Any) -> Iterator[Event]:
         """Parse an iterable of byte lines; header state is kept between calls (``logs watch``)."""
-        stats = self.stats
+        line = self.line
         for raw in lines:
-            try:
-                event = self.parse_line(raw)
-            except (ValueError, IndexError, KeyError, TypeError, StopIteration) as exc:
-                stats.skipped += 1
-                stats.warn(f"malformed line skipped ({type(exc).__name__})")
-                continue
+            event = line(raw)
             if event is not None:
-                stats.events += 1
-                stats.see(event.time)
                 yield event
         if self.log_type is not None:
-            stats.type = f"zeek:{self.log_type}"
+            self.stats.type = f"zeek:{self.log_type}"
+
+    def line(self, raw: bytes) -> Event | None:
+        """:meth:`parse_line` with its errors counted, and the event (if any) counted in ``stats``."""
+        stats = self.stats
+        try:
+            event = self.parse_line(raw)
+        except (ValueError, IndexError, KeyError, TypeError, StopIteration) as exc:
+            stats.skipped += 1
+            stats.warn(f"malformed line skipped ({type(exc).__name__})")
+            return None
+        if event is not None:
+            stats.events += 1
+            stats.see(event.time)
+        return event
+
+    def frames(self, rows: int = FRAME_ROWS) -> Iterator[pl.DataFrame]:
+        """The events of :meth:`events` as event frames of at most ``rows`` rows.
+
+        polars parses whole blocks of lines (see :func:`_frames`); every line it cannot
+        decide with certainty goes through :meth:`line`, and the results are merged back
+        in file order. The contract (tests/logs/test_zeek_frames.py): the same rows and
+        the same ``stats`` as :meth:`events`."""
+        yield from _frames(self, rows)
 
     def parse_line(self, raw: bytes) -> Event | None:
         """One line: a header line updates the parser state, a data line may give an event."""
@@ -334,3 +354,480 @@ def _s(value: Any) -> str | None:
     if value is None or value in ("-", "(empty)", ""):
         return None
     return str(value)
+
+
+# ------------------------------------------------------------------------ event frames
+# The fast path of ZeekSource.frames(): parse_line() and _event() re-expressed over whole
+# blocks of lines with polars. It only takes lines whose meaning it can decide with
+# certainty; every other line goes through ZeekSource.line() (the reference) and its
+# event is merged back in file order. Header lines ("#...") always take the reference
+# path and cut the block into runs with a fixed parser state. Within a run, a line that
+# could change the state (a JSON line while the log type is unknown, a non-JSON line in
+# a JSON log) is handled by the reference and the run goes on from the state it left.
+# tests/logs/test_zeek_frames.py proves both paths equal (real logs, hostile lines).
+
+_BLOCK = 4 << 20  # bytes read per block; blocks end at a line end (a longer line grows it)
+_BLANK = r"^[ \t\n\r\x0B\x0C]*$"  # what bytes.strip() removes
+_TS_RX = r"^[0-9]{1,10}(\.[0-9]{1,9})?$"  # ts the vectorised epoch conversion takes
+_EMPTY = ("-", "(empty)", "")  # values _s() maps to None
+_BASE_KEYS = ("ts", "id.orig_h", "id.resp_h")
+_TYPE_KEYS: dict[str, tuple[str, ...]] = {
+    "smb_files": ("action", "path", "name", "prev_name"),
+    "smb_mapping": ("path", "share_type"),
+    "smb_cmd": ("version", "command", "status", "username", "tree"),
+    "ntlm": ("success", "username", "hostname", "domainname"),
+    "dce_rpc": ("endpoint", "operation"),
+    "notice": ("note", "msg", "src", "dst"),
+}
+# A flat JSON object Python's json.loads certainly accepts: keys without escapes, string
+# values without \u escapes or control characters, plain numbers (no exponent, bounded
+# digits), true/false/null, arrays of those; spaces as the only whitespace.
+_JS_STR = r'"(?:[^"\\\x00-\x1F]|\\["\\/bfnrt])*"'
+_JS_SCALAR = rf"(?:{_JS_STR}|-?(?:0|[1-9][0-9]{{0,20}})(?:\.[0-9]{{1,20}})?|true|false|null)"
+_JS_VALUE = rf"(?:{_JS_SCALAR}|\[ *(?:{_JS_SCALAR}(?: *, *{_JS_SCALAR})*)? *\])"
+_JS_MEMBER = rf'"[^"\\\x00-\x1F]*" *: *{_JS_VALUE}'
+_JS_LINE = rf"^\{{ *{_JS_MEMBER}(?: *, *{_JS_MEMBER})* *\}} *$"
+# the raw value after a key in such a line ("[" for an array: not taken)
+_JS_TOKEN = r' *: *("(?:[^"\\]|\\.)*"|-?[0-9][0-9.]*|true|false|null|\[)'
+_JS_UNESCAPE = (('\\"', '"'), ("\\/", "/"), ("\\b", "\b"), ("\\f", "\f"), ("\\n", "\n"),
+                ("\\r", "\r"), ("\\t", "\t"))  # fmt: skip
+
+
+def _keys(log_type: str | None) -> tuple[str, ...]:
+    """The fields :meth:`ZeekSource._event` reads for a log type (``ts`` alone when it gives no events)."""
+    extra = _TYPE_KEYS.get(log_type or "")
+    return ("ts",) if extra is None else _BASE_KEYS + extra
+
+
+def _rx_key(key: str) -> str:
+    return '"' + key.replace(".", r"\.") + '"'
+
+
+def _text_blocks(handle: Any, size: int = 0) -> Iterator[str]:
+    """Decoded blocks of whole lines (the last may lack its newline). A read error is raised
+    after the complete lines read before it, as line-by-line reading would."""
+    size = size or _BLOCK
+    read = getattr(handle, "read1", None) or handle.read
+    carry = b""
+    while True:
+        parts = [carry]
+        got = len(carry)
+        newline = False  # carry never holds one
+        eof = False
+        try:
+            while not (newline and got >= size):
+                chunk = read(size)
+                if not chunk:
+                    eof = True
+                    break
+                parts.append(chunk)
+                got += len(chunk)
+                newline = newline or b"\n" in chunk
+        except Exception:
+            data = b"".join(parts)
+            end = data.rfind(b"\n") + 1
+            if end:
+                yield data[:end].decode("utf-8", "replace")
+            raise
+        data = b"".join(parts)
+        if eof:
+            if data:
+                yield data.decode("utf-8", "replace")
+            return
+        end = data.rfind(b"\n") + 1
+        yield data[:end].decode("utf-8", "replace")  # same text as decoding line by line
+        carry = data[end:]
+
+
+class _Batcher:
+    """Re-cuts a stream of frames into frames of exactly ``rows`` rows (the last may be shorter)."""
+
+    def __init__(self, rows: int) -> None:
+        if rows < 1:
+            raise ValueError("rows must be positive")
+        self.rows = rows
+        self.pending: list[pl.DataFrame] = []
+        self.count = 0
+        self.yielded = False
+
+    def add(self, frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
+        import polars as pl
+
+        if not frame.height:
+            return
+        self.pending.append(frame)
+        self.count += frame.height
+        if self.count < self.rows:
+            return
+        big = pl.concat(self.pending)
+        full = big.height - big.height % self.rows
+        for at in range(0, full, self.rows):
+            self.yielded = True
+            yield big.slice(at, self.rows)
+        rest = big.slice(full)
+        self.pending = [rest] if rest.height else []
+        self.count = rest.height
+
+    def flush(self) -> Iterator[pl.DataFrame]:
+        import polars as pl
+
+        if self.pending:
+            self.yielded = True
+            yield pl.concat(self.pending)
+        self.pending = []
+        self.count = 0
+
+    def finish(self) -> Iterator[pl.DataFrame]:
+        import polars as pl
+
+        from smbguard.logs.events import frame_schema
+
+        yield from self.flush()
+        if not self.yielded:  # no event at all: one empty frame, so pl.concat(frames) works
+            self.yielded = True
+            yield pl.DataFrame(schema=frame_schema())
+
+
+def _frames(source: ZeekSource, rows: int) -> Iterator[pl.DataFrame]:
+    opener = source.opener or (lambda p: open(p, "rb"))  # noqa: SIM115
+    batcher = _Batcher(rows)
+    with opener(source.path) as handle:
+        blocks = _text_blocks(handle)
+        while True:
+            try:
+                text = next(blocks)
+            except StopIteration:
+                break
+            except Exception:
+                yield from batcher.flush()  # what was read before the error, then the error
+                raise
+            yield from batcher.add(_Block(source).run(text))
+    yield from batcher.finish()
+    if source.log_type is not None:
+        source.stats.type = f"zeek:{source.log_type}"
+
+
+class _Block:
+    """The events of one block of lines: polars frames for runs it can decide, the
+    reference for every other line, merged by line number."""
+
+    def __init__(self, source: ZeekSource) -> None:
+        self.source = source
+        self.fast: list[pl.DataFrame] = []
+        self.slow_at: list[int] = []
+        self.slow: list[Event] = []
+
+    def run(self, text: str) -> pl.DataFrame:
+        import polars as pl
+
+        from smbguard.logs.events import EVENT_COLUMNS, events_to_frame, frame_schema
+
+        lines = pl.Series("l", [text]).str.split("\n").explode()
+        if text.endswith("\n"):
+            lines = lines.slice(0, lines.len() - 1)
+        heads = lines.str.starts_with("#").arg_true().to_list()
+        start = 0
+        for head in [*heads, lines.len()]:
+            if head > start:
+                self._run(lines.slice(start, head - start), start)
+            if head < lines.len():
+                self._slow(lines[head], head)
+            start = head + 1
+        frames = self.fast
+        if self.slow:
+            slow = events_to_frame(self.slow)
+            slow = slow.select(pl.Series("_i", self.slow_at, dtype=pl.UInt32), *EVENT_COLUMNS)
+            frames = [*frames, slow]
+        if not frames:
+            return pl.DataFrame(schema=frame_schema())
+        out = pl.concat(frames) if len(frames) > 1 else frames[0]
+        if self.slow and self.fast:
+            out = out.sort("_i")
+        return out.drop("_i")
+
+    def _slow(self, line: str, at: int) -> None:
+        event = self.source.line(line.encode())
+        if event is not None:
+            self.slow_at.append(at)
+            self.slow.append(event)
+
+    def _mode(self) -> str | None:
+        source = self.source
+        if source.columns:
+            return "tsv" if source.sep else None
+        if source.log_type is not None and source.log_type != "notice":
+            return "json"
+        return None
+
+    def _run(self, seg: pl.Series, start: int) -> None:
+        """Lines without headers: fast runs cut where a line may change the parser state."""
+        import polars as pl
+
+        done = 0
+        total = seg.len()
+        while done < total:
+            mode = self._mode()
+            if mode is None:
+                self._slow(seg[done], start + done)
+                done += 1
+                continue
+            rest = seg.slice(done)
+            if mode == "json":
+                l_ = pl.col("l")
+                cut_rule = (
+                    ~l_.str.starts_with("{") & ~l_.str.contains(_BLANK)
+                ) | l_.str.contains("\tEternalSafety::", literal=True)
+            elif self.source.log_type is None:  # a JSON line may name the log type
+                cut_rule = pl.col("l").str.starts_with("{")
+            else:
+                cut_rule = None
+            cut = rest.len()
+            if cut_rule is not None:
+                hits = rest.to_frame().select(cut_rule.arg_true().first()).item()
+                if hits is not None:
+                    cut = int(hits)
+            if cut:
+                if mode == "tsv":
+                    self._tsv(rest.slice(0, cut), start + done)
+                else:
+                    self._json(rest.slice(0, cut), start + done)
+            if cut < rest.len():
+                self._slow(rest[cut], start + done + cut)
+            done += cut + 1
+
+    def _tsv(self, seg: pl.Series, start: int) -> None:
+        import polars as pl
+
+        source = self.source
+        stats = source.stats
+        last = source._max_column
+        line = pl.col("l")
+        df = seg.to_frame().with_row_index("_i", offset=start)
+        df = df.with_columns(
+            blank=line.str.contains(_BLANK),
+            json=line.str.starts_with("{"),
+            f=line.str.strip_chars_end("\r\n").str.splitn(source.sep, last + 2),
+        )
+        for at in df.filter(pl.col("json"))["_i"].to_list():  # JSON lines in a TSV log
+            self._slow(seg[at - start], at)
+        tsv = df.filter(~pl.col("json") & ~pl.col("blank"))
+        stats.records += seg.len() - (df.height - df.filter(~pl.col("json")).height)
+        fields = tsv.select("_i", pl.col("f").struct.unnest())
+        short = fields.filter(pl.col(f"field_{last}").is_null()).height
+        if short:
+            stats.skipped += short
+            stats.warnings["line with too few fields skipped"] += short
+        fields = fields.filter(pl.col(f"field_{last}").is_not_null())
+        unset = source.unset
+        columns = []
+        for key in _keys(source.log_type):
+            at = source.columns.get(key)
+            if at is None:
+                columns.append(pl.lit(None, pl.Utf8).alias(key))
+            else:
+                field = pl.col(f"field_{at}")
+                columns.append(pl.when(field != unset).then(field).alias(key))
+        self._emit(fields.select("_i", *columns))
+
+    def _json(self, seg: pl.Series, start: int) -> None:
+        import polars as pl
+
+        source = self.source
+        keys = _keys(source.log_type)
+        line = pl.col("l")
+        text = line.str.strip_chars_end("\r\n")
+        df = seg.to_frame().with_row_index("_i", offset=start)
+        df = df.with_columns(
+            blank=line.str.contains(_BLANK),
+            gate=text.str.contains(_JS_LINE),
+            keys=text.str.count_matches("(?:" + "|".join(_rx_key(k) for k in keys) + ") *:"),
+            **{f"t{i}": text.str.extract(_rx_key(k) + _JS_TOKEN, 1) for i, k in enumerate(keys)},
+        )
+        ok = pl.col("gate") & (pl.col("keys") == pl.sum_horizontal(
+            *(pl.col(f"t{i}").is_not_null().cast(pl.UInt32) for i in range(len(keys)))
+        ))  # fmt: skip
+        values = []
+        for i, key in enumerate(keys):
+            token = pl.col(f"t{i}")
+            string = token.str.starts_with('"')
+            inner = token.str.slice(1, token.str.len_chars() - 2)
+            if key == "ts":  # str() of what json.loads gives: numbers keep their text
+                ok = ok & ~(token == "[").fill_null(False)
+                value = (
+                    pl.when(string).then(_unescape(inner))
+                    .when(token == "true").then(pl.lit("True"))
+                    .when(token == "false").then(pl.lit("False"))
+                    .when(token != "null").then(token)
+                    .otherwise(None)
+                )  # fmt: skip
+            elif key == "success":  # True and "T" are both a success
+                ok = ok & (token.is_null() | string | token.is_in(["true", "false", "null"]))
+                value = (
+                    pl.when(string).then(_unescape(inner))
+                    .when(token == "true").then(pl.lit("T"))
+                    .when(token == "false").then(pl.lit("F"))
+                    .otherwise(None)
+                )  # fmt: skip
+            else:
+                ok = ok & (token.is_null() | string | (token == "null"))
+                value = pl.when(string).then(_unescape(inner)).otherwise(None)
+            values.append(value.alias(key))
+        df = df.with_columns(ok=ok.fill_null(False))
+        for at in df.filter(~pl.col("blank") & ~pl.col("ok"))["_i"].to_list():
+            self._slow(seg[at - start], at)
+        source.stats.records += df.filter(pl.col("blank") | pl.col("ok")).height
+        self._emit(df.filter(pl.col("ok")).select("_i", *values))
+
+    def _emit(self, rows: pl.DataFrame) -> None:
+        """Rows of raw field values (null = unset) -> times, the masked warning, events."""
+        import polars as pl
+
+        source = self.source
+        stats = source.stats
+        ts = pl.col("ts")
+        x = ts.cast(pl.Float64, strict=False)
+        whole = x.floor()
+        micro = ((x - whole) * 1e6).round(0, mode="half_to_even")  # as datetime.fromtimestamp
+        epoch_us = whole.cast(pl.Int64) * 1_000_000 + micro.cast(pl.Int64)
+        fast = ts.str.contains(_TS_RX)
+        when = pl.when(fast).then(pl.from_epoch(epoch_us, time_unit="us").dt.replace_time_zone("UTC"))
+        rows = rows.with_columns(time=when, fast=fast)
+        others = rows.filter(ts.is_not_null() & ~pl.col("fast"))["ts"].unique().to_list()
+        if others:  # masked ("XXXXXXXXXX.XXXXXX"), odd or out-of-range values: the reference
+            mapping = {value: parse_epoch(value) for value in others}
+            other = ts.replace_strict(mapping, default=None, return_dtype=pl.Datetime("us", "UTC"))
+            rows = rows.with_columns(time=pl.coalesce(pl.col("time"), other))
+        if not source._masked_warned and rows.filter(ts.is_not_null() & pl.col("time").is_null()).height:
+            source._masked_warned = True
+            stats.warn("timestamps are masked or invalid; events have no time")
+        events = _to_events(rows, source.log_type, source.path)
+        if events.height:
+            stats.events += events.height
+            times = events["time"]
+            for value in (times.min(), times.max()):
+                if isinstance(value, datetime):
+                    stats.see(value.replace(tzinfo=UTC))
+            self.fast.append(events)
+
+
+def _unescape(inner: pl.Expr) -> pl.Expr:
+    """JSON string body -> text, for the escapes the gate lets through (no \\u)."""
+    out = inner.str.replace_all("\\\\", "\x00", literal=True)  # gated lines hold no NUL
+    for escaped, plain in _JS_UNESCAPE:
+        out = out.str.replace_all(escaped, plain, literal=True)
+    result: pl.Expr = out.str.replace_all("\x00", "\\", literal=True)
+    return result
+
+
+def _to_events(rows: pl.DataFrame, log_type: str | None, path: str) -> pl.DataFrame:
+    """:meth:`ZeekSource._event` over a frame of field values: the event frame (plus ``_i``)."""
+    import polars as pl
+
+    from smbguard.logs.events import EVENT_COLUMNS, frame_schema
+
+    if log_type not in _TYPE_KEYS:
+        return rows.clear().select("_i")
+
+    def s(name: str) -> pl.Expr:  # _s(): "-", "(empty)" and "" are None
+        column = pl.col(name)
+        return pl.when(~column.is_in(_EMPTY)).then(column)
+
+    def share_of(value: pl.Expr) -> pl.Expr:  # _share_of(): last path part, trailing "\" ignored
+        last = value.str.extract(r"([^\\]*)\\*$", 1)
+        return pl.when(last != "").then(last)
+
+    def lit(text: str) -> pl.Expr:
+        return pl.lit(text, pl.Utf8)
+
+    cols: dict[str, pl.Expr] = {
+        "source": lit(path),
+        "time": pl.col("time"),
+        "src_ip": s("id.orig_h"),
+        "server": s("id.resp_h"),
+    }
+    keep: pl.Expr
+    if log_type == "smb_files":
+        action = s("action").fill_null("")
+        kind = action.replace_strict(
+            {k: v.value for k, v in _FILE_ACTIONS.items()}, default=None, return_dtype=pl.Utf8
+        )
+        rename = action == "SMB::FILE_RENAME"
+        keep = kind.is_not_null()
+        cols |= {
+            "kind": kind,
+            "event_id": pl.concat_str(lit("zeek:smb_files:"), action),
+            "share": share_of(s("path")),
+            "path": pl.when(rename).then(s("prev_name")).otherwise(s("name")),
+            "new_path": pl.when(rename).then(s("name")),
+        }
+    elif log_type == "smb_mapping":
+        keep = pl.lit(True)
+        cols |= {
+            "kind": lit(EventKind.SHARE_CONNECT.value),
+            "event_id": lit("zeek:smb_mapping"),
+            "share": share_of(s("path")),
+            "path": s("path"),
+            "detail": s("share_type"),
+        }
+    elif log_type == "smb_cmd":
+        version = s("version")
+        command = s("command").fill_null("")
+        status = s("status")
+        failed = (
+            (command == "SESSION_SETUP")
+            & status.is_not_null()
+            & ~status.is_in(["SUCCESS", "MORE_PROCESSING_REQUIRED"])
+        ).fill_null(False)
+        smb1 = ~failed & (version == "SMB1").fill_null(False)
+        keep = failed | smb1
+        cols |= {
+            "kind": pl.when(failed)
+            .then(lit(EventKind.LOGON_FAILURE.value))
+            .otherwise(lit(EventKind.SMB1_ACCESS.value)),
+            "event_id": pl.when(failed)
+            .then(lit("zeek:smb_cmd:SESSION_SETUP"))
+            .otherwise(pl.concat_str(lit("zeek:smb_cmd:"), command)),
+            "status": pl.when(failed).then(status),
+            "user": s("username"),
+            "protocol": pl.when(failed).then(version).otherwise(lit("SMB1")),
+            "share": pl.when(smb1).then(share_of(s("tree"))),
+            "detail": pl.when(smb1).then(command),
+        }
+    elif log_type == "ntlm":
+        success = pl.col("success")
+        keep = success.is_in(["T", "F"]).fill_null(False)
+        cols |= {
+            "kind": pl.when(success == "T")
+            .then(lit(EventKind.LOGON.value))
+            .otherwise(lit(EventKind.LOGON_FAILURE.value)),
+            "event_id": lit("zeek:ntlm"),
+            "user": s("username"),
+            "workstation": s("hostname"),
+            "domain": s("domainname"),
+            "auth_package": lit("NTLM"),
+        }
+    elif log_type == "dce_rpc":
+        keep = pl.lit(True)
+        cols |= {
+            "kind": lit(EventKind.RPC_CALL.value),
+            "event_id": lit("zeek:dce_rpc"),
+            "path": s("endpoint"),
+            "share": lit("IPC$"),
+            "detail": s("operation"),
+        }
+    else:  # notice
+        note = s("note").fill_null("")
+        keep = note.str.starts_with("EternalSafety::")
+        cols |= {
+            "kind": lit(EventKind.EXPLOIT.value),
+            "event_id": pl.concat_str(lit("zeek:notice:"), note),
+            "detail": note,
+            "path": s("msg"),
+            "src_ip": pl.coalesce(s("id.orig_h"), s("src")),
+            "server": pl.coalesce(s("id.resp_h"), s("dst")),
+        }
+    schema = frame_schema()
+    exprs = [
+        cols.get(name, pl.lit(None)).cast(schema[name]).alias(name) for name in EVENT_COLUMNS
+    ]
+    return rows.filter(keep).select("_i", *exprs)

@@ -1,0 +1,447 @@
+"""ZeekSource.frames() against ZeekSource.events(), the reference (the CONTRACT in
+smbguard.logs.events.FrameSource): the same rows in the same order and the same stats,
+on every real Zeek log, gzip, and hypothesis-generated hostile files read in tiny blocks
+so that lines straddle block boundaries."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from smbguard.logs import zeek
+from smbguard.logs.analyze import analyze
+from smbguard.logs.detect import open_source, sniff
+from smbguard.logs.events import Event, events_to_frame, parse_epoch
+from smbguard.logs.zeek import ZeekSource
+
+Opener = Callable[[str], IO[bytes]] | None
+
+
+def _gzip_open(path: str) -> IO[bytes]:
+    return gzip.open(path, "rb")  # type: ignore[return-value]
+
+
+def assert_same(path: str, opener: Opener = None, rows: int = 131_072) -> pl.DataFrame:
+    """frames() == events() row for row, stats equal, no frame above ``rows``."""
+    fast = ZeekSource(path, opener)
+    frames = list(fast.frames(rows))
+    assert frames and all(f.height <= rows for f in frames)
+    assert all(f.height == rows for f in frames[:-1])  # full frames except the last
+    slow = ZeekSource(path, opener)
+    want = events_to_frame(slow.events())
+    got = pl.concat(frames)
+    assert got.schema == want.schema
+    if not got.equals(want):  # show the first differing row
+        for i, (a, b) in enumerate(zip(got.iter_rows(), want.iter_rows(), strict=False)):
+            assert a == b, f"row {i}"
+        assert got.height == want.height
+    assert fast.stats.to_dict() == slow.stats.to_dict()
+    assert (fast.log_type, fast.columns, fast.sep, fast.unset) == (
+        slow.log_type,
+        slow.columns,
+        slow.sep,
+        slow.unset,
+    )
+    return got
+
+
+def _zeek_files(shared_data: Path) -> list[Path]:
+    files = sorted(p for p in (shared_data / "logs").rglob("*") if p.is_file() and sniff(str(p)) == "zeek")
+    assert len(files) >= 25  # btest baselines, EternalSafety notices, MACCDC JSON
+    return files
+
+
+def test_every_real_zeek_log(shared_data: Path) -> None:
+    total = 0
+    for path in _zeek_files(shared_data):
+        total += assert_same(str(path)).height
+        assert_same(str(path), rows=7)
+    assert total > 300
+
+
+def test_every_real_zeek_log_gzip_and_tiny_blocks(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(zeek, "_BLOCK", 97)  # most lines cross a block boundary
+    for path in _zeek_files(shared_data):
+        packed = tmp_path / (path.name + ".gz")
+        packed.write_bytes(gzip.compress(path.read_bytes()))
+        assert sniff(str(packed)) == "gzip:zeek"
+        assert_same(str(packed), _gzip_open, rows=5)
+        assert_same(str(path))
+
+
+def test_real_logs_repeated_with_headers_mid_file(shared_data: Path, tmp_path: Path) -> None:
+    """Several logs of different types and formats in one file: each #fields/#path/#separator
+    switches the parser, JSON lines follow TSV ones."""
+    base = shared_data / "logs"
+    parts = [
+        base / "zeek-btest-baselines/smb.smb3-multichannel__smb_files.log",
+        base / "zeek-maccdc2012-cyberspatiallabs/smb_mapping.log",
+        base / "zeek-btest-baselines/dce-rpc.mapi__dce_rpc.log",
+        base / "zeek-btest-baselines/smb.smb2__smb_mapping.log",
+        base / "zeek-maccdc2012-cyberspatiallabs/dce_rpc.log",
+        base / "zeek-btest-baselines/smb.smb1__smb_files.log",
+    ]
+    log = tmp_path / "mixed.log"
+    log.write_bytes(b"".join(p.read_bytes() for p in parts) * 3)
+    got = assert_same(str(log), rows=50)
+    assert got.height > 200
+    assert set(got["kind"]) >= {"file_access", "share_connect", "rpc_call"}
+
+
+# ----------------------------------------------------------------------- epoch times
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 9_999_999_999),
+    st.integers(0, 999_999_999),
+    st.integers(0, 9),
+)
+@example(1332008627, 33, 2)
+@example(1605187817, 6673245, 7)
+@example(0, 5, 7)
+@example(9_999_999_999, 999_999_5, 7)
+def test_epoch_conversion_equals_datetime_fromtimestamp(whole: int, frac: int, digits: int) -> None:
+    text = str(whole) + (f".{frac:09d}"[: digits + 1] if digits else "")
+    rows = pl.DataFrame({"_i": [0], "ts": [text]}, schema={"_i": pl.UInt32, "ts": pl.Utf8})
+    source = ZeekSource("x")
+    source.log_type = "smb_mapping"
+    block = zeek._Block(source)
+    block._emit(rows.with_columns(**{k: pl.lit(None, pl.Utf8) for k in zeek._keys("smb_mapping")[1:]}))
+    assert block.fast[0]["time"].to_list() == [parse_epoch(text)]
+
+
+# ------------------------------------------------------------------- hostile files
+_TS = st.sampled_from(
+    [
+        "1332008627.33",
+        "1332008627.330000",
+        "1605187817.6673245",
+        "0",
+        "0.5",
+        "XXXXXXXXXX.XXXXXX",
+        "-",
+        "(empty)",
+        "",
+        "1e9",
+        " 12",
+        "1_000",
+        "nan",
+        "inf",
+        "-5.5",
+        "99999999999999999999",
+        "1.",
+        "\u0661\u0662",
+        "1332008627.33\r",
+    ]
+)
+_VALUE = st.sampled_from(
+    [
+        "-",
+        "(empty)",
+        "",
+        "10.0.0.1",
+        "fe80::1",
+        "SMB::FILE_OPEN",
+        "SMB::FILE_WRITE",
+        "SMB::FILE_RENAME",
+        "SMB::FILE_DELETE",
+        "SMB::FILE_CLOSE",
+        "SESSION_SETUP",
+        "SUCCESS",
+        "STATUS_LOGON_FAILURE",
+        "SMB1",
+        "SMB2",
+        "T",
+        "F",
+        "\\\\\\\\srv\\\\share",
+        "\\\\srv\\IPC$\\",
+        "\\\\\\",
+        "a\\x2cb",
+        "a,b",
+        "EternalSafety::EternalBlue",
+        "Signatures::Sensitive",
+        "PIPE",
+        "DISK",
+        "caf\u00e9",
+        "\ufffd",
+        "{x",
+        "#x",
+    ]
+)
+_NAMES = (
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "action",
+    "path",
+    "name",
+    "prev_name",
+    "service",
+    "share_type",
+    "command",
+    "status",
+    "version",
+    "username",
+    "tree",
+    "hostname",
+    "domainname",
+    "success",
+    "endpoint",
+    "operation",
+    "note",
+    "msg",
+    "src",
+    "dst",
+)
+_TYPES = ("smb_files", "smb_mapping", "smb_cmd", "ntlm", "dce_rpc", "notice", "conn", "weird")
+
+
+@st.composite
+def _header(draw: st.DrawFn) -> bytes:
+    names = draw(st.lists(st.sampled_from(_NAMES), min_size=1, max_size=10))
+    out = []
+    if draw(st.booleans()):
+        out.append(b"#separator " + draw(st.sampled_from([b"\\x09", b"\\x09", b",", b"\\x2c", b"", b"\\x"])))
+    if draw(st.booleans()):
+        out.append(b"#unset_field\t" + draw(st.sampled_from([b"-", b"-", b"?", b""])))
+    if draw(st.booleans()):
+        out.append(b"#path\t" + draw(st.sampled_from(_TYPES)).encode())
+    out.append(b"#fields\t" + "\t".join(names).encode())
+    if draw(st.booleans()):
+        out.append(b"#types\t" + b"\t".join(b"string" for _ in names))
+    return b"\n".join(out)
+
+
+@st.composite
+def _tsv_line(draw: st.DrawFn) -> bytes:
+    count = draw(st.integers(0, 14))
+    fields = [draw(_TS)] + [draw(_VALUE) for _ in range(count)]
+    sep = draw(st.sampled_from(["\t", "\t", "\t", ","]))
+    line = sep.join(fields).encode()
+    if draw(st.integers(0, 5)) == 0:
+        line += draw(st.sampled_from([b"\r", b"\r\r", b"\t", b" ", b"\xff", b"\xe2\x82"]))
+    return line
+
+
+_JS_SCALAR = (
+    st.sampled_from(["-", "(empty)", "", "T", "F", "SMB::FILE_OPEN", "SMB::FILE_RENAME", "\\\\srv\\d\\"])
+    | st.text(max_size=8)
+    | st.integers(-(10**25), 10**25)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.booleans()
+    | st.none()
+)
+_JS_ANY = st.recursive(_JS_SCALAR, lambda inner: st.lists(inner, max_size=3), max_leaves=6) | st.dictionaries(
+    st.text(max_size=3), _JS_SCALAR, max_size=2
+)
+
+
+@st.composite
+def _json_line(draw: st.DrawFn) -> bytes:
+    keys = draw(st.lists(st.sampled_from(_NAMES) | st.text(max_size=4), max_size=8))
+    members = []
+    for key in keys:
+        if key == "ts" and draw(st.booleans()):
+            value: Any = draw(st.sampled_from([1332008627.33, 1332008627, "1332008627.5", "XX", -1.5, 1e300]))
+        else:
+            value = draw(_JS_ANY)
+        members.append(json.dumps(key) + draw(st.sampled_from([":", " : "])) + json.dumps(value))
+    line = "{" + ", ".join(members) + "}"
+    if draw(st.integers(0, 6)) == 0:  # break it
+        cut = draw(st.integers(0, len(line)))
+        line = line[:cut] + draw(st.sampled_from(["", "}", ",}", "\t", "\\u00e9", "\\ud800", "x", "\x01"]))
+    if draw(st.integers(0, 8)) == 0:
+        line += draw(st.sampled_from([" ", "\r", "\t", " x"]))
+    return line.encode("utf-8", "surrogatepass")
+
+
+_ODD = st.sampled_from(
+    [
+        b"",
+        b" ",
+        b"\t \x0b\x0c",
+        b"\r",
+        b"#close\t2020",
+        b"#open\t2020",
+        b"### BTest baseline",
+        b"ts\tid.orig_h\tid.resp_h\taction\tname\tpath",
+        b"0\tC\t10.0.0.1\t1\t10.0.0.2\t445\tEternalSafety::EternalBlue\tmsg\t-",
+        b"0\tC\t10.0.0.1\t1\t10.0.0.2\t445\tSignatures::X\tmsg",
+        b"[1, 2]",
+        b"{",
+        b"{}",
+        b'{"ts":1}x',
+        b"\xff\xfe\x00garbage",
+        b"[" * 3000 + b"]" * 3000,
+        b'{"a":' * 2000 + b"1" + b"}" * 2000,
+        b'{"ts":"1", "id.orig_h":"\\u0041"}',
+        b'{"ts":1.5e3,"path":"\\\\\\\\s\\\\x"}',
+        b'{"path":"a","path":"b"}',
+        b'{"x":"\tEternalSafety::Foo"}',
+        b"x" * 5000,
+    ]
+)
+_LINE = _tsv_line() | _json_line() | _ODD | _header() | st.binary(max_size=40)
+
+
+def _check_file(data: bytes, block: int, rows: int, compress: bool) -> None:
+    fd, name = tempfile.mkstemp(suffix=".log")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(gzip.compress(data) if compress else data)
+        saved = zeek._BLOCK
+        zeek._BLOCK = block
+        try:
+            assert_same(name, _gzip_open if compress else None, rows)
+        finally:
+            zeek._BLOCK = saved
+    finally:
+        os.unlink(name)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(_LINE, max_size=25),
+    st.sampled_from([b"\n", b"\r\n"]),
+    st.booleans(),
+    st.integers(1, 300),
+    st.integers(1, 9),
+    st.booleans(),
+)
+def test_hostile_tsv_files(
+    lines: list[bytes], eol: bytes, with_header: bool, block: int, rows: int, compress: bool
+) -> None:
+    head = (
+        b"#separator \\x09\n#path\tsmb_files\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h"
+        b"\tid.resp_p\taction\tpath\tname\tsize\tprev_name\n"
+    )
+    data = (head if with_header else b"") + eol.join(x.replace(b"\n", b" ") for x in lines)
+    _check_file(data, block, rows, compress)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(
+        [
+            b'{"ts":1332008627.33,"uid":"C","id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2","path":"\\\\\\\\S\\\\IPC$","service":"IPC","share_type":"PIPE"}',
+            b'{"ts":1332008627.34,"id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2","action":"SMB::FILE_OPEN","path":"\\\\\\\\S\\\\C$","name":"a.txt"}',
+            b'{"ts":1332008627.35,"id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2","named_pipe":"x","endpoint":"svcctl","operation":"OpenSCManagerW"}',
+            b'{"ts":1332008627.36,"id.orig_h":"10.0.0.1","username":"bob","hostname":"WS","domainname":"D","success":true}',
+            b'{"ts":1332008627.37,"id.orig_h":"10.0.0.1","command":"SESSION_SETUP","version":"SMB1","status":"LOGON_FAILURE"}',
+            b'{"ts":1332008627.38,"id.orig_h":"10.0.0.1","note":"EternalSafety::EternalBlue","msg":"m"}',
+            b'{"ts":1,"id.orig_h":"10.0.0.1"}',
+        ]
+    ),
+    st.lists(_json_line() | _ODD | st.binary(max_size=30), max_size=25),
+    st.sampled_from([b"\n", b"\r\n"]),
+    st.integers(1, 300),
+    st.integers(1, 9),
+    st.booleans(),
+)
+def test_hostile_json_files(
+    first: bytes, lines: list[bytes], eol: bytes, block: int, rows: int, compress: bool
+) -> None:
+    data = eol.join([first, *(x.replace(b"\n", b" ") for x in lines)]) + eol
+    _check_file(data, block, rows, compress)
+
+
+DISK = {"share_type": "DISK"}
+
+
+def test_generated_lines_are_mostly_taken_by_the_fast_path(tmp_path: Path) -> None:
+    """The differential tests above would pass with a fast path that never runs: this one
+    checks that well-formed TSV and JSON lines do not go through ZeekSource.line()."""
+    tsv = tmp_path / "smb_files.log"
+    head = "#separator \\x09\n#path\tsmb_files\n#fields\tts\tid.orig_h\tid.resp_h\taction\tpath\tname\tprev_name\n"  # noqa: E501
+    actions = ("OPEN", "WRITE", "RENAME", "CLOSE")
+    body = "".join(
+        f"1332008627.{i:02d}\t10.0.0.{i % 7}\t10.0.0.99\tSMB::FILE_{actions[i % 4]}"
+        f"\t\\\\\\\\srv\\\\share{i % 3}\tf{i}.txt\t-\n"
+        for i in range(100)
+    )
+    tsv.write_text(head + body)
+    js = tmp_path / "smb_mapping.log"
+    js.write_text(
+        "".join(
+            json.dumps({"ts": 1332008627.5 + i, "id.orig_h": "10.0.0.1", "path": f"\\\\S\\share{i}"} | DISK)
+            + "\n"
+            for i in range(100)
+        )
+    )
+    for path, events in ((tsv, 75), (js, 100)):
+        source = ZeekSource(str(path))
+        calls: list[bytes] = []
+        line = source.line
+
+        def counting(
+            raw: bytes, line: Callable[[bytes], Event | None] = line, calls: list[bytes] = calls
+        ) -> Event | None:
+            calls.append(raw)
+            return line(raw)
+
+        source.line = counting  # type: ignore[method-assign]
+        frame = pl.concat(list(source.frames()))
+        assert frame.height == events == source.stats.events
+        assert len(calls) <= 5  # the header lines (and the first JSON line, which names the type)
+        assert_same(str(path))
+    first = pl.concat(list(ZeekSource(str(js)).frames())).row(0, named=True)
+    assert first["time"] == datetime.fromtimestamp(1332008627.5, tz=UTC)
+    assert (first["kind"], first["share"], first["detail"]) == ("share_connect", "share0", "DISK")
+
+
+def test_truncated_gzip_keeps_what_was_read(shared_data: Path, tmp_path: Path) -> None:
+    """A broken gzip stops both paths after the same lines; analyze() reports it once."""
+    original = (shared_data / "logs/zeek-maccdc2012-cyberspatiallabs/smb_mapping.log").read_bytes()
+    packed = gzip.compress(original * 40)
+    broken = tmp_path / "broken.log.gz"
+    broken.write_bytes(packed[: len(packed) * 2 // 3])
+
+    def collect(read: Callable[[ZeekSource], Any]) -> tuple[list[Any], ZeekSource, str]:
+        source = ZeekSource(str(broken), _gzip_open)
+        out: list[Any] = []
+        try:
+            for item in read(source):
+                out.append(item)
+        except EOFError as exc:
+            return out, source, type(exc).__name__
+        return out, source, "no error"
+
+    frames, fast, fast_error = collect(lambda s: s.frames(64))
+    events, slow, slow_error = collect(lambda s: s.events())
+    assert fast_error == slow_error == "EOFError"
+    assert pl.concat(frames).equals(events_to_frame(events))
+    assert fast.stats.to_dict() == slow.stats.to_dict()
+    assert 0 < len(events) < 101 * 40
+    result = analyze([str(broken)])
+    assert result.sources[0].records == slow.stats.records
+    assert any("reading stopped early" in w for w in result.sources[0].warnings)
+
+
+def test_open_source_gives_frames_for_zeek(shared_data: Path) -> None:
+    source = open_source(str(shared_data / "logs/zeek-maccdc2012-cyberspatiallabs/dce_rpc.log"))
+    assert isinstance(source, ZeekSource)
+    frame = pl.concat(list(source.frames()))
+    assert frame.height == 11 and set(frame["path"]) == {"spoolss", "wkssvc", "srvsvc"}
+    assert source.stats.type == "zeek:dce_rpc"
+
+
+def test_rows_must_be_positive(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("")
+    with pytest.raises(ValueError):
+        list(ZeekSource(str(log)).frames(0))
+    assert_same(str(log))  # an empty file: one empty frame, like events_to_frame([])
