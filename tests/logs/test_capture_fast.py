@@ -19,7 +19,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smbguard.logs.capture import CaptureAnalyzer
+from smbguard.errors import DecodeError
+from smbguard.logs.capture import (
+    CaptureAnalyzer,
+    fast_create_request,
+    fast_create_response,
+    fast_tree_connect_request,
+    fast_write_request,
+)
 from smbguard.logs.detectors import DetectorSet, default_detectors
 from smbguard.logs.events import SourceStats
 from smbguard.logs.pcapfile import (
@@ -31,6 +38,7 @@ from smbguard.logs.pcapfile import (
     read_packets,
     tcp_of_ip,
 )
+from smbguard.proto import smb2
 
 PCAPS = "pcaps"
 
@@ -344,3 +352,61 @@ def test_fuzz_keeping_direction_delivers_prefixes(
         n = len(theirs) if len(theirs) <= 24 else min(max(keep_n, 24), len(theirs))
         assert mine == theirs[:n]
         assert len(mine) <= min(full, cap)
+
+
+def _decoded(decode: Any, msg: bytes) -> object:
+    try:
+        return decode(msg)
+    except DecodeError as exc:
+        return ("DecodeError", str(exc))
+
+
+@st.composite
+def _smb2_bodies(draw: st.DrawFn) -> tuple[int, bytes]:
+    """A request/response for one of the fast decoders: header and StructureSize mostly
+    right, offsets and lengths near the buffer, names often invalid UTF-16."""
+    which = draw(st.sampled_from([0, 1, 2, 3]))
+    structure = {0: 57, 1: 89, 2: 49, 3: 9}[which]
+    header = bytearray(
+        _smb2(
+            {0: 5, 1: 5, 2: 9, 3: 3}[which],
+            response=which == 1,
+            next_command=0,
+            body=b"",
+            mid=draw(st.integers(0, 9)),
+        )
+    )
+    struct.pack_into(
+        "<I", header, 8, draw(st.sampled_from([0, 0, 0xC0000034, draw(st.integers(0, 0xFFFFFFFF))]))
+    )
+    if not draw(st.integers(0, 9)):
+        header[draw(st.integers(0, 7))] ^= draw(st.integers(1, 255))
+    fixed = bytearray(draw(st.binary(min_size=max(0, structure - 1), max_size=structure + 8)))
+    size = structure if draw(st.integers(0, 5)) else draw(st.sampled_from([9, 49, 57, 89, 0]))
+    if len(fixed) >= 2:
+        struct.pack_into("<H", fixed, 0, size)
+    name = draw(
+        st.one_of(
+            st.text(max_size=20).map(lambda t: t.encode("utf-16-le", "surrogatepass")), st.binary(max_size=21)
+        )
+    )
+    msg = bytearray(header + fixed + name)
+    where = {0: 108, 3: 68}.get(which)
+    if where is not None and len(msg) >= where + 4 and draw(st.integers(0, 4)):
+        offset = 64 + len(fixed) if draw(st.integers(0, 4)) else draw(st.integers(0, 0xFFFF))
+        length = len(name) if draw(st.integers(0, 4)) else draw(st.integers(0, 0xFFFF))
+        struct.pack_into("<HH", msg, where, offset, length)
+    return which, bytes(msg[: draw(st.integers(0, len(msg)))] if not draw(st.integers(0, 7)) else msg)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_smb2_bodies())
+def test_fuzz_fast_decoders_same_as_proto(case: tuple[int, bytes]) -> None:
+    which, msg = case
+    fast, proto = {
+        0: (fast_create_request, smb2.decode_create_request),
+        1: (fast_create_response, smb2.decode_create_response),
+        2: (fast_write_request, smb2.decode_write_request),
+        3: (fast_tree_connect_request, smb2.decode_tree_connect_request),
+    }[which]
+    assert _decoded(fast, msg) == _decoded(proto, msg)

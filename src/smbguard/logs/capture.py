@@ -124,6 +124,69 @@ def _keep(head: bytes, limit: int, to_server: bool) -> int:
     return 4  # encrypted or not SMB: only the protocol id is read
 
 
+# Fast decoders of the requests and responses every file operation brings. Each reads the same
+# fields as its smbguard.proto.smb2 counterpart and returns the same value when the message is
+# well formed; anything else goes to the counterpart, so garbage raises the same DecodeError.
+# ([MS-SMB2] 2.2.13, 2.2.14, 2.2.21, 2.2.9; tests/logs/test_capture_fast.py compares them.)
+_CREATE_REQ = struct.Struct("<IIIIIHH")  # DesiredAccess .. CreateOptions, NameOffset, NameLength
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_WRITE_REQ = struct.Struct("<IQ")  # Length, Offset
+_TREE_REQ = struct.Struct("<HHH")  # Flags, PathOffset, PathLength
+
+
+def _smb2_body(msg: bytes, size: int, structure: bytes) -> bool:
+    """``msg`` is at least ``size`` bytes with a SYNC/ASYNC SMB2 header and this body StructureSize."""
+    return (
+        len(msg) >= size and msg[:4] == b"\xfeSMB" and msg[4:6] == b"\x40\x00" and msg[64:66] == structure
+    )
+
+
+def _utf16_at(msg: bytes, offset: int, length: int) -> str | None:
+    """The UTF-16 buffer at ``offset`` as ``_buffer`` + ``utf16`` would return it, or None."""
+    if not length:
+        return ""
+    if offset < 64 or offset + length > len(msg) or length & 1:
+        return None
+    try:
+        return msg[offset : offset + length].decode("utf-16-le")
+    except UnicodeDecodeError:
+        return None
+
+
+def fast_create_request(msg: bytes) -> smb2.CreateRequest:
+    if _smb2_body(msg, 112, b"\x39\x00"):
+        access, attributes, share, disposition, options, offset, length = _CREATE_REQ.unpack_from(msg, 88)
+        name = _utf16_at(msg, offset, length)
+        if name is not None:
+            return smb2.CreateRequest(name, access, attributes, share, disposition, options)
+    return smb2.decode_create_request(msg)
+
+
+def fast_create_response(msg: bytes) -> smb2.CreateResponse:
+    if _smb2_body(msg, 144, b"\x59\x00"):
+        return smb2.CreateResponse(
+            _U32.unpack_from(msg, 8)[0], msg[128:144], _U32.unpack_from(msg, 68)[0]
+        )
+    return smb2.decode_create_response(msg)
+
+
+def fast_write_request(msg: bytes) -> smb2.WriteRequest:
+    if _smb2_body(msg, 96, b"\x31\x00"):
+        length, offset = _WRITE_REQ.unpack_from(msg, 68)
+        return smb2.WriteRequest(msg[80:96], length, offset)
+    return smb2.decode_write_request(msg)
+
+
+def fast_tree_connect_request(msg: bytes) -> smb2.TreeConnectRequest:
+    if _smb2_body(msg, 72, b"\x09\x00"):
+        flags, offset, length = _TREE_REQ.unpack_from(msg, 66)
+        path = _utf16_at(msg, offset, length)
+        if path is not None:
+            return smb2.TreeConnectRequest(path=path, flags=flags)
+    return smb2.decode_tree_connect_request(msg)
+
+
 def _keep_up(head: bytes, limit: int) -> int:
     return _keep(head, limit, True)
 
@@ -275,6 +338,10 @@ class CaptureAnalyzer:
         self.path = path
         self.ports = ports
         self.reference = reference
+        self._create_request = smb2.decode_create_request if reference else fast_create_request
+        self._create_response = smb2.decode_create_response if reference else fast_create_response
+        self._write_request = smb2.decode_write_request if reference else fast_write_request
+        self._tree_request = smb2.decode_tree_connect_request if reference else fast_tree_connect_request
         self.stats = SourceStats(path=path, type="pcap")
         self.flows: dict[tuple[bytes, int, bytes, int], _Flow] = {}
         self.servers: dict[tuple[str, int], _Server] = {}
@@ -365,6 +432,43 @@ class CaptureAnalyzer:
                                 if size < d.until:
                                     d.until -= size
                                     d.next_seq = (seq + size) & 0xFFFFFFFF
+                                    continue
+                                if (
+                                    not d.skip
+                                    and not d.until
+                                    and not d.msg_len
+                                    and not d.header
+                                    and size >= 8
+                                    and not block[pstart]
+                                    and (length := int.from_bytes(block[pstart + 1 : pstart + 4], "big")) + 4
+                                    == size
+                                    and length <= d.cap
+                                ):
+                                    # the segment is exactly one whole session message: what
+                                    # KeepingDirection.feed would do, without its calls
+                                    d.next_seq = (seq + size) & 0xFFFFFFFF
+                                    if length > HEAD_BYTES:
+                                        n = _keep(block[pstart + 4 : pstart + 4 + HEAD_BYTES], length, up)
+                                        server = flow.state
+                                        if n == HEAD_BYTES and server is not None:
+                                            # an SMB2 message nothing is decoded from (_keep returns
+                                            # HEAD_BYTES for these only): what _message does with it
+                                            self.smb_messages += 1
+                                            self.smb_bytes += length
+                                            if server.first is None or ts < server.first:
+                                                server.first = ts
+                                            if server.last is None or ts > server.last:
+                                                server.last = ts
+                                            self._chain_file = None
+                                            continue
+                                        if n < length:
+                                            pend = pstart + 4 + (n if n > HEAD_BYTES else HEAD_BYTES)
+                                    self._message(flow, up, ts, block[pstart + 4 : pend], length)
+                                    while out:
+                                        event = out.popleft()
+                                        stats.events += 1
+                                        stats.see(event.time)
+                                        yield event
                                     continue
                             d.feed(ts, seq, flags, block[pstart:pend] if size else b"")
                             if flags & RST and flow.c2s.next_seq is not None:
@@ -761,13 +865,13 @@ class CaptureAnalyzer:
             if raw is not None and ntlmssp.parse_message_type(raw) == ntlmssp.MessageType.AUTHENTICATE:
                 flow.pending[(2, message_id)] = ("auth", ntlmssp.decode_authenticate(raw))
         elif cmd == smb2.Command.TREE_CONNECT:
-            flow.pending[(2, message_id)] = ("tree", smb2.decode_tree_connect_request(msg).path)
+            flow.pending[(2, message_id)] = ("tree", self._tree_request(msg).path)
         elif cmd == smb2.Command.CREATE:
-            create = smb2.decode_create_request(msg)
+            create = self._create_request(msg)
             flow.pending[(2, message_id)] = ("create", tree_id, create)
             self._chain_file = (flow.trees.get(tree_id), create.name)
         elif cmd == smb2.Command.WRITE:
-            write = smb2.decode_write_request(msg)
+            write = self._write_request(msg)
             if write.file_id not in flow.written:
                 self._file_event(flow, ts, EventKind.FILE_WRITE, "pcap:write", tree_id, write.file_id)
         elif cmd == smb2.Command.SET_INFO:
@@ -837,7 +941,7 @@ class CaptureAnalyzer:
             pending = flow.pending.pop((2, message_id), None)
             if not pending or pending[0] != "create":
                 return
-            created = smb2.decode_create_response(msg)
+            created = self._create_response(msg)
             if created.status != 0:
                 return
             request: smb2.CreateRequest = pending[2]
