@@ -10,15 +10,25 @@ is extracted.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
 import re
+import subprocess
+import time
+from collections import deque
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from smbguard.logs.events import Event, EventKind, SourceStats
+from smbguard.logs.events import EVENT_COLUMNS, FRAME_ROWS, Event, EventKind, SourceStats, frame_schema
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    import polars as pl
 
 EVTX_MAGIC = b"ElfFile\x00"
 _CHUNK = 65536
@@ -90,6 +100,209 @@ def parse_time(text: str | None) -> datetime | None:
     return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
 
 
+#: An event as a tuple in :data:`~smbguard.logs.events.EVENT_COLUMNS` order: what
+#: :func:`event_row` returns, ``Event(*row)`` builds the object, the frame path builds columns.
+Row = tuple[Any, ...]
+_ROW_ORDER = (
+    "kind", "source", "event_id", "time", "src_ip", "workstation", "server", "user", "domain",
+    "share", "path", "new_path", "status", "logon_type", "auth_package", "lm_package", "protocol",
+    "detail",
+)  # fmt: skip
+if EVENT_COLUMNS != _ROW_ORDER:  # the positional rows below depend on it
+    raise RuntimeError("Event fields changed: update winevent.event_row")
+
+
+def _logon_type(value: str | None) -> int | None:
+    """``LogonType`` as a number; None when absent or not a (short) decimal number."""
+    if value and len(value) <= 18 and value.isdecimal():
+        return int(value)
+    return None
+
+
+def event_row(
+    event_id: str,
+    data: Mapping[str, str],
+    *,
+    source: str,
+    when: datetime | None,
+    computer: str | None,
+    channel: str | None = None,
+) -> Row | None:
+    """Map one Windows event (its EventData/UserData name->value pairs) to a :data:`Row`.
+
+    This is the one mapping of Windows events: :func:`event_from_fields` makes it an
+    :class:`Event`, ``EvtxSource.frames`` makes rows into columns. Returns None for an
+    EventID we do not interpret. Row positions: kind, source, event_id, time, src_ip,
+    workstation, server, user, domain, share, path, new_path, status, logon_type,
+    auth_package, lm_package, protocol, detail."""
+    if event_id in ("4624", "4625"):
+        return (
+            EventKind.LOGON if event_id == "4624" else EventKind.LOGON_FAILURE,
+            source,
+            event_id,
+            when,
+            _ip(data),  # src_ip
+            _val(data, "WorkstationName"),  # workstation
+            computer,  # server
+            _val(data, "TargetUserName"),  # user
+            _val(data, "TargetDomainName"),  # domain
+            None,  # share
+            None,  # path
+            None,  # new_path
+            _val(data, "SubStatus") if event_id == "4625" else None,  # status
+            _logon_type(_val(data, "LogonType")),  # logon_type
+            _val(data, "AuthenticationPackageName"),  # auth_package
+            _val(data, "LmPackageName"),  # lm_package
+            None,  # protocol
+            _val(data, "Status"),  # detail
+        )
+    if event_id in ("5140", "5145"):
+        access = data.get("AccessList", "")
+        share = _share(_val(data, "ShareName"))
+        kind = EventKind.SHARE_CONNECT if event_id == "5140" else EventKind.FILE_ACCESS
+        if event_id == "5145":
+            if _DELETE_CODE in access:
+                kind = EventKind.FILE_DELETE
+            elif (_WRITE_CODES[0] in access or _WRITE_CODES[1] in access) and share != "IPC$":
+                kind = EventKind.FILE_WRITE
+        return (
+            kind,
+            source,
+            event_id,
+            when,
+            _ip(data),  # src_ip
+            None,  # workstation
+            computer,  # server
+            _val(data, "SubjectUserName"),  # user
+            _val(data, "SubjectDomainName"),  # domain
+            share,
+            _val(data, "RelativeTargetName"),  # path
+            None,  # new_path
+            _val(data, "AccessMask"),  # status
+            None,  # logon_type
+            None,  # auth_package
+            None,  # lm_package
+            None,  # protocol
+            " ".join(access.split()) or None,  # detail
+        )
+    if event_id == "4776":
+        status = _val(data, "Status") or "0x0"
+        ok = status.lower() in ("0x0", "0")
+        return (
+            EventKind.LOGON if ok else EventKind.LOGON_FAILURE,
+            source,
+            event_id,
+            when,
+            None,  # src_ip
+            _val(data, "Workstation"),  # workstation
+            computer,  # server
+            _val(data, "TargetUserName"),  # user
+            None,  # domain
+            None,  # share
+            None,  # path
+            None,  # new_path
+            None if ok else status,  # status
+            None,  # logon_type
+            _val(data, "PackageName"),  # auth_package
+            None,  # lm_package
+            None,  # protocol
+            None,  # detail
+        )
+    if event_id in ("5142", "5143", "5144"):
+        detail = None
+        if event_id == "5143":
+            old, new = _val(data, "OldSD"), _val(data, "NewSD")
+            detail = f"{old} -> {new}" if old != new else None
+        return (
+            {"5142": EventKind.SHARE_CREATED, "5143": EventKind.SHARE_CHANGED}.get(
+                event_id, EventKind.SHARE_DELETED
+            ),
+            source,
+            event_id,
+            when,
+            None,  # src_ip
+            None,  # workstation
+            computer,  # server
+            _val(data, "SubjectUserName"),  # user
+            _val(data, "SubjectDomainName"),  # domain
+            _share(_val(data, "ShareName")),  # share
+            _val(data, "ShareLocalPath"),  # path
+            None,  # new_path
+            None,  # status
+            None,  # logon_type
+            None,  # auth_package
+            None,  # lm_package
+            None,  # protocol
+            detail,
+        )
+    if event_id == "3000" and (channel is None or "SMBServer" in channel):
+        return (
+            EventKind.SMB1_ACCESS,
+            source,
+            event_id,
+            when,
+            _val(data, "ClientName"),  # src_ip
+            None,  # workstation
+            computer,  # server
+            None,  # user
+            None,  # domain
+            None,  # share
+            None,  # path
+            None,  # new_path
+            None,  # status
+            None,  # logon_type
+            None,  # auth_package
+            None,  # lm_package
+            "SMB1",  # protocol
+            None,  # detail
+        )
+    if event_id == "551" and (channel is None or "SMBServer" in channel):
+        return (
+            EventKind.LOGON_FAILURE,
+            source,
+            event_id,
+            when,
+            _val(data, "ClientName"),  # src_ip
+            None,  # workstation
+            computer,  # server
+            _val(data, "UserName"),  # user
+            None,  # domain
+            None,  # share
+            None,  # path
+            None,  # new_path
+            _val(data, "Status"),  # status
+            None,  # logon_type
+            "SMB",  # auth_package
+            None,  # lm_package
+            None,  # protocol
+            None,  # detail
+        )
+    if event_id in ("31017", "31018") and (
+        channel is None or "SmbClient" in channel or "SMBClient" in channel
+    ):
+        return (
+            EventKind.INSECURE_GUEST,
+            source,
+            event_id,
+            when,
+            None,  # src_ip
+            None,  # workstation
+            computer,  # server
+            _val(data, "UserName"),  # user
+            None,  # domain
+            _val(data, "ShareName"),  # share
+            None,  # path
+            None,  # new_path
+            None,  # status
+            None,  # logon_type
+            None,  # auth_package
+            None,  # lm_package
+            None,  # protocol
+            _val(data, "ServerName"),  # detail
+        )
+    return None
+
+
 def event_from_fields(
     event_id: str,
     data: Mapping[str, str],
@@ -99,122 +312,11 @@ def event_from_fields(
     computer: str | None,
     channel: str | None = None,
 ) -> Event | None:
-    """Map one Windows event (its EventData/UserData name->value pairs) to an :class:`Event`.
+    """Map one Windows event to an :class:`Event` (see :func:`event_row`).
 
     Returns None for an EventID we do not interpret."""
-    if event_id in ("4624", "4625"):
-        logon_type = _val(data, "LogonType")
-        return Event(
-            kind=EventKind.LOGON if event_id == "4624" else EventKind.LOGON_FAILURE,
-            src_ip=_ip(data),
-            workstation=_val(data, "WorkstationName"),
-            user=_val(data, "TargetUserName"),
-            domain=_val(data, "TargetDomainName"),
-            status=_val(data, "SubStatus") if event_id == "4625" else None,
-            logon_type=int(logon_type) if logon_type and logon_type.isdigit() else None,
-            auth_package=_val(data, "AuthenticationPackageName"),
-            lm_package=_val(data, "LmPackageName"),
-            detail=_val(data, "Status"),
-            source=source,
-            event_id=event_id,
-            time=when,
-            server=computer,
-        )
-    if event_id == "4776":
-        status = _val(data, "Status") or "0x0"
-        ok = status.lower() in ("0x0", "0")
-        return Event(
-            kind=EventKind.LOGON if ok else EventKind.LOGON_FAILURE,
-            workstation=_val(data, "Workstation"),
-            user=_val(data, "TargetUserName"),
-            status=None if ok else status,
-            auth_package=_val(data, "PackageName"),
-            source=source,
-            event_id=event_id,
-            time=when,
-            server=computer,
-        )
-    if event_id in ("5140", "5145"):
-        target = _val(data, "RelativeTargetName")
-        access = data.get("AccessList", "")
-        share = _share(_val(data, "ShareName"))
-        kind = EventKind.SHARE_CONNECT if event_id == "5140" else EventKind.FILE_ACCESS
-        if event_id == "5145":
-            if _DELETE_CODE in access:
-                kind = EventKind.FILE_DELETE
-            elif (_WRITE_CODES[0] in access or _WRITE_CODES[1] in access) and share != "IPC$":
-                kind = EventKind.FILE_WRITE
-        return Event(
-            kind=kind,
-            src_ip=_ip(data),
-            user=_val(data, "SubjectUserName"),
-            domain=_val(data, "SubjectDomainName"),
-            share=share,
-            path=target,
-            status=_val(data, "AccessMask"),
-            detail=" ".join(access.split()) or None,
-            source=source,
-            event_id=event_id,
-            time=when,
-            server=computer,
-        )
-    if event_id in ("5142", "5143", "5144"):
-        kind = {"5142": EventKind.SHARE_CREATED, "5143": EventKind.SHARE_CHANGED}.get(
-            event_id, EventKind.SHARE_DELETED
-        )
-        detail = None
-        if event_id == "5143":
-            old, new = _val(data, "OldSD"), _val(data, "NewSD")
-            detail = f"{old} -> {new}" if old != new else None
-        return Event(
-            kind=kind,
-            user=_val(data, "SubjectUserName"),
-            domain=_val(data, "SubjectDomainName"),
-            share=_share(_val(data, "ShareName")),
-            path=_val(data, "ShareLocalPath"),
-            detail=detail,
-            source=source,
-            event_id=event_id,
-            time=when,
-            server=computer,
-        )
-    if event_id == "3000" and (channel is None or "SMBServer" in channel):
-        client = _val(data, "ClientName")
-        return Event(
-            kind=EventKind.SMB1_ACCESS,
-            src_ip=client,
-            protocol="SMB1",
-            source=source,
-            event_id=event_id,
-            time=when,
-            server=computer,
-        )
-    if event_id == "551" and (channel is None or "SMBServer" in channel):
-        return Event(
-            kind=EventKind.LOGON_FAILURE,
-            src_ip=_val(data, "ClientName"),
-            user=_val(data, "UserName"),
-            status=_val(data, "Status"),
-            auth_package="SMB",
-            source=source,
-            event_id=event_id,
-            time=when,
-            server=computer,
-        )
-    if event_id in ("31017", "31018") and (
-        channel is None or "SmbClient" in channel or "SMBClient" in channel
-    ):
-        return Event(
-            kind=EventKind.INSECURE_GUEST,
-            user=_val(data, "UserName"),
-            share=_val(data, "ShareName"),
-            detail=_val(data, "ServerName"),
-            source=source,
-            event_id=event_id,
-            time=when,
-            server=computer,
-        )
-    return None
+    row = event_row(event_id, data, source=source, when=when, computer=computer, channel=channel)
+    return None if row is None else Event(*row)
 
 
 def _between(text: str, start: str, end: str, pos: int = 0) -> str | None:
@@ -249,6 +351,12 @@ def _event_id(xml: str) -> tuple[str | None, int]:
 
 def event_from_xml(xml: str, source: str) -> tuple[str | None, Event | None]:
     """Read one ``<Event>`` XML document. Returns (EventID, Event or None)."""
+    event_id, row = row_from_xml(xml, source)
+    return event_id, None if row is None else Event(*row)
+
+
+def row_from_xml(xml: str, source: str) -> tuple[str | None, Row | None]:
+    """Read one ``<Event>`` XML document. Returns (EventID, :data:`Row` or None)."""
     event_id, end = _event_id(xml)
     if event_id is None or event_id not in INTERESTING:
         return event_id, None
@@ -284,7 +392,7 @@ def event_from_xml(xml: str, source: str) -> tuple[str | None, Event | None]:
             computer = xml[i + 10 : j]
             if escaped and "&" in computer:
                 computer = html.unescape(computer)
-    return event_id, event_from_fields(
+    return event_id, event_row(
         event_id,
         data,
         source=source,
@@ -296,41 +404,70 @@ def event_from_xml(xml: str, source: str) -> tuple[str | None, Event | None]:
 
 class EvtxSource:
     """A binary ``.evtx`` file. Corrupt chunks are skipped with a counted warning; a
-    truncated last chunk is reported (the parser cannot recover its records)."""
+    truncated last chunk is reported (the parser cannot recover its records).
+
+    ``events()`` streams :class:`Event` objects (``logs watch`` uses it with
+    ``after_record``). ``frames()`` gives the same events as column frames for
+    ``logs analyze``; on a large file it splits the chunks into contiguous ranges
+    and parses them in worker processes (EVTX chunks are independent: each has its
+    own string and template tables), see :meth:`frames`."""
 
     type = "evtx"
 
-    def __init__(self, path: str, after_record: int = 0) -> None:
+    def __init__(self, path: str, after_record: int = 0, workers: int | None = None) -> None:
         self.path = path
         self.stats = SourceStats(path=path, type=self.type)
         self.after_record = after_record  # ``logs watch``: skip records up to this EventRecordID
         self.last_record = after_record
         self.max_seen = 0  # highest EventRecordID in the file, skipped records included
+        #: worker processes for ``frames()`` (None: one per CPU; 0 or 1: none, read in-process)
+        self.workers = workers
+        self.range_chunks = _RANGE_CHUNKS  # chunks per range handed to a worker
+        #: start workers when the rest of the file would take longer than this in-process
+        self.spawn_after = _SPAWN_AFTER
+        self.range_timeout = _RANGE_TIMEOUT  # seconds a worker may take for one range
+        self.wait_for_workers = False  # tests: never read a range here while a worker is alive
+        self.worker_pids: list[int] = []  # of the last ``frames()`` run (tests check they are gone)
+        self._unknown: set[str] = set()
+        self._size = 0
 
-    def events(self) -> Iterator[Event]:
-        import evtx  # Rust-backed; imported lazily so the rest works without it
-
+    # ------------------------------------------------------------------ shared by both paths
+    def _open(self) -> Iterator[Any] | None:
+        """Stat the file, warn about a truncated tail, open the parser (None: nothing to read)."""
         try:
-            size = os.path.getsize(self.path)
+            size = self._size = os.path.getsize(self.path)
         except OSError as exc:
             self.stats.warn(f"cannot stat: {exc.strerror}")
-            return
+            return None
         extra = (size - _HEADER) % _CHUNK if size >= _HEADER else size
         if extra:
             self.stats.warn(
                 f"file is truncated: last {extra} bytes are an incomplete chunk and were not read"
             )
+        return self._parser(self.path)
+
+    def _parser(self, target: Any) -> Iterator[Any] | None:
+        import evtx  # Rust-backed; imported lazily so the rest works without it
+
         try:
-            parser = evtx.PyEvtxParser(self.path, number_of_threads=1)
-            records = parser.records()
+            parser = evtx.PyEvtxParser(target, number_of_threads=1)
+            records: Iterator[Any] = parser.records()
         except (RuntimeError, OSError, ValueError) as exc:
             self.stats.warn(f"not a readable EVTX file: {exc}")
             self.stats.skipped += 1
-            return
+            return None
+        return records
+
+    def _rows(self, records: Iterator[Any], first_chunk: int = 0) -> Iterator[Row]:
+        """Every interpreted record as a :data:`Row`, counting the rest in ``stats``.
+
+        ``first_chunk``: the file's chunk number of the parser's first chunk (a range
+        parsed on its own), so parser messages name the file's chunk numbers."""
         stats = self.stats
-        unknown: set[str] = set()
+        unknown = self._unknown
         path = self.path
         after = self.after_record
+        see = stats.see
         # max_seen/last_record are kept in locals on the hot path and stored back
         # after every record that could be the last one seen by a consumer.
         max_seen, last_record = self.max_seen, self.last_record
@@ -344,7 +481,8 @@ class EvtxSource:
                     break
                 except (RuntimeError, OSError, ValueError) as exc:
                     stats.skipped += 1
-                    stats.warn(f"corrupt record or chunk skipped: {str(exc)[:120]}")
+                    message = _file_chunk_numbers(str(exc), first_chunk)
+                    stats.warn(f"corrupt record or chunk skipped: {message[:120]}")
                     continue
                 read += 1
                 if isinstance(record, dict):
@@ -363,8 +501,8 @@ class EvtxSource:
                     stats.skipped += 1
                     stats.warn("record without data skipped")
                     continue
-                event_id, event = event_from_xml(xml, path)
-                if event is None:
+                event_id, row = row_from_xml(xml, path)
+                if row is None:
                     if event_id is None:
                         stats.skipped += 1
                         stats.warn("record without EventID skipped")
@@ -372,16 +510,445 @@ class EvtxSource:
                         unknown.add(event_id)
                     continue
                 stats.events += 1
-                stats.see(event.time)
+                see(row[3])
                 stats.records += read
                 read = 0
                 self.max_seen, self.last_record = max_seen, last_record
-                yield event
+                yield row
         finally:
             stats.records += read
             self.max_seen, self.last_record = max_seen, last_record
-        if unknown:
-            stats.warn(f"event IDs not interpreted (counted, not analysed): {', '.join(sorted(unknown))}")
+
+    def _finish(self) -> None:
+        if self._unknown:
+            self.stats.warn(
+                f"event IDs not interpreted (counted, not analysed): {', '.join(sorted(self._unknown))}"
+            )
+
+    # ------------------------------------------------------------------ events
+    def events(self) -> Iterator[Event]:
+        records = self._open()
+        if records is None:
+            return
+        for row in self._rows(records):
+            yield Event(*row)
+        self._finish()
+
+    # ------------------------------------------------------------------ frames
+    def frames(self, rows: int = FRAME_ROWS) -> Iterator[pl.DataFrame]:
+        """The events of :meth:`events` as frames of at most ``rows`` rows (same order, same stats).
+
+        A file with more than a few ranges of chunks is read range by range: the
+        first ranges in this process while the rest of the file is estimated to take
+        less than ``spawn_after`` seconds, else worker processes (fresh interpreters)
+        each parse ranges (header + the range's chunks) and send back the frame as
+        Arrow IPC with their counters. Frames are yielded in file order; at most a
+        few ranges are in flight, so memory stays bounded. Workers are stopped when
+        the generator ends, is closed or raises (KeyboardInterrupt included)."""
+        if rows < 1:
+            raise ValueError("rows must be positive")
+        records = self._open()
+        if records is None:
+            return
+        out = _FrameBuffer(rows)
+        workers = self.workers if self.workers is not None else (os.cpu_count() or 1)
+        chunks = (self._size - _HEADER) // _CHUNK
+        if workers < 2 or chunks < 2 * self.range_chunks:
+            batch: list[Row] = []
+            for row in self._rows(records):
+                batch.append(row)
+                if len(batch) >= _BATCH:
+                    yield from out.add(rows_to_frame(batch))
+                    batch = []
+            if batch:
+                yield from out.add(rows_to_frame(batch))
+        else:
+            del records  # ranges below open their own parsers
+            for frame in self._range_frames(chunks, workers):
+                yield from out.add(frame)
+        yield from out.flush()
+        self._finish()
+
+    def _ranges(self, chunks: int) -> list[_Range]:
+        step = self.range_chunks
+        ranges: list[_Range] = []
+        for first in range(0, chunks, step):
+            start = _HEADER + first * _CHUNK
+            last = first + step >= chunks
+            end = self._size if last else start + step * _CHUNK  # the last one takes the tail too
+            ranges.append(_Range(len(ranges), first, start, end))
+        return ranges
+
+    def _range_frames(self, chunks: int, workers: int) -> Iterator[pl.DataFrame]:
+        ranges = self._ranges(chunks)
+        done: dict[int, _RangeResult | BaseException] = {}
+        pool = _Pool(workers, self.range_timeout)
+        next_out = next_in = 0  # next range to yield / to hand out
+        window = 2 * workers + 2  # ranges handed out but not yet yielded, at most
+        started = time.monotonic()
+        try:
+            if self.spawn_after <= 0:
+                pool.start()
+                self.worker_pids = pool.pids()
+            while next_out < len(ranges):
+                result = done.pop(next_out, None)
+                if result is not None:
+                    if isinstance(result, BaseException):
+                        raise result
+                    self._merge(result)
+                    next_out += 1
+                    if result.frame is not None:
+                        yield result.frame
+                    continue
+                done.update(pool.poll(timeout=0))
+                while next_in < len(ranges) and next_in - next_out < window:
+                    if not pool.assign(ranges[next_in], self.path, self.after_record):
+                        break
+                    next_in += 1
+                if next_out in done:
+                    continue
+                if next_in == next_out and not (self.wait_for_workers and pool.alive()):
+                    # nobody has the next range (no worker ready yet): read it here
+                    done[next_out] = _read_range(ranges[next_out], self.path, self.after_record)
+                    next_in += 1
+                    if not pool.started:
+                        elapsed = time.monotonic() - started
+                        rate = (ranges[next_out].end - ranges[0].start) / max(elapsed, 1e-6)
+                        if (self._size - ranges[next_out].end) / rate > self.spawn_after:
+                            pool.start()
+                            self.worker_pids = pool.pids()
+                    continue
+                done.update(pool.poll(timeout=0.5))
+                done.update(pool.reap(self.path, self.after_record))
+        finally:
+            pool.close()
+
+    def _merge(self, result: _RangeResult) -> None:
+        stats, part = self.stats, result.stats
+        stats.records += part.records
+        stats.events += part.events
+        stats.skipped += part.skipped
+        stats.warnings.update(part.warnings)
+        stats.see(part.first_time)
+        stats.see(part.last_time)
+        self._unknown |= result.unknown
+        self.max_seen = max(self.max_seen, result.max_seen)
+        self.last_record = max(self.last_record, result.last_record)
+
+
+# ---------------------------------------------------------------------------- EVTX frames
+_BATCH = 8192  # rows turned into a frame at once when reading in-process
+_RANGE_CHUNKS = 32  # 2 MiB of chunks per range handed to a worker
+_SPAWN_AFTER = 1.0  # seconds of estimated in-process work left that justify starting workers
+_RANGE_TIMEOUT = 120.0  # seconds one worker may spend on one range before it is killed
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_CHUNK_NUMBER = re.compile(r"chunk number (\d+)")
+
+
+def rows_to_frame(rows: list[Row]) -> pl.DataFrame:
+    """Rows (:func:`event_row`) -> an event frame, equal to ``events_to_frame`` of their events.
+
+    Times become microseconds since the epoch in Python and a Datetime column in polars
+    (polars converts ``datetime`` objects one by one, several times slower)."""
+    import polars as pl
+
+    schema = frame_schema()
+    columns: list[pl.Series] = []
+    for name, values in zip(EVENT_COLUMNS, zip(*rows, strict=True), strict=True):
+        if name == "time":
+            micros = [None if when is None else (when - _EPOCH) // _MICROSECOND for when in values]
+            columns.append(pl.Series(name, micros, dtype=pl.Int64).cast(schema[name]))
+        else:
+            columns.append(pl.Series(name, values, dtype=schema[name]))
+    return pl.DataFrame(columns)
+
+
+def _file_chunk_numbers(message: str, first_chunk: int) -> str:
+    """A parser message about a range parsed on its own, with the file's chunk numbers."""
+    if not first_chunk or "chunk number" not in message:
+        return message
+    return _CHUNK_NUMBER.sub(lambda m: f"chunk number {int(m.group(1)) + first_chunk}", message)
+
+
+class _FrameBuffer:
+    """Joins small frames and cuts big ones so every frame yielded has at most ``rows`` rows."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.parts: list[pl.DataFrame] = []
+        self.count = 0
+
+    def add(self, frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
+        if frame.height == 0:
+            return
+        self.parts.append(frame)
+        self.count += frame.height
+        while self.count >= self.rows:
+            whole = self._joined()
+            yield whole.slice(0, self.rows)
+            rest = whole.slice(self.rows)
+            self.parts = [rest] if rest.height else []
+            self.count = rest.height
+
+    def flush(self) -> Iterator[pl.DataFrame]:
+        if self.count:
+            yield self._joined()
+        self.parts, self.count = [], 0
+
+    def _joined(self) -> pl.DataFrame:
+        import polars as pl
+
+        return self.parts[0] if len(self.parts) == 1 else pl.concat(self.parts)
+
+
+class _Range(NamedTuple):
+    """Chunks ``first_chunk``.. of the file: bytes ``start``..``end`` (the last range ends at EOF)."""
+
+    number: int  # position in the file's list of ranges
+    first_chunk: int
+    start: int
+    end: int
+
+
+@dataclass(slots=True)
+class _RangeResult:
+    frame: pl.DataFrame | None
+    stats: SourceStats
+    unknown: set[str]
+    max_seen: int
+    last_record: int
+
+
+def _read_range(part: _Range, path: str, after_record: int) -> _RangeResult:
+    """Parse one range on its own: the file header followed by the range's bytes."""
+    import io
+
+    source = EvtxSource(path, after_record)
+    with open(path, "rb") as handle:
+        header = handle.read(_HEADER)
+        handle.seek(part.start)
+        body = handle.read(part.end - part.start)
+    records = source._parser(io.BytesIO(header + body))
+    rows = list(source._rows(records, part.first_chunk)) if records is not None else []
+    frame = rows_to_frame(rows) if rows else None
+    return _RangeResult(frame, source.stats, source._unknown, source.max_seen, source.last_record)
+
+
+def _lost_range(part: _Range, path: str, after_record: int, why: str) -> _RangeResult:
+    stats = SourceStats(path=path, type=EvtxSource.type)
+    stats.skipped += 1
+    last = part.first_chunk + (part.end - part.start) // _CHUNK - 1
+    stats.warn(f"chunks {part.first_chunk}-{max(last, part.first_chunk)} not read: {why}")
+    return _RangeResult(None, stats, set(), 0, after_record)
+
+
+def _worker_main(read_fd: int, write_fd: int) -> None:
+    """A worker process (see ``_Pool.start``): parse the ranges it is sent on ``read_fd``,
+    answer each on ``write_fd`` with its frame as Arrow IPC and its counters."""
+    import io
+    import pickle
+    from multiprocessing.connection import Connection
+
+    import evtx  # noqa: F401 - imported before saying "ready"
+    import polars  # noqa: F401
+
+    tasks = Connection(read_fd, writable=False)
+    conn = Connection(write_fd, readable=False)
+    try:
+        conn.send(("ready",))
+    except OSError:  # the parent is gone or done already
+        return
+    while True:
+        try:
+            task = tasks.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        part, path, after_record = task
+        try:
+            result = _read_range(part, path, after_record)
+            ipc = None
+            if result.frame is not None:
+                buffer = io.BytesIO()
+                result.frame.write_ipc(buffer)
+                ipc = buffer.getvalue()
+            result.frame = None
+            message: tuple[Any, ...] = ("ok", part.number, ipc, result)
+        except Exception as exc:  # noqa: BLE001 - sent to the parent, raised where the range is yielded
+            try:
+                pickle.dumps(exc)
+                error: BaseException = exc
+            except Exception:  # noqa: BLE001 - an unpicklable exception is sent as text
+                error = RuntimeError(f"{type(exc).__name__}: {exc}")
+            message = ("error", part.number, error)
+        try:
+            conn.send(message)
+        except (OSError, ValueError):
+            return
+
+
+@dataclass(slots=True)
+class _Worker:
+    process: subprocess.Popen[bytes]
+    tasks: Connection  # to the worker
+    conn: Connection  # from the worker
+    ready: bool = False
+    dead: bool = False
+    queue: deque[_Range] = field(default_factory=deque)  # ranges sent, answers pending (in order)
+    since: float = 0.0  # when the head of the queue was started
+    timed_out: bool = False
+
+
+class _Pool:
+    """Worker processes, each a fresh interpreter (never a fork: polars is multi-threaded) with a
+    pipe each way. Not ``multiprocessing``'s "spawn": that re-imports the caller's main module in
+    every worker (slow, and unsafe for scripts without a ``__main__`` guard)."""
+
+    def __init__(self, size: int, timeout: float) -> None:
+        self.size = size
+        self.timeout = timeout
+        self.workers: list[_Worker] = []
+        self.started = False
+
+    def start(self) -> None:
+        import sys
+        from multiprocessing.connection import Connection
+
+        import smbguard
+
+        self.started = True
+        package_dir = os.path.dirname(os.path.dirname(os.path.abspath(smbguard.__file__)))
+        for _ in range(self.size):
+            task_read, task_write = os.pipe()
+            answer_read, answer_write = os.pipe()
+            code = (
+                f"import sys; sys.path.insert(0, {package_dir!r}); "
+                "from smbguard.logs.winevent import _worker_main; "
+                f"_worker_main({task_read}, {answer_write})"
+            )
+            try:
+                process = subprocess.Popen(
+                    [sys.executable, "-c", code],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    pass_fds=(task_read, answer_write),
+                    process_group=0,  # Ctrl-C reaches the parent only; it stops the workers
+                )
+            except OSError:
+                for fd in (task_read, task_write, answer_read, answer_write):
+                    os.close(fd)
+                raise
+            os.close(task_read)
+            os.close(answer_write)
+            tasks = Connection(task_write, readable=False)
+            answers = Connection(answer_read, writable=False)
+            self.workers.append(_Worker(process, tasks, answers))
+
+    def alive(self) -> bool:
+        return any(not w.dead for w in self.workers)
+
+    def pids(self) -> list[int]:
+        return [w.process.pid for w in self.workers]
+
+    def assign(self, part: _Range, path: str, after_record: int) -> bool:
+        """Send a range to the least busy ready worker (at most two queued each); False if none."""
+        idle = [w for w in self.workers if w.ready and not w.dead and len(w.queue) < 2]
+        if not idle:
+            return False
+        worker = min(idle, key=lambda w: len(w.queue))
+        try:
+            worker.tasks.send((part, path, after_record))
+        except (OSError, ValueError):
+            worker.dead = True
+            return False
+        if not worker.queue:
+            worker.since = time.monotonic()
+        worker.queue.append(part)
+        return True
+
+    def poll(self, timeout: float) -> list[tuple[int, _RangeResult | BaseException]]:
+        """Answers that arrived (waiting up to ``timeout`` seconds for the first)."""
+        from multiprocessing.connection import wait
+
+        live = {w.conn: w for w in self.workers if not w.dead}
+        if not live:
+            return []
+        answers: list[tuple[int, _RangeResult | BaseException]] = []
+        for conn in wait(list(live), timeout):
+            worker = live[conn]  # type: ignore[index]
+            try:
+                message = worker.conn.recv()
+            except (EOFError, OSError):
+                worker.dead = True  # reap() reports its ranges
+                continue
+            if message[0] == "ready":
+                worker.ready = True
+                continue
+            part = worker.queue.popleft()
+            worker.since = time.monotonic()
+            if message[0] == "ok":
+                result: _RangeResult = message[3]
+                if message[2] is not None:
+                    import io
+
+                    import polars as pl
+
+                    result.frame = pl.read_ipc(io.BytesIO(message[2]))
+                answers.append((part.number, result))
+            else:
+                answers.append((part.number, message[2]))
+        return answers
+
+    def reap(self, path: str, after_record: int) -> list[tuple[int, _RangeResult | BaseException]]:
+        """Workers that died or overran ``timeout``: the range each was on is reported lost
+        (a warning and one skipped); ranges queued behind it are read in this process."""
+        answers: list[tuple[int, _RangeResult | BaseException]] = []
+        now = time.monotonic()
+        for worker in self.workers:
+            if not worker.dead:
+                if worker.process.poll() is not None:
+                    worker.dead = True
+                elif worker.queue and now - worker.since > self.timeout:
+                    worker.process.kill()
+                    worker.dead = worker.timed_out = True
+            if not (worker.dead and worker.queue):
+                continue
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.process.wait(1.0)
+            why = (
+                f"parser process timed out after {self.timeout:g} s"
+                if worker.timed_out
+                else f"parser process died (exit code {worker.process.returncode})"
+            )
+            head = worker.queue.popleft()
+            answers.append((head.number, _lost_range(head, path, after_record, why)))
+            while worker.queue:
+                part = worker.queue.popleft()
+                answers.append((part.number, _read_range(part, path, after_record)))
+        return answers
+
+    def close(self) -> None:
+        """Stop every worker: ask, then terminate, then kill; never leaves a process behind."""
+        for worker in self.workers:
+            with contextlib.suppress(OSError, ValueError):
+                worker.tasks.send(None)
+            worker.tasks.close()
+            worker.conn.close()
+        deadline = time.monotonic() + 2.0
+        for worker in self.workers:
+            process = worker.process
+            for stop in (None, process.terminate, process.kill):
+                if stop is not None:
+                    stop()
+                try:
+                    process.wait(max(0.0, deadline - time.monotonic()) if stop is None else 1.0)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            else:
+                process.wait()
 
 
 class EventXmlSource:
