@@ -54,9 +54,11 @@ def _all_captures() -> list[str]:
     )
 
 
-def outcome(path: Path, *, reference: bool) -> dict[str, Any]:
+def outcome(path: Path, *, reference: bool, block_size: int = 0) -> dict[str, Any]:
     """Everything a run of the analyzer produces, in comparable form."""
     analyzer = CaptureAnalyzer(str(path), reference=reference)
+    if block_size:
+        analyzer.block_size = block_size
     detectors = DetectorSet(default_detectors())
     events = []
     for event in analyzer.events():
@@ -77,8 +79,8 @@ def outcome(path: Path, *, reference: bool) -> dict[str, Any]:
     }
 
 
-def assert_same(path: Path) -> dict[str, Any]:
-    fast = outcome(path, reference=False)
+def assert_same(path: Path, block_size: int = 0) -> dict[str, Any]:
+    fast = outcome(path, reference=False, block_size=block_size)
     ref = outcome(path, reference=True)
     for key in ref:
         assert fast[key] == ref[key], key
@@ -89,6 +91,12 @@ def assert_same(path: Path) -> dict[str, Any]:
 def test_every_real_capture_same_as_reference(shared_data: Path, name: str) -> None:
     ref = assert_same(shared_data / PCAPS / name)
     assert ref["records"] > 0
+
+
+@pytest.mark.parametrize("block_size", [16, 997, 65536])
+def test_small_read_blocks_same_as_reference(shared_data: Path, block_size: int) -> None:
+    """Records straddling block boundaries (the block grows to hold a whole record)."""
+    assert_same(shared_data / PCAPS / "suricata-verify/smb2-09-trunc-file-logging/input.pcap", block_size)
 
 
 def test_real_captures_are_not_trivial(shared_data: Path) -> None:
@@ -280,13 +288,28 @@ def _hostile_captures(draw: st.DrawFn) -> bytes:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_hostile_captures())
+@given(_hostile_captures(), st.sampled_from([0, 0, 16, 100, 1000]))
 def test_fuzz_hostile_streams_same_as_reference(
-    tmp_path_factory: pytest.TempPathFactory, blob: bytes
+    tmp_path_factory: pytest.TempPathFactory, blob: bytes, block_size: int
 ) -> None:
     path = tmp_path_factory.mktemp("fuzz") / "f.pcap"
     path.write_bytes(blob)
-    assert_same(path)
+    assert_same(path, block_size)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x0a\x0d\x0d\x0a", b"\x0a\x0d", b"junk"]),
+    st.binary(max_size=600),
+    st.integers(1, 64),
+)
+def test_fuzz_analyzer_on_random_files_same_as_reference(
+    tmp_path_factory: pytest.TempPathFactory, magic: bytes, blob: bytes, block_size: int
+) -> None:
+    """Corrupt headers, record lengths and truncation: same counters, warnings, results."""
+    path = tmp_path_factory.mktemp("rand") / "r.pcap"
+    path.write_bytes(magic + blob)
+    assert_same(path, block_size)
 
 
 @settings(max_examples=300, deadline=None)

@@ -28,6 +28,8 @@ from smbguard.logs.events import Event, EventKind, SourceStats
 from smbguard.logs.pcapfile import (
     FIN,
     HEAD_BYTES,
+    MAX_RECORD,
+    PCAPNG_MAGIC,
     RST,
     SYN,
     CaptureFormatError,
@@ -35,6 +37,9 @@ from smbguard.logs.pcapfile import (
     KeepingDirection,
     TcpSegment,
     ip_of_frame,
+    pcap_corrupt,
+    pcap_header,
+    pcap_leftover,
     read_blocks,
     read_packets,
     tcp_of_ip,
@@ -334,6 +339,8 @@ class CaptureAnalyzer:
     :class:`TcpSegment` per packet, every message kept up to the cap): the readable
     reference the fast path is tested against, with identical results."""
 
+    block_size = 1 << 22  # bytes read at a time on the fast path
+
     def __init__(self, path: str, ports: frozenset[int] = SMB_PORTS, *, reference: bool = False) -> None:
         self.path = path
         self.ports = ports
@@ -376,118 +383,152 @@ class CaptureAnalyzer:
                 self.stats.warn(str(exc))
 
     def _fast_events(self, handle: IO[bytes]) -> Iterator[Event]:
-        """``events()`` on blocks of the file: the common Ethernet/IPv4/TCP frame is decoded
-        in place with one ``unpack_from``, in-order segments inside a skipped message body
-        are only counted; every other packet goes through :meth:`_packet`."""
+        """``events()`` without per-packet reads or objects: a classic pcap file is read in
+        blocks and its records found by offset; the common Ethernet/IPv4/TCP frame is decoded
+        in place with one ``unpack_from``; in-order segments inside a message body nobody
+        reads are only counted; a segment that is exactly one SMB message is handled here.
+        Every other packet (and every pcapng packet) goes through :meth:`_packet`."""
         stats = self.stats
         out = self._out
+        try:
+            magic = handle.read(4)
+            if magic == PCAPNG_MAGIC or len(magic) < 4:
+                handle.seek(0)
+                for block, records in read_blocks(handle, stats):
+                    for ts, linktype, start, end in records:
+                        stats.records += 1
+                        self._packet(ts, linktype, block[start:end])
+                        while out:
+                            event = out.popleft()
+                            stats.events += 1
+                            stats.see(event.time)
+                            yield event
+                return
+            record, linktype, scale = pcap_header(handle, magic)
+        except CaptureFormatError as exc:
+            stats.skipped += 1
+            stats.warn(str(exc))
+            return
         flows = self.flows
         ports = self.ports
-        unpack_from = _ETH_IP4_TCP.unpack_from
-        try:
-            for block, records in read_blocks(handle, stats):
-                for ts, linktype, start, end in records:
-                    stats.records += 1
-                    if linktype == 1 and end - start >= 54:
-                        (etype, vihl, total, frag, proto, src, dst, sport, dport, seq, doff, flags) = (
-                            unpack_from(block, start)
-                        )
-                        if etype == 0x0800 and proto == 6 and vihl & 0x0F == 5 and not frag & 0x3FFF:
-                            if total < 40:
-                                continue
-                            pstart = start + 34 + (doff >> 4) * 4
-                            pend = start + 14 + total
-                            if pend > end:
-                                pend = end
-                            size = pend - pstart
-                            if size <= 0:
-                                if not flags & (SYN | RST):
-                                    continue
-                                size = 0
-                            if dport in ports:
-                                key = (src, sport, dst, dport)
-                                up = True
-                            elif sport in ports:
-                                key = (dst, dport, src, sport)
-                                up = False
-                            else:
-                                continue
-                            flow = flows.get(key)
-                            if flow is None:
-                                if not size and not flags & SYN:
-                                    continue
-                                flow = self._new_flow(key)
-                            d: KeepingDirection = flow.c2s if up else flow.s2c  # type: ignore[assignment]
-                            if (
-                                size
-                                and seq == d.next_seq
-                                and not flags & (SYN | RST)
-                                and d.synced
-                                and not d.ooo
-                            ):
-                                if size <= d.skip:
-                                    d.skip -= size
-                                    d.next_seq = (seq + size) & 0xFFFFFFFF
-                                    continue
-                                if size < d.until:
-                                    d.until -= size
-                                    d.next_seq = (seq + size) & 0xFFFFFFFF
-                                    continue
-                                if (
-                                    not d.skip
-                                    and not d.until
-                                    and not d.msg_len
-                                    and not d.header
-                                    and size >= 8
-                                    and not block[pstart]
-                                    and (length := int.from_bytes(block[pstart + 1 : pstart + 4], "big")) + 4
-                                    == size
-                                    and length <= d.cap
-                                ):
-                                    # the segment is exactly one whole session message: what
-                                    # KeepingDirection.feed would do, without its calls
-                                    d.next_seq = (seq + size) & 0xFFFFFFFF
-                                    if length > HEAD_BYTES:
-                                        n = _keep(block[pstart + 4 : pstart + 4 + HEAD_BYTES], length, up)
-                                        server = flow.state
-                                        if n == HEAD_BYTES and server is not None:
-                                            # an SMB2 message nothing is decoded from (_keep returns
-                                            # HEAD_BYTES for these only): what _message does with it
-                                            self.smb_messages += 1
-                                            self.smb_bytes += length
-                                            if server.first is None or ts < server.first:
-                                                server.first = ts
-                                            if server.last is None or ts > server.last:
-                                                server.last = ts
-                                            self._chain_file = None
-                                            continue
-                                        if n < length:
-                                            pend = pstart + 4 + (n if n > HEAD_BYTES else HEAD_BYTES)
-                                    self._message(flow, up, ts, block[pstart + 4 : pend], length)
-                                    while out:
-                                        event = out.popleft()
-                                        stats.events += 1
-                                        stats.see(event.time)
-                                        yield event
-                                    continue
-                            d.feed(ts, seq, flags, block[pstart:pend] if size else b"")
-                            if flags & RST and flow.c2s.next_seq is not None:
-                                flows.pop(key, None)
-                            while out:
-                                event = out.popleft()
-                                stats.events += 1
-                                stats.see(event.time)
-                                yield event
+        unpack_record = record.unpack_from
+        unpack_frame = _ETH_IP4_TCP.unpack_from
+        fast_link = linktype == 1
+        read = handle.read
+        size = self.block_size
+        carry = b""
+        while True:
+            chunk = read(size)
+            block = carry + chunk if carry else chunk
+            stop = len(block)
+            pos = 0
+            while stop - pos >= 16:
+                sec, frac, incl, _orig = unpack_record(block, pos)
+                if incl > MAX_RECORD:
+                    pcap_corrupt(stats, incl)
+                    return
+                start = pos + 16
+                end = start + incl
+                if end > stop:
+                    break
+                pos = end
+                stats.records += 1
+                if fast_link and incl >= 54:
+                    etype, vihl, total, frag, proto, src, dst, sport, dport, seq, doff, flags = (
+                        unpack_frame(block, start)
+                    )
+                    if etype == 0x0800 and proto == 6 and vihl & 0x0F == 5 and not frag & 0x3FFF:
+                        # what _packet does with this frame, without its copies and objects
+                        if total < 40:
                             continue
-                    self._packet(ts, linktype, block[start:end])
-                    while out:
-                        event = out.popleft()
-                        stats.events += 1
-                        stats.see(event.time)
-                        yield event
-        except CaptureFormatError as exc:
-            self.stats.skipped += 1
-            self.stats.warn(str(exc))
+                        pstart = start + 34 + (doff >> 4) * 4
+                        pend = start + 14 + total
+                        if pend > end:
+                            pend = end
+                        n = pend - pstart
+                        if n <= 0:
+                            if not flags & (SYN | RST):
+                                continue
+                            n = 0
+                        if dport in ports:
+                            key = (src, sport, dst, dport)
+                            up = True
+                        elif sport in ports:
+                            key = (dst, dport, src, sport)
+                            up = False
+                        else:
+                            continue
+                        flow = flows.get(key)
+                        if flow is None:
+                            if not n and not flags & SYN:
+                                continue
+                            flow = self._new_flow(key)
+                        d: KeepingDirection = flow.c2s if up else flow.s2c  # type: ignore[assignment]
+                        if n and seq == d.next_seq and not flags & (SYN | RST) and d.synced and not d.ooo:
+                            # in order: what KeepingDirection.feed would do, without its calls
+                            if n <= d.skip:
+                                d.skip -= n
+                                d.next_seq = (seq + n) & 0xFFFFFFFF
+                                continue
+                            if n < d.until:
+                                d.until -= n
+                                d.next_seq = (seq + n) & 0xFFFFFFFF
+                                continue
+                            if (
+                                not d.skip
+                                and not d.until
+                                and not d.msg_len
+                                and not d.header
+                                and n >= 8
+                                and not block[pstart]
+                                and (length := int.from_bytes(block[pstart + 1 : pstart + 4], "big")) + 4 == n
+                                and length <= d.cap
+                            ):
+                                # the segment is exactly one whole session message
+                                d.next_seq = (seq + n) & 0xFFFFFFFF
+                                ts = sec + frac * scale
+                                if length > HEAD_BYTES:
+                                    keep = _keep(block[pstart + 4 : pstart + 4 + HEAD_BYTES], length, up)
+                                    server = flow.state
+                                    if keep == HEAD_BYTES and server is not None:
+                                        # an SMB2 message nothing is decoded from (_keep returns
+                                        # HEAD_BYTES for these only): what _message does with it
+                                        self.smb_messages += 1
+                                        self.smb_bytes += length
+                                        if server.first is None or ts < server.first:
+                                            server.first = ts
+                                        if server.last is None or ts > server.last:
+                                            server.last = ts
+                                        self._chain_file = None
+                                        continue
+                                    if keep < length:
+                                        pend = pstart + 4 + (keep if keep > HEAD_BYTES else HEAD_BYTES)
+                                self._message(flow, up, ts, block[pstart + 4 : pend], length)
+                                while out:
+                                    event = out.popleft()
+                                    stats.events += 1
+                                    stats.see(event.time)
+                                    yield event
+                                continue
+                        d.feed(sec + frac * scale, seq, flags, block[pstart:pend] if n else b"")
+                        if flags & RST and flow.c2s.next_seq is not None:
+                            flows.pop(key, None)
+                        while out:
+                            event = out.popleft()
+                            stats.events += 1
+                            stats.see(event.time)
+                            yield event
+                        continue
+                self._packet(sec + frac * scale, linktype, block[start:end])
+                while out:
+                    event = out.popleft()
+                    stats.events += 1
+                    stats.see(event.time)
+                    yield event
+            carry = block[pos:] if pos < stop else b""
+            if not chunk:
+                pcap_leftover(stats, len(carry))
+                return
 
     def _packet(self, ts: float, linktype: int, frame: bytes) -> None:
         # Fast path for the common case, Ethernet + IPv4 (not fragmented) + TCP; every

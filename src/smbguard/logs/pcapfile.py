@@ -86,24 +86,12 @@ def _pcap(handle: IO[bytes], stats: SourceStats, magic: bytes) -> Iterator[Packe
 # the frame of a record being ``block[start:end]``.
 Record = tuple[float, int, int, int]
 BLOCK_SIZE = 1 << 22
+PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 
 
-def read_blocks(
-    handle: IO[bytes], stats: SourceStats, size: int = BLOCK_SIZE
-) -> Iterator[tuple[bytes, list[Record]]]:
-    """The packets of :func:`read_packets`, as (block, records) with offsets instead of frames.
-
-    Classic pcap is read ``size`` bytes at a time and its records are located by offset
-    arithmetic (no per-record read, no per-record copy); the same bounds, warnings and
-    counters as :func:`read_packets`. pcapng goes through :func:`read_packets`, one
-    record per block."""
-    magic = handle.read(4)
-    if len(magic) < 4:
-        raise CaptureFormatError("file too short for a capture header")
-    if magic == b"\x0a\x0d\x0d\x0a":
-        for ts, linktype, frame in _pcapng(handle, stats, magic):
-            yield frame, [(ts, linktype, 0, len(frame))]
-        return
+def pcap_header(handle: IO[bytes], magic: bytes) -> tuple[struct.Struct, int, float]:
+    """(record header struct, link type, timestamp scale) of a classic pcap file whose
+    4-byte ``magic`` was just read; CaptureFormatError if it is not one."""
     if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
         endian = "<"
     elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
@@ -115,8 +103,42 @@ def read_blocks(
     if len(rest) < 20:
         raise CaptureFormatError("truncated pcap header")
     linktype = struct.unpack(endian + "I", rest[16:20])[0] & 0x0FFFFFFF
-    scale = 1e-9 if nano else 1e-6
-    unpack_from = struct.Struct(endian + "IIII").unpack_from
+    return struct.Struct(endian + "IIII"), linktype, 1e-9 if nano else 1e-6
+
+
+def pcap_corrupt(stats: SourceStats, length: int) -> None:
+    """A record longer than MAX_RECORD ends the file, as in :func:`read_packets`."""
+    stats.skipped += 1
+    stats.warn(f"corrupt packet record (length {length}); rest of file not read")
+
+
+def pcap_leftover(stats: SourceStats, leftover: int) -> None:
+    """Bytes after the last whole record at end of file, as in :func:`read_packets`."""
+    if leftover >= 16:
+        stats.skipped += 1
+        stats.warn("truncated last packet")
+    elif leftover:
+        stats.warn("truncated packet header at end of file")
+
+
+def read_blocks(
+    handle: IO[bytes], stats: SourceStats, size: int = BLOCK_SIZE
+) -> Iterator[tuple[bytes, list[Record]]]:
+    """The packets of :func:`read_packets`, as (block, records) with offsets instead of frames.
+
+    Classic pcap is read ``size`` bytes at a time and its records are located by offset
+    arithmetic (no per-record read, no per-record copy); the same bounds, warnings and
+    counters as :func:`read_packets`. pcapng goes through :func:`read_packets`, one
+    record per block. (``CaptureAnalyzer`` runs the same loop inline.)"""
+    magic = handle.read(4)
+    if len(magic) < 4:
+        raise CaptureFormatError("file too short for a capture header")
+    if magic == PCAPNG_MAGIC:
+        for ts, linktype, frame in _pcapng(handle, stats, magic):
+            yield frame, [(ts, linktype, 0, len(frame))]
+        return
+    record, linktype, scale = pcap_header(handle, magic)
+    unpack_from = record.unpack_from
     read = handle.read
     carry = b""
     while True:
@@ -131,8 +153,7 @@ def read_blocks(
             if incl > MAX_RECORD:
                 if records:
                     yield data, records
-                stats.skipped += 1
-                stats.warn(f"corrupt packet record (length {incl}); rest of file not read")
+                pcap_corrupt(stats, incl)
                 return
             start = pos + 16
             if start + incl > end:
@@ -143,11 +164,7 @@ def read_blocks(
             yield data, records
         carry = data[pos:] if pos < end else b""
         if not chunk:
-            if len(carry) >= 16:
-                stats.skipped += 1
-                stats.warn("truncated last packet")
-            elif carry:
-                stats.warn("truncated packet header at end of file")
+            pcap_leftover(stats, len(carry))
             return
 
 
