@@ -679,6 +679,12 @@ class FailedLogonDetector:
                 out.append(self._finding("password-spraying", key, state))
         return out
 
+    def feed_frame(self, frame: pl.DataFrame) -> None:
+        """:meth:`feed` for every row of an event frame, on columns (exactly the same state)."""
+        from smbguard.logs.frame_windows import failed_logon_feed_frame
+
+        failed_logon_feed_frame(self, frame)
+
 
 _NOTE = re.compile(
     r"(?:^|[\\/])(?:[^\\/]*(?:readme|read_me|decrypt|restore|recover|how_to|help_to|ransom)[^\\/]*)"
@@ -820,6 +826,12 @@ class RansomwareDetector:
 
     def findings(self) -> list[LogFinding]:
         return [self._finding(k, s) for k, s in sorted(self.groups.items()) if s.alerted]
+
+    def feed_frame(self, frame: pl.DataFrame) -> None:
+        """:meth:`feed` for every row of an event frame, on columns (exactly the same state)."""
+        from smbguard.logs.frame_windows import ransomware_feed_frame
+
+        ransomware_feed_frame(self, frame)
 
 
 def default_detectors(thresholds: Thresholds | None = None) -> list[Detector]:

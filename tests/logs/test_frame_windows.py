@@ -1,0 +1,434 @@
+"""``feed_frame`` of the windowed detectors (smbguard.logs.frame_windows) against ``feed``
+row by row: same findings and the same internal state (windows included), for random
+streams, streams built to hit thresholds, ties, times going back or missing, frames cut
+inside windows, frames and rows mixed, and real Samba/EVTX samples."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smbguard.logs import frame_windows
+from smbguard.logs.detect import open_source
+from smbguard.logs.detectors import (
+    FailedLogonDetector,
+    RansomwareDetector,
+    Tally,
+    Thresholds,
+    _Window,
+)
+from smbguard.logs.events import Event, EventKind, events_to_frame
+from tests.logs.frames import SMALL, T0, assert_same_findings, event_streams, split_frames
+
+Windowed = RansomwareDetector | FailedLogonDetector
+
+
+# ------------------------------------------------------------------- state snapshots
+def _tally(t: Tally) -> tuple[Any, ...]:
+    return (
+        t.count,
+        t.first,
+        t.last,
+        sorted(t.sources),
+        sorted(t.clients),
+        sorted(t.servers),
+        list(t.accounts.items()),
+        list(t.items.items()),
+    )
+
+
+def _window(w: _Window | None) -> tuple[Any, ...] | None:
+    # the counts dict is compared as a mapping: its insertion order is never read
+    return None if w is None else (w.seconds, list(w.items), dict(sorted(w.counts.items())))
+
+
+def snapshot(detector: Windowed) -> Any:
+    """Everything a windowed detector holds (windows, peaks, flags, tallies), comparable."""
+    if isinstance(detector, RansomwareDetector):
+        return [
+            (
+                key,
+                _tally(s.tally),
+                _window(s.files),
+                _window(s.ext_changes),
+                sorted(s.note_dirs),
+                s.peak_files,
+                s.peak_ext_changes,
+                list(s.new_extensions.items()),
+                sorted(s.known_extensions),
+                s.alerted,
+            )
+            for key, s in detector.groups.items()
+        ]
+    return [
+        (
+            key,
+            _tally(s.tally),
+            [(a, _window(w)) for a, w in s.per_account.items()],
+            _window(s.accounts_window),
+            s.brute,
+            s.spray,
+            s.peak_account_failures,
+            s.peak_distinct_accounts,
+            sorted(s.successes_after_failures),
+        )
+        for key, s in detector.sources.items()
+    ]
+
+
+def findings(detector: Windowed) -> list[dict[str, object]]:
+    return [f.to_dict() for f in detector.findings()]
+
+
+def check(
+    stream: Sequence[Event],
+    cuts: Sequence[int],
+    make: Callable[[], Windowed],
+    rows_after: Sequence[bool] = (),
+) -> None:
+    """Rows one by one vs the stream cut into frames; frame ``i`` is fed row by row
+    instead when ``rows_after[i]`` (mixed feeding). Same state after every frame."""
+    one, two = make(), make()
+    start = 0
+    for i, frame in enumerate(split_frames(stream, cuts)):
+        part = stream[start : start + frame.height]
+        start += frame.height
+        for event in part:
+            one.feed(event)
+        if i < len(rows_after) and rows_after[i]:
+            for event in part:
+                two.feed(event)
+        else:
+            two.feed_frame(frame)  # type: ignore[union-attr]
+        assert snapshot(two) == snapshot(one)
+    assert findings(two) == findings(one)
+
+
+# ---------------------------------------------------------------------- strategies
+_FILES = (
+    "a.txt",
+    "b.docx",
+    "dir\\c.xlsx",
+    "dir/d.pdf",
+    "x\\README_DECRYPT.txt",
+    "y/how_to_restore.html",
+    "e.locked",
+    "f.wncry",
+    "G.DOCX",
+    "dir\\Ä.txt",
+    "Ünïcode\\RÉADME.hta",
+    "",
+    "z.",
+)
+_FILE_KINDS = (EventKind.FILE_WRITE, EventKind.FILE_RENAME, EventKind.FILE_DELETE, EventKind.FILE_ACCESS)
+
+
+@st.composite
+def _times(draw: st.DrawFn, n: int, steps: Sequence[float | None]) -> list[datetime | None]:
+    out: list[datetime | None] = []
+    now = T0
+    for _ in range(n):
+        step = draw(st.sampled_from(steps))
+        if step is None:
+            out.append(None)
+        else:
+            now += timedelta(seconds=step)
+            out.append(now)
+    return out
+
+
+_ORDERED = (0.0, 0.0, 1.0, 2.0, 3.0, 5.0, 0.5, 21.0, 40.0)  # no None, never back
+_ANY = (*_ORDERED, -3.0, -30.0, None)
+
+
+@st.composite
+def file_streams(draw: st.DrawFn, steps: Sequence[float | None] = _ANY, max_size: int = 120) -> list[Event]:
+    n = draw(st.integers(0, max_size))
+    times = draw(_times(n, steps))
+    out = []
+    for when in times:
+        out.append(
+            Event(
+                kind=draw(st.sampled_from(_FILE_KINDS)),
+                source=draw(st.sampled_from(("s1", "s2"))),
+                event_id="vfs",
+                time=when,
+                src_ip=draw(st.sampled_from((None, "", "10.0.0.1", "10.0.0.2"))),
+                workstation=draw(st.sampled_from((None, "WS1"))),
+                server=draw(st.sampled_from((None, "", "srv"))),
+                user=draw(st.sampled_from((None, "alice", "Bob"))),
+                domain=draw(st.sampled_from((None, "CORP"))),
+                share=draw(st.sampled_from((None, "", "data", "IPC$", "ipc$"))),
+                path=draw(st.sampled_from((None, *_FILES))),
+                new_path=draw(st.sampled_from((None, *_FILES))),
+            )
+        )
+    return out
+
+
+_ACCOUNTS = ("alice", "Alice", "bob", "carol", "dave", "eve", "", None, "Émile", "İsa")
+
+
+@st.composite
+def logon_streams(draw: st.DrawFn, steps: Sequence[float | None] = _ANY, max_size: int = 120) -> list[Event]:
+    n = draw(st.integers(0, max_size))
+    times = draw(_times(n, steps))
+    out = []
+    for when in times:
+        out.append(
+            Event(
+                kind=draw(
+                    st.sampled_from((EventKind.LOGON_FAILURE,) * 3 + (EventKind.LOGON, EventKind.OTHER))
+                ),
+                source=draw(st.sampled_from(("s1", "s2"))),
+                event_id="4625",
+                time=when,
+                src_ip=draw(st.sampled_from((None, "", "-", "127.0.0.1", "::1", "10.0.0.1", "10.0.0.2"))),
+                workstation=draw(st.sampled_from((None, "", "WS1"))),
+                server=draw(st.sampled_from((None, "", "dc"))),
+                user=draw(st.sampled_from(_ACCOUNTS)),
+                domain=draw(st.sampled_from((None, "", "CORP", "corp"))),
+                status=draw(st.sampled_from((None, "", "0xc000006a", "0xc0000064"))),
+                detail=draw(st.sampled_from((None, "", "bad password"))),
+            )
+        )
+    return out
+
+
+def _ransom(t: Thresholds = SMALL) -> Callable[[], Windowed]:
+    return lambda: RansomwareDetector(t)
+
+
+def _logons(t: Thresholds = SMALL) -> Callable[[], Windowed]:
+    return lambda: FailedLogonDetector(t)
+
+
+_CUTS = st.lists(st.integers(0, 130), max_size=5)
+_MIXED = st.lists(st.booleans(), max_size=6)
+
+
+# --------------------------------------------------------------------------- tests
+@contextmanager
+def _no_row_fallback() -> Iterator[None]:
+    """Times present and never going back: no group may take the row-by-row fallback."""
+
+    def refuse(detector: Windowed, frame: object) -> None:
+        raise AssertionError("fell back to rows on ordered times")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(frame_windows, "_feed_rows", refuse)
+        yield
+
+
+@settings(max_examples=200, deadline=None)
+@given(file_streams(), _CUTS, _MIXED)
+def test_ransomware_frames_equal_rows(stream: list[Event], cuts: list[int], mixed: list[bool]) -> None:
+    check(stream, cuts, _ransom(), mixed)
+
+
+@settings(max_examples=120, deadline=None)
+@given(file_streams(steps=_ORDERED), _CUTS)
+def test_ransomware_ordered_times_take_the_column_path(stream: list[Event], cuts: list[int]) -> None:
+    with _no_row_fallback():
+        check(stream, cuts, _ransom())
+
+
+@settings(max_examples=200, deadline=None)
+@given(logon_streams(), _CUTS, _MIXED)
+def test_failed_logons_frames_equal_rows(stream: list[Event], cuts: list[int], mixed: list[bool]) -> None:
+    check(stream, cuts, _logons(), mixed)
+
+
+@settings(max_examples=120, deadline=None)
+@given(logon_streams(steps=_ORDERED), _CUTS)
+def test_failed_logons_ordered_times_take_the_column_path(stream: list[Event], cuts: list[int]) -> None:
+    with _no_row_fallback():
+        check(stream, cuts, _logons())
+
+
+@settings(max_examples=150, deadline=None)
+@given(event_streams(), _CUTS)
+def test_shared_strategy_streams(stream: list[Event], cuts: list[int]) -> None:
+    assert_same_findings(stream, cuts, make=lambda: [RansomwareDetector(SMALL), FailedLogonDetector(SMALL)])
+    check(stream, cuts, _ransom())
+    check(stream, cuts, _logons())
+
+
+@settings(max_examples=100, deadline=None)
+@given(file_streams(steps=_ORDERED), logon_streams(steps=_ORDERED), _CUTS)
+def test_default_thresholds(files: list[Event], logons: list[Event], cuts: list[int]) -> None:
+    check(files, cuts, _ransom(Thresholds()))
+    check(logons, cuts, _logons(Thresholds()))
+
+
+def _renames(n: int, step: float, client: str = "10.0.0.1") -> list[Event]:
+    return [
+        Event(
+            kind=EventKind.FILE_RENAME,
+            source="s",
+            event_id="vfs:renameat",
+            time=T0 + timedelta(seconds=i * step),
+            src_ip=client,
+            server="fs",
+            share="data",
+            path=f"d{i % 7}\\f{i}.docx",
+            new_path=f"d{i % 7}\\f{i}.docx.x{i % 3}",
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("step", [0.0, 0.25, 1.0, 4.0, 5.0, 6.0, 20.0, 21.0])
+def test_thresholds_exactly_at_the_window_edge(step: float) -> None:
+    """Ties and events exactly W apart (the window is closed at both ends)."""
+    t = Thresholds(ransomware_files=5, ransomware_window=20.0, ransomware_extension_changes=5)
+    stream = _renames(40, step) + _renames(30, step, "10.0.0.2")
+    stream.sort(key=lambda e: (e.time, e.src_ip))
+    for cuts in ([], [1], [5, 6, 7], [13, 39, 41], list(range(0, 70, 3))):
+        check(stream, cuts, _ransom(t))
+
+
+def test_out_of_order_and_missing_times_in_one_group_only() -> None:
+    stream = _renames(30, 1.0)
+    late = _renames(10, 1.0, "10.0.0.9")
+    late[3] = Event(**{**{n: getattr(late[3], n) for n in late[3].__slots__}, "time": None})
+    late[6] = Event(**{**{n: getattr(late[6], n) for n in late[6].__slots__}, "time": T0})
+    for cuts in ([], [10], [20, 35]):
+        check(stream + late + _renames(5, 2.0), cuts, _ransom())
+
+
+def _failures(n: int, step: float, source: str, accounts: int) -> list[Event]:
+    return [
+        Event(
+            kind=EventKind.LOGON_FAILURE,
+            source="s",
+            event_id="4625",
+            time=T0 + timedelta(seconds=i * step),
+            src_ip=source,
+            user=f"user{i % accounts}",
+            domain="CORP",
+            status="0xc000006a",
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("step", "accounts"), [(0.0, 1), (1.0, 1), (10.0, 2), (15.0, 5), (30.0, 3), (61.0, 4)]
+)
+def test_brute_force_and_spraying_thresholds(step: float, accounts: int) -> None:
+    success = Event(
+        kind=EventKind.LOGON,
+        source="s",
+        event_id="4624",
+        time=T0,
+        src_ip="10.0.0.5",
+        user="user1",
+        domain="CORP",
+    )
+    stream = _failures(25, step, "10.0.0.5", accounts)
+    stream.insert(12, success)
+    stream.insert(0, success)
+    for cuts in ([], [1], [7, 8], [3, 13, 20], list(range(0, 27, 2))):
+        check(stream, cuts, _logons())
+
+
+def test_guards_send_the_frame_row_by_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the guards' limits made tiny the frame path must fall back and still agree."""
+    monkeypatch.setattr(frame_windows, "_GROUPS_GUARD", 1)
+    monkeypatch.setattr(frame_windows, "_ACCOUNTS_GUARD", 1)
+    monkeypatch.setattr(frame_windows, "_WINDOW_CAP", 3)
+    stream = _renames(20, 1.0) + _renames(20, 1.0, "10.0.0.2")
+    check(stream, [5, 25], _ransom())
+    check(_failures(20, 1.0, "10.0.0.5", 4), [5, 9], _logons())
+
+
+def test_many_groups_near_the_clear_guard() -> None:
+    """The real 100,000-groups guard of RansomwareDetector: the frame that could cross it
+    goes row by row and ends in the same state."""
+    many = [
+        Event(
+            kind=EventKind.FILE_WRITE,
+            source="s",
+            event_id="w",
+            time=T0,
+            src_ip=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
+            server="fs",
+            share="data",
+            path="a.txt",
+        )
+        for i in range(100_003)
+    ]
+    one, two = RansomwareDetector(SMALL), RansomwareDetector(SMALL)
+    for event in many:
+        one.feed(event)
+    two.feed_frame(events_to_frame(many[:99_990]))
+    two.feed_frame(events_to_frame(many[99_990:]))
+    assert len(two.groups) == len(one.groups)
+    assert snapshot(two)[-5:] == snapshot(one)[-5:]
+    assert list(two.groups) == list(one.groups)
+
+
+# ------------------------------------------------------------------------ real data
+def _events(path: Path, **kwargs: Any) -> list[Event]:
+    source = open_source(str(path))
+    return list(source.events())
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "logs/samba/timlok-otus-linux_full_audit_journal_excerpt.log",
+        "logs/samba/journeymidnight-samba-4.7.1_log.smbd",
+        "logs/samba/crowdsec-hub_smb-logs.log",
+    ],
+)
+def test_real_samba_logs(shared_data: Path, relative: str) -> None:
+    stream = _events(shared_data / relative)
+    for cuts in ([], [len(stream) // 3, len(stream) // 2], list(range(0, len(stream), 97))):
+        check(stream, cuts, _ransom())
+        check(stream, cuts, _logons())
+        check(stream, cuts, _ransom(Thresholds()))
+        check(stream, cuts, _logons(Thresholds()))
+
+
+def test_real_evtx_samples(shared_data: Path) -> None:
+    files = sorted((shared_data / "evtx").rglob("*.evtx"))
+    stream: list[Event] = []
+    for path in files:
+        try:
+            stream.extend(_events(path))
+        except Exception:  # noqa: BLE001 - a sample the reader rejects is not this test's subject
+            continue
+    relevant = [
+        e
+        for e in stream
+        if e.kind in (EventKind.LOGON, EventKind.LOGON_FAILURE) or e.kind in RansomwareDetector.kinds
+    ]
+    assert relevant, "the EVTX samples should hold logons"
+    for cuts in ([], list(range(0, len(stream), 501))):
+        check(stream, cuts, _logons())
+        check(stream, cuts, _ransom())
+        check(stream, cuts, _logons(Thresholds(brute_force_failures=2, spray_accounts=2)))
+
+
+def test_state_after_a_frame_continues_in_rows() -> None:
+    """The window left behind by a frame is what rows continue from (no hidden state)."""
+    stream = _renames(50, 0.5)
+    one, two = RansomwareDetector(SMALL), RansomwareDetector(SMALL)
+    for event in stream:
+        one.feed(event)
+    two.feed_frame(events_to_frame(stream[:30]))
+    for event in stream[30:]:
+        two.feed(event)
+    assert snapshot(two) == snapshot(one)
+    state = next(iter(two.groups.values()))
+    assert state.files is not None and 0 < len(state.files) < 50
+    assert state.files.items[-1][0] == datetime(2024, 1, 1, 12, 0, 24, 500000, tzinfo=UTC)
