@@ -15,7 +15,9 @@ samples in ../shared/data (nothing is committed):
   every copy is a new TCP connection, not a retransmission).
 
 For each input the script reports the source alone (parse + normalise) and the
-whole ``analyze`` path (sources + all detectors). For the pcap it then runs
+whole ``analyze`` path (sources + all detectors). For the pcap it also runs the
+analyzer's reference path (``CaptureAnalyzer(reference=True)``: the per-packet code
+the fast path is tested against, i.e. "before") and then
 ``tshark -r big.pcap -Y smb2 -q -z io,stat,0`` on the same file, in the same run.
 Numbers are wall-clock, best of ``--rounds``.
 """
@@ -299,9 +301,19 @@ def bench_pcap(tmp: Path, rounds: int, megabytes: int) -> None:
         analyzer.hosts()
         return analyzer.smb_messages
 
+    def plain() -> int:
+        analyzer = CaptureAnalyzer(str(path), reference=True)
+        for _ in analyzer.events():
+            pass
+        analyzer.hosts()
+        return analyzer.smb_messages
+
     t_ours, messages = best(rounds, ours)
     print(f"PCAP {size / 1e6:.1f} MB, {messages} SMB messages")
     print(f"  smbguard               {t_ours.rate(size / 1e6, 'MB')}  ({t_ours.wall:.2f} s wall)")
+    t_plain, plain_messages = best(rounds, plain)
+    assert plain_messages == messages
+    print(f"  smbguard, reference path {t_plain.rate(size / 1e6, 'MB')}  ({t_plain.wall:.2f} s wall)")
     tshark = shutil.which("tshark")
     if tshark is None:
         print("  tshark not installed: no reference run")
