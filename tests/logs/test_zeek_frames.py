@@ -114,7 +114,9 @@ def test_real_logs_repeated_with_headers_mid_file(shared_data: Path, tmp_path: P
 @example(9_999_999_999, 999_999_5, 7)
 def test_epoch_conversion_equals_datetime_fromtimestamp(whole: int, frac: int, digits: int) -> None:
     text = str(whole) + (f".{frac:09d}"[: digits + 1] if digits else "")
-    rows = pl.DataFrame({"_i": [0], "ts": [text]}, schema={"_i": pl.UInt32, "ts": pl.Utf8})
+    rows = pl.DataFrame(
+        {"_i": [0], "_ok": [True], "ts": [text]}, schema={"_i": pl.UInt32, "_ok": pl.Boolean, "ts": pl.Utf8}
+    )
     source = ZeekSource("x")
     source.log_type = "smb_mapping"
     block = zeek._Block(source)

@@ -602,22 +602,23 @@ class _Block:
         stats = source.stats
         last = source._max_column
         line = pl.col("l")
-        df = seg.to_frame().with_row_index("_i", offset=start)
-        df = df.with_columns(
-            blank=line.str.contains(_BLANK),
-            json=line.str.starts_with("{"),
-            f=line.str.strip_chars_end("\r\n").str.splitn(source.sep, last + 2),
+        split = seg.to_frame().select(
+            pl.int_range(start, start + seg.len(), dtype=pl.UInt32).alias("_i"),
+            line.str.contains(_BLANK).alias("blank"),
+            line.str.starts_with("{").alias("json"),  # parse_line reads these as JSON
+            line.str.strip_chars_end("\r\n").str.splitn(source.sep, last + 2).alias("f"),
         )
-        for at in df.filter(pl.col("json"))["_i"].to_list():  # JSON lines in a TSV log
-            self._slow(seg[at - start], at)
-        tsv = df.filter(~pl.col("json") & ~pl.col("blank"))
-        stats.records += seg.len() - (df.height - df.filter(~pl.col("json")).height)
-        fields = tsv.select("_i", pl.col("f").struct.unnest())
-        short = fields.filter(pl.col(f"field_{last}").is_null()).height
-        if short:
-            stats.skipped += short
-            stats.warnings["line with too few fields skipped"] += short
-        fields = fields.filter(pl.col(f"field_{last}").is_not_null())
+        f = pl.col("f")
+        tsv = ~pl.col("json") & ~pl.col("blank")
+        short = tsv & f.struct.field(f"field_{last}").is_null()
+        json_lines, shorts = split.select(pl.col("json").sum(), short.sum().alias("short")).row(0)
+        if json_lines:
+            for at in split.filter(pl.col("json"))["_i"].to_list():
+                self._slow(seg[at - start], at)
+        stats.records += seg.len() - json_lines
+        if shorts:
+            stats.skipped += shorts
+            stats.warnings["line with too few fields skipped"] += shorts
         unset = source.unset
         columns = []
         for key in _keys(source.log_type):
@@ -625,9 +626,9 @@ class _Block:
             if at is None:
                 columns.append(pl.lit(None, pl.Utf8).alias(key))
             else:
-                field = pl.col(f"field_{at}")
+                field = f.struct.field(f"field_{at}")
                 columns.append(pl.when(field != unset).then(field).alias(key))
-        self._emit(fields.select("_i", *columns))
+        self._emit(split.select("_i", (tsv & ~short).alias("_ok"), *columns))
 
     def _json(self, seg: pl.Series, start: int) -> None:
         import polars as pl
@@ -672,18 +673,20 @@ class _Block:
                 ok = ok & (token.is_null() | string | (token == "null"))
                 value = pl.when(string).then(_unescape(inner)).otherwise(None)
             values.append(value.alias(key))
-        df = df.with_columns(ok=ok.fill_null(False))
-        for at in df.filter(~pl.col("blank") & ~pl.col("ok"))["_i"].to_list():
+        df = df.with_columns(_ok=ok.fill_null(False))
+        for at in df.filter(~pl.col("blank") & ~pl.col("_ok"))["_i"].to_list():
             self._slow(seg[at - start], at)
-        source.stats.records += df.filter(pl.col("blank") | pl.col("ok")).height
-        self._emit(df.filter(pl.col("ok")).select("_i", *values))
+        source.stats.records += df.filter(pl.col("blank") | pl.col("_ok")).height
+        self._emit(df.select("_i", "_ok", *values))
 
     def _emit(self, rows: pl.DataFrame) -> None:
-        """Rows of raw field values (null = unset) -> times, the masked warning, events."""
+        """Rows of raw field values (null = unset; only rows with ``_ok`` count) -> times,
+        the masked-timestamp warning, events."""
         import polars as pl
 
         source = self.source
         stats = source.stats
+        ok = pl.col("_ok")
         ts = pl.col("ts")
         x = ts.cast(pl.Float64, strict=False)
         whole = x.floor()
@@ -691,13 +694,15 @@ class _Block:
         epoch_us = whole.cast(pl.Int64) * 1_000_000 + micro.cast(pl.Int64)
         fast = ts.str.contains(_TS_RX)
         when = pl.when(fast).then(pl.from_epoch(epoch_us, time_unit="us").dt.replace_time_zone("UTC"))
-        rows = rows.with_columns(time=when, fast=fast)
-        others = rows.filter(ts.is_not_null() & ~pl.col("fast"))["ts"].unique().to_list()
-        if others:  # masked ("XXXXXXXXXX.XXXXXX"), odd or out-of-range values: the reference
-            mapping = {value: parse_epoch(value) for value in others}
+        rows = rows.with_columns(time=when, _fast=fast)
+        others = rows.select(ts.filter(ok & ~pl.col("_fast")).unique()).to_series().drop_nulls()
+        if others.len():  # masked ("XXXXXXXXXX.XXXXXX"), odd or out-of-range values: the reference
+            mapping = {value: parse_epoch(value) for value in others.to_list()}
             other = ts.replace_strict(mapping, default=None, return_dtype=pl.Datetime("us", "UTC"))
             rows = rows.with_columns(time=pl.coalesce(pl.col("time"), other))
-        if not source._masked_warned and rows.filter(ts.is_not_null() & pl.col("time").is_null()).height:
+        if not source._masked_warned and rows.select(
+            (ok & ts.is_not_null() & pl.col("time").is_null()).any()
+        ).item():
             source._masked_warned = True
             stats.warn("timestamps are masked or invalid; events have no time")
         events = _to_events(rows, source.log_type, source.path)
@@ -730,11 +735,15 @@ def _to_events(rows: pl.DataFrame, log_type: str | None, path: str) -> pl.DataFr
 
     def s(name: str) -> pl.Expr:  # _s(): "-", "(empty)" and "" are None
         column = pl.col(name)
-        return pl.when(~column.is_in(_EMPTY)).then(column)
+        test = column != _EMPTY[0]
+        for value in _EMPTY[1:]:
+            test = test & (column != value)
+        return pl.when(test).then(column)
 
     def share_of(value: pl.Expr) -> pl.Expr:  # _share_of(): last path part, trailing "\" ignored
-        last = value.str.extract(r"([^\\]*)\\*$", 1)
-        return pl.when(last != "").then(last)
+        distinct = value.unique(maintain_order=True)  # few distinct paths: work on those
+        last = distinct.str.extract(r"([^\\]*)\\*$", 1)
+        return value.replace_strict(distinct, pl.when(last != "").then(last), default=None)
 
     def lit(text: str) -> pl.Expr:
         return pl.lit(text, pl.Utf8)
@@ -830,4 +839,5 @@ def _to_events(rows: pl.DataFrame, log_type: str | None, path: str) -> pl.DataFr
     exprs = [
         cols.get(name, pl.lit(None)).cast(schema[name]).alias(name) for name in EVENT_COLUMNS
     ]
-    return rows.filter(keep).select("_i", *exprs)
+    # lazy: the optimizer computes each shared sub-expression (s("name"), action...) once
+    return rows.lazy().filter(pl.col("_ok") & keep).select("_i", *exprs).collect()
