@@ -191,11 +191,13 @@ def _tcp(
     return b"\x00" * 12 + b"\x08\x00" + ip + tcp + payload
 
 
-def _smb2(command: int, *, response: bool, next_command: int, body: bytes, mid: int) -> bytes:
+def _smb2(
+    command: int, *, response: bool, next_command: int, body: bytes, mid: int, structure: int = 64
+) -> bytes:
     header = struct.pack(
         "<4sHHIHHIIQIIQ16s",
         b"\xfeSMB",
-        64,
+        structure,
         0,
         0,
         command,
@@ -219,6 +221,7 @@ _messages = st.one_of(
         next_command=st.sampled_from([0, 0, 0, 64, 100, 0xFFFFFFFF]),
         body=st.binary(max_size=300),
         mid=st.integers(0, 3),
+        structure=st.sampled_from([64, 64, 64, 64, 0, 65]),
     ),
     st.builds(
         lambda cmd, body: b"\xffSMB" + bytes([cmd]) + body,
@@ -433,3 +436,30 @@ def test_fuzz_fast_decoders_same_as_proto(case: tuple[int, bytes]) -> None:
         3: (fast_tree_connect_request, smb2.decode_tree_connect_request),
     }[which]
     assert _decoded(fast, msg) == _decoded(proto, msg)
+
+
+@st.composite
+def _one_message_per_segment(draw: st.DrawFn) -> bytes:
+    """In-order segments that each hold exactly one whole message: the inline path of the
+    fast loop (quiet messages, kept prefixes, first message of a flow)."""
+    records = [
+        (1.0, _tcp(1, 40000, 445, 99, 0x02, b"")),
+        (1.0, _tcp(1, 445, 40000, 499, 0x12, b"")),
+    ]
+    seqs = {True: 100, False: 500}
+    for step, (up, message) in enumerate(draw(st.lists(st.tuples(st.booleans(), _messages), max_size=12))):
+        nbss = b"\x00" + len(message).to_bytes(3, "big") + message
+        sport, dport = (40000, 445) if up else (445, 40000)
+        records.append((2.0 + step, _tcp(1, sport, dport, seqs[up], 0x18, nbss)))
+        seqs[up] += len(nbss)
+    return _pcap(records)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_one_message_per_segment())
+def test_fuzz_whole_message_segments_same_as_reference(
+    tmp_path_factory: pytest.TempPathFactory, blob: bytes
+) -> None:
+    path = tmp_path_factory.mktemp("whole") / "w.pcap"
+    path.write_bytes(blob)
+    assert_same(path)

@@ -349,6 +349,7 @@ class CaptureAnalyzer:
         self._create_response = smb2.decode_create_response if reference else fast_create_response
         self._write_request = smb2.decode_write_request if reference else fast_write_request
         self._tree_request = smb2.decode_tree_connect_request if reference else fast_tree_connect_request
+        self._names: dict[bytes, str] = {}  # address bytes -> text, for new flows
         self.stats = SourceStats(path=path, type="pcap")
         self.flows: dict[tuple[bytes, int, bytes, int], _Flow] = {}
         self.servers: dict[tuple[str, int], _Server] = {}
@@ -490,9 +491,19 @@ class CaptureAnalyzer:
                                 if length > HEAD_BYTES:
                                     keep = _keep(block[pstart + 4 : pstart + 4 + HEAD_BYTES], length, up)
                                     server = flow.state
-                                    if keep == HEAD_BYTES and server is not None:
+                                    if server is not None and (
+                                        keep == HEAD_BYTES
+                                        or (
+                                            keep == 64
+                                            and not up
+                                            and length >= 64
+                                            and block[pstart + 8 : pstart + 10] == b"\x40\x00"
+                                        )
+                                    ):
                                         # an SMB2 message nothing is decoded from (_keep returns
-                                        # HEAD_BYTES for these only): what _message does with it
+                                        # HEAD_BYTES for these only), or a WRITE/SET_INFO response
+                                        # (64 for these only) whose header _smb2_fields accepts:
+                                        # what _message does with it
                                         self.smb_messages += 1
                                         self.smb_bytes += length
                                         if server.first is None or ts < server.first:
@@ -592,7 +603,14 @@ class CaptureAnalyzer:
         if len(self.flows) >= MAX_FLOWS:
             self.flows.pop(next(iter(self.flows)))
             self.stats.warn(f"more than {MAX_FLOWS} concurrent connections: oldest dropped")
-        client, server = _addr(key[0]), _addr(key[2])
+        if self.reference:
+            client, server = _addr(key[0]), _addr(key[2])
+        else:
+            names = self._names
+            if len(names) > MAX_FLOWS:
+                names.clear()
+            client = names.get(key[0]) or names.setdefault(key[0], _addr(key[0]))
+            server = names.get(key[2]) or names.setdefault(key[2], _addr(key[2]))
         holder: list[_Flow] = []
 
         def up(ts: float, msg: bytes, full: int) -> None:
