@@ -379,18 +379,33 @@ _TYPE_KEYS: dict[str, tuple[str, ...]] = {
     "dce_rpc": ("endpoint", "operation"),
     "notice": ("note", "msg", "src", "dst"),
 }
-# A flat JSON object Python's json.loads certainly accepts: keys without escapes, string
-# values without \u escapes or control characters, plain numbers (no exponent, bounded
-# digits), true/false/null, arrays of those; spaces as the only whitespace.
+# A flat JSON object Python's json.loads certainly accepts (as Zeek writes them): keys
+# without escapes, string values without \u escapes or control characters, plain numbers
+# (no exponent, bounded digits), true/false/null, arrays of those, no whitespace outside
+# strings. In such a line '"key":' occurs exactly where the key does.
 _JS_STR = r'"(?:[^"\\\x00-\x1F]|\\["\\/bfnrt])*"'
-_JS_SCALAR = rf"(?:{_JS_STR}|-?(?:0|[1-9][0-9]{{0,20}})(?:\.[0-9]{{1,20}})?|true|false|null)"
-_JS_VALUE = rf"(?:{_JS_SCALAR}|\[ *(?:{_JS_SCALAR}(?: *, *{_JS_SCALAR})*)? *\])"
-_JS_MEMBER = rf'"[^"\\\x00-\x1F]*" *: *{_JS_VALUE}'
-_JS_LINE = rf"^\{{ *{_JS_MEMBER}(?: *, *{_JS_MEMBER})* *\}} *$"
-# the raw value after a key in such a line ("[" for an array: not taken)
-_JS_TOKEN = r' *: *("(?:[^"\\]|\\.)*"|-?[0-9][0-9.]*|true|false|null|\[)'
-_JS_UNESCAPE = (('\\"', '"'), ("\\/", "/"), ("\\b", "\b"), ("\\f", "\f"), ("\\n", "\n"),
-                ("\\r", "\r"), ("\\t", "\t"))  # fmt: skip
+_JS_SCALAR = rf"(?:{_JS_STR}|-?(?:0|[1-9][0-9]{{0,17}})(?:\.[0-9]{{1,17}})?|true|false|null)"
+_JS_VALUE = rf"(?:{_JS_SCALAR}|\[(?:{_JS_SCALAR}(?:,{_JS_SCALAR})*)?\])"
+_JS_MEMBER = rf'"[^"\\\x00-\x1F]*":{_JS_VALUE}'
+_JS_LINE = rf"^\{{{_JS_MEMBER}(?:,{_JS_MEMBER})*\}}$"
+
+
+def _js_doubtful(keys: tuple[str, ...]) -> str:
+    """A gated line whose wanted fields polars would read differently from json.loads: a key
+    given twice (json.loads keeps the last), or a value whose str() is not its text (a
+    number, true/false, an array), except ts, which only needs its numeric value, and
+    success, where true and false count and the strings "true"/"false" do not."""
+    parts = []
+    for key in keys:
+        quoted = _rx_key(key) + ":"
+        parts.append(f"{quoted}.*{quoted}")
+        if key == "ts":
+            parts.append(quoted + r"\[")
+        elif key == "success":
+            parts.append(quoted + r'(?:[^"ntf]|"(?:true|false)")')
+        else:
+            parts.append(quoted + '[^"n]')
+    return "|".join(parts)
 
 
 def _keys(log_type: str | None) -> tuple[str, ...]:
@@ -637,46 +652,28 @@ class _Block:
         keys = _keys(source.log_type)
         line = pl.col("l")
         text = line.str.strip_chars_end("\r\n")
-        df = seg.to_frame().with_row_index("_i", offset=start)
-        df = df.with_columns(
-            blank=line.str.contains(_BLANK),
-            gate=text.str.contains(_JS_LINE),
-            keys=text.str.count_matches("(?:" + "|".join(_rx_key(k) for k in keys) + ") *:"),
-            **{f"t{i}": text.str.extract(_rx_key(k) + _JS_TOKEN, 1) for i, k in enumerate(keys)},
+        df = seg.to_frame().select(
+            pl.int_range(start, start + seg.len(), dtype=pl.UInt32).alias("_i"),
+            line.str.contains(_BLANK).alias("blank"),
+            (text.str.contains(_JS_LINE) & ~text.str.contains(_js_doubtful(keys))).alias("_ok"),
+            text,
         )
-        ok = pl.col("gate") & (pl.col("keys") == pl.sum_horizontal(
-            *(pl.col(f"t{i}").is_not_null().cast(pl.UInt32) for i in range(len(keys)))
-        ))  # fmt: skip
-        values = []
-        for i, key in enumerate(keys):
-            token = pl.col(f"t{i}")
-            string = token.str.starts_with('"')
-            inner = token.str.slice(1, token.str.len_chars() - 2)
-            if key == "ts":  # str() of what json.loads gives: numbers keep their text
-                ok = ok & ~(token == "[").fill_null(False)
-                value = (
-                    pl.when(string).then(_unescape(inner))
-                    .when(token == "true").then(pl.lit("True"))
-                    .when(token == "false").then(pl.lit("False"))
-                    .when(token != "null").then(token)
-                    .otherwise(None)
-                )  # fmt: skip
-            elif key == "success":  # True and "T" are both a success
-                ok = ok & (token.is_null() | string | token.is_in(["true", "false", "null"]))
-                value = (
-                    pl.when(string).then(_unescape(inner))
-                    .when(token == "true").then(pl.lit("T"))
-                    .when(token == "false").then(pl.lit("F"))
-                    .otherwise(None)
-                )  # fmt: skip
-            else:
-                ok = ok & (token.is_null() | string | (token == "null"))
-                value = pl.when(string).then(_unescape(inner)).otherwise(None)
-            values.append(value.alias(key))
-        df = df.with_columns(_ok=ok.fill_null(False))
-        for at in df.filter(~pl.col("blank") & ~pl.col("_ok"))["_i"].to_list():
+        ok = pl.col("_ok")
+        try:  # simd-json does the unescaping; gated lines are valid for it too
+            schema = pl.Struct({key: pl.Utf8 for key in keys})
+            decoded = pl.when(ok).then(pl.col("l")).str.json_decode(schema).alias("v")
+            df = df.select("_i", "blank", "_ok", decoded)
+        except pl.exceptions.PolarsError:  # not expected: then the reference takes them all
+            df = df.select("_i", "blank", pl.lit(False).alias("_ok"), pl.lit(None, schema).alias("v"))
+        for at in df.filter(~pl.col("blank") & ~ok)["_i"].to_list():
             self._slow(seg[at - start], at)
-        source.stats.records += df.filter(pl.col("blank") | pl.col("_ok")).height
+        source.stats.records += df.select((pl.col("blank") | ok).sum()).item()
+        values = []
+        for key in keys:
+            value = pl.col("v").struct.field(key)
+            if key == "success":  # json.loads' True/False; the strings "true"/"false" are doubtful
+                value = value.replace({"true": "T", "false": "F"})
+            values.append(value.alias(key))
         self._emit(df.select("_i", "_ok", *values))
 
     def _emit(self, rows: pl.DataFrame) -> None:
@@ -713,15 +710,6 @@ class _Block:
                 if isinstance(value, datetime):
                     stats.see(value.replace(tzinfo=UTC))
             self.fast.append(events)
-
-
-def _unescape(inner: pl.Expr) -> pl.Expr:
-    """JSON string body -> text, for the escapes the gate lets through (no \\u)."""
-    out = inner.str.replace_all("\\\\", "\x00", literal=True)  # gated lines hold no NUL
-    for escaped, plain in _JS_UNESCAPE:
-        out = out.str.replace_all(escaped, plain, literal=True)
-    result: pl.Expr = out.str.replace_all("\x00", "\\", literal=True)
-    return result
 
 
 def _to_events(rows: pl.DataFrame, log_type: str | None, path: str) -> pl.DataFrame:
