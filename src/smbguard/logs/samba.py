@@ -15,11 +15,14 @@ import ipaddress
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from smbguard.logs.events import Event, EventKind, SourceStats
+from smbguard.logs.events import FRAME_ROWS, Event, EventKind, SourceStats, events_to_frame
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # Samba auth audit ([source4/auth/auth_log.c] log_authentication_event_human_readable)
 _AUTH = re.compile(
@@ -114,6 +117,25 @@ _NEEDLES = (
 _BLOCK = 1 << 20
 _SMB1_PROTOCOLS = frozenset({"NT1", "LANMAN2", "LANMAN1", "CORE", "COREPLUS"})
 
+# -- frames(): the column path for vfs_full_audit lines (see SambaSource.frames) --------------
+_FRAME_BLOCK = 1 << 22  # bytes read per block
+_FAST_SHARE = 8  # a block is read column-wise when at least 1 line in _FAST_SHARE can be
+_MAX_ODD = 64  # ... and at most this many full_audit lines in another shape cut it in segments
+_FIELDS = 12  # "|" fields split out per line; a line with more is read by parse_line
+_MAX_OP = 4  # the operation is field 1.._MAX_OP (prefix "%u|%I|%m|%S" puts it at 4)
+# a syslog/journal head up to the first "]: " (checked once per distinct head, in Python)
+_FAST_HEAD = re.compile(rf"(?:{'|'.join(_MONTH_NAMES)}) (?: \d|\d\d) \d\d:\d\d:\d\d .*\]: ")
+# event kind of an operation (parse_line's if/elif chain over the same sets)
+_OP_KIND: dict[str, str] = {
+    **{op: "connect" for op in ("connect",)},
+    **{op: EventKind.FILE_WRITE.value for op in _WRITE_OPS},
+    **{op: EventKind.FILE_RENAME.value for op in _RENAME_OPS},
+    **{op: EventKind.FILE_DELETE.value for op in _DELETE_OPS},
+    **{op: "open" for op in _OPEN_OPS},
+}
+# field i can be the operation only if field i+1 is a result; no operation name is one
+assert not any(op == "ok" or op.startswith("fail") for op in _ALL_OPS)
+
 
 def looks_like_samba(head: str) -> bool:
     """Content sniffing used by :func:`smbguard.logs.detect.open_source`."""
@@ -137,6 +159,48 @@ def _is_ip(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+@functools.lru_cache(maxsize=16384)
+def _prefix_fields(prefix_key: str) -> tuple[str | None, str | None, str | None]:
+    """The vfs_full_audit prefix (the fields before the operation, joined by ``|``) ->
+    (user, client address, share named in the prefix). A pure function of the text,
+    cached: a log has few distinct prefixes (user|address|share)."""
+    prefix = prefix_key.split("|")
+    user = prefix[0].strip() or None
+    if user is not None and " " in user:  # syslog prefix without "]: " separator
+        user = user.rsplit(" ", 1)[-1]
+    ip = next((p for p in prefix[1:] if _is_ip(p)), None)
+    share_from_prefix = prefix[-1] if len(prefix) >= 3 and not _is_ip(prefix[-1]) else None
+    return user, ip, share_from_prefix
+
+
+def _syslog_time(m: re.Match[str], year: int) -> datetime | None:
+    """A ``_SYSLOG`` match (month name already checked) -> aware datetime (read as UTC), or
+    None when the date does not exist."""
+    try:
+        return datetime(
+            year,
+            _MONTHS[m.group(1)],
+            int(m.group(2)),
+            int(m.group(3)),
+            int(m.group(4)),
+            int(m.group(5)),
+            tzinfo=UTC,
+        )
+    except ValueError:
+        return None
+
+
+def _runs(index: list[int]) -> list[tuple[int, int]]:
+    """Sorted line numbers -> (start, stop) of each run of consecutive ones."""
+    out: list[tuple[int, int]] = []
+    for i in index:
+        if out and out[-1][1] == i:
+            out[-1] = (out[-1][0], i + 1)
+        else:
+            out.append((i, i + 1))
+    return out
 
 
 def _remote(text: str | None) -> str | None:
@@ -173,7 +237,6 @@ class SambaSource:
                 year = datetime.now(tz=UTC).year
         self.year = year
         self._share: dict[tuple[str | None, str | None], str] = {}
-        self._prefixes: dict[str, tuple[str | None, str | None, str | None]] = {}
         self._pid_client: dict[str, str] = {}
         self._last_syslog: tuple[bytes, datetime | None] = (b"", None)
         self._header_time: datetime | None = None
@@ -262,20 +325,360 @@ class SambaSource:
 
     def events_from_lines(self, lines: Any) -> Iterator[Event]:
         """Parse an iterable of byte lines (also used by ``logs watch``)."""
-        stats = self.stats
+        count = self._count_line
         for raw in lines:
-            stats.records += 1
-            try:
-                event = self.parse_line(raw)
-            except (ValueError, IndexError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-                # malformed line: count it and go on
-                stats.skipped += 1
-                stats.warn(f"malformed line skipped ({type(exc).__name__})")
-                continue
+            event = count(raw)
             if event is not None:
-                stats.events += 1
-                stats.see(event.time)
                 yield event
+
+    def _count_line(self, raw: bytes) -> Event | None:
+        """:meth:`parse_line` with the statistics: a record, an event or a skipped line."""
+        stats = self.stats
+        stats.records += 1
+        try:
+            event = self.parse_line(raw)
+        except (ValueError, IndexError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            # malformed line: count it and go on
+            stats.skipped += 1
+            stats.warn(f"malformed line skipped ({type(exc).__name__})")
+            return None
+        if event is not None:
+            stats.events += 1
+            stats.see(event.time)
+        return event
+
+    # -- frames --------------------------------------------------------------------------------
+    def frames(self, rows: int = FRAME_ROWS) -> Iterator[pl.DataFrame]:
+        """The events of :meth:`events` as frames of at most ``rows`` rows: the same rows in
+        the same order, and the same ``stats`` (tests/logs/test_samba_frames.py checks both).
+
+        The file is read in blocks of whole lines. In a block with vfs_full_audit lines,
+        polars splits every line on ``|``; lines in the common shape (syslog or journal
+        head, the operation in field 1-4, at most 11 fields) become event rows column-wise,
+        every other line goes through :meth:`parse_line` in file order, and the rows are
+        merged back in line order. :meth:`parse_line` stays the reference: the column code
+        uses its helpers (``_prefix_fields``, ``_syslog_time``) and operation sets, and
+        the differential tests prove the rest equal."""
+        import polars as pl
+
+        pending: list[pl.DataFrame] = []
+        held = 0
+        emitted = False
+        try:
+            for block in self._line_blocks():
+                for frame in self._block_frames(block):
+                    if frame.height == 0:
+                        continue
+                    pending.append(frame)
+                    held += frame.height
+                    while held >= rows:
+                        whole = pl.concat(pending) if len(pending) > 1 else pending[0]
+                        yield whole.slice(0, rows)
+                        emitted = True
+                        rest = whole.slice(rows)
+                        pending, held = ([rest] if rest.height else []), rest.height
+        except Exception:  # reading failed: the rows read before the error are delivered first
+            if pending:
+                yield pl.concat(pending) if len(pending) > 1 else pending[0]
+            raise
+        if pending:
+            yield pl.concat(pending) if len(pending) > 1 else pending[0]
+        elif not emitted:
+            yield events_to_frame(())
+
+    def _line_blocks(self) -> Iterator[bytes]:
+        """The file as blocks of whole lines (only the last may lack its newline). A read
+        error (a truncated gzip stream) is raised after the block of the whole lines read
+        before it, as line iteration in :meth:`events` would."""
+        handle = self.opener(self.path) if self.opener is not None else open(self.path, "rb")  # noqa: SIM115
+        with handle:
+            read = getattr(handle, "read1", handle.read)
+            parts: list[bytes] = []
+            size = 0
+            try:
+                while True:
+                    chunk = read(_FRAME_BLOCK)
+                    if not chunk:
+                        break
+                    parts.append(chunk)
+                    size += len(chunk)
+                    if size < _FRAME_BLOCK or b"\n" not in chunk:
+                        continue
+                    data = b"".join(parts)
+                    cut = data.rfind(b"\n") + 1
+                    yield data[:cut]
+                    parts = [data[cut:]] if cut < len(data) else []
+                    size = len(data) - cut
+            except Exception:
+                data = b"".join(parts)
+                cut = data.rfind(b"\n") + 1
+                if cut:
+                    yield data[:cut]
+                raise
+            if parts:
+                yield b"".join(parts)
+
+    def _slow(self, body: bytes) -> Iterator[Event]:
+        """Events of a block of lines, read the way :meth:`events` reads them."""
+        cut = body.rfind(b"\n") + 1
+        if cut:
+            yield from self._block(body[:cut])
+        if cut < len(body):
+            yield from self.events_from_lines((body[cut:],))
+
+    def _block_frames(self, body: bytes) -> list[pl.DataFrame]:
+        """Event frames of one block of lines (see :meth:`frames`)."""
+        import polars as pl
+
+        if b"|ok|" not in body and b"|fail" not in body:  # no vfs_full_audit line: nothing to gain
+            return [events_to_frame(self._slow(body))]
+        text = body.decode("utf-8", "replace")  # line by line the text parse_line decodes
+        lines = text.split("\n")
+        if body.endswith(b"\n"):
+            lines.pop()
+        n = len(lines)
+        line = pl.col("line")
+        if "\r" in text:
+            line = line.str.strip_chars_end("\r")  # _full_audit's rstrip("\r\n")
+        names = [f"c{i}" for i in range(_FIELDS)]
+        c = [pl.col(name) for name in names]
+        ops = sorted(_ALL_OPS)
+        op_at = pl.lit(None, pl.Int8)
+        for i in range(_MAX_OP, 0, -1):  # _full_audit: the first operation followed by a result
+            nxt = c[i + 1]
+            hit = c[i].is_in(ops) & ((nxt == "ok") | nxt.str.starts_with("fail"))
+            op_at = pl.when(hit).then(pl.lit(i, pl.Int8)).otherwise(op_at)
+        colon = c[0].str.find("]: ", literal=True)
+        df = (
+            pl.DataFrame({"line": lines}, schema={"line": pl.Utf8})
+            .lazy()
+            .select(
+                # parse_line hands the line to _full_audit
+                (~line.str.starts_with("[") & line.str.contains(r"\|ok\||\|fail")).alias("audit"),
+                line.str.splitn("|", _FIELDS).struct.rename_fields(names).alias("f"),
+            )
+            .unnest("f")
+            .with_row_index("n")
+            .with_columns(
+                op_at.alias("k"),
+                c[0].str.slice(0, colon + 3).alias("head"),
+                c[0].str.slice(colon + 3).alias("user0"),
+            )
+            .with_columns((pl.col("audit") & pl.col("k").is_not_null() & c[-1].is_null()).alias("cand"))
+            .collect()
+        )
+        del lines
+        heads = df.filter(pl.col("cand")).get_column("head").unique().to_list()
+        head_map = pl.DataFrame(
+            [(head, *self._fast_head(head)) for head in heads],
+            schema={"head": pl.Utf8, "hok": pl.Boolean, "time": pl.Datetime("us", "UTC")},
+            orient="row",
+        )
+        df = df.join(head_map, on="head", how="left", maintain_order="left").with_columns(
+            (pl.col("cand") & pl.col("hok").fill_null(False)).alias("fast")
+        )
+        fast_n = df.filter(pl.col("fast")).get_column("n")
+        if (
+            fast_n.len() == 0 or fast_n.len() * _FAST_SHARE < n
+        ):  # mostly other lines: the per-line path skips them faster
+            return [events_to_frame(self._slow(body))]
+        odd = df.filter(pl.col("audit") & ~pl.col("fast")).get_column("n").to_list()
+        if len(odd) > _MAX_ODD:  # full_audit lines in another shape: they share state with the fast ones
+            return [events_to_frame(self._slow(body))]
+        other = df.filter(~pl.col("audit")).get_column("n").to_list()
+        fast = self._fast_events(df.filter(pl.col("fast")))
+        self._tz_warning()  # every fast line has a syslog time read as UTC
+        raw_lines = body.split(b"\n") if odd or other else []
+        out: list[pl.DataFrame] = []
+        lo = 0
+        for start, stop in [*_runs(odd), (n, n)]:  # odd lines cut the block in segments
+            out.append(self._segment(fast, fast_n, lo, start, other, raw_lines, body))
+            if start < stop:
+                out.append(self._python_lines(range(start, stop), raw_lines, body, with_index=False))
+            lo = stop
+        return out
+
+    def _fast_head(self, head: str | None) -> tuple[bool, datetime | None]:
+        """Is ``head`` (a line up to its first "]: ") a syslog head the column path reads,
+        and the time ``_line_time`` gives such a line."""
+        if head is None or not head.isascii() or len(head) - 3 >= 80 or not _FAST_HEAD.fullmatch(head):
+            return False, None
+        m = _SYSLOG.match(head)
+        if m is None or m.end() != 15:
+            return False, None
+        return True, _syslog_time(m, self.year)
+
+    def _fast_events(self, df: pl.DataFrame) -> pl.DataFrame:
+        """Fast lines -> their event rows (``n`` = line index), share not yet resolved."""
+        import polars as pl
+
+        c = [pl.col(f"c{i}") for i in range(_FIELDS)]
+        parts = []
+        ks = df.get_column("k").unique().to_list()
+        for k in ks:
+            part = df.filter(pl.col("k") == k) if len(ks) > 1 else df
+            op, status = c[k], c[k + 1]
+            args = c[k + 2 : _FIELDS - 1]
+            first, second, last = args[0], args[1], pl.coalesce(args[::-1])
+            kind = pl.col("cat")
+            writing = first.is_in(["w", "rw"]) | pl.any_horizontal(
+                [(a == "create") | (a == "overwrite") for a in args]
+            ).fill_null(False)
+            parts.append(
+                part.lazy()
+                .with_columns(op.replace_strict(_OP_KIND, default=None, return_dtype=pl.Utf8).alias("cat"))
+                .filter((kind == "connect") | (kind.is_not_null() & (status == "ok")))
+                .select(
+                    "n",
+                    pl.when(kind == "connect")
+                    .then(pl.lit(EventKind.SHARE_CONNECT.value))
+                    .when(kind == "open")
+                    .then(
+                        pl.when(writing)
+                        .then(pl.lit(EventKind.FILE_WRITE.value))
+                        .otherwise(pl.lit(EventKind.FILE_ACCESS.value))
+                    )
+                    .otherwise(kind)
+                    .alias("kind"),
+                    ("vfs:" + op).alias("event_id"),
+                    "time",
+                    pl.concat_str([pl.col("user0"), *c[1:k]], separator="|").alias("pre"),
+                    pl.when(kind == "connect").then(first).alias("cshare"),
+                    pl.when(kind == "connect")
+                    .then(pl.lit(None, pl.Utf8))
+                    .when(kind == EventKind.FILE_RENAME.value)
+                    .then(first)
+                    .otherwise(last)
+                    .alias("path"),
+                    pl.when(kind == EventKind.FILE_RENAME.value).then(second).alias("new_path"),
+                    status.alias("status"),
+                )
+                .collect()
+            )
+        events = pl.concat(parts).sort("n") if len(parts) > 1 else parts[0]
+        pres = events.get_column("pre").unique().to_list()
+        fields = [_prefix_fields(pre) for pre in pres]
+        pre_map = pl.DataFrame(
+            {
+                "pre": pres,
+                "user": [f[0] for f in fields],
+                "src_ip": [f[1] for f in fields],
+                "pshare": [f[2] or None for f in fields],  # _full_audit: share_from_prefix or ...
+            },
+            schema={"pre": pl.Utf8, "user": pl.Utf8, "src_ip": pl.Utf8, "pshare": pl.Utf8},
+        )
+        return events.join(pre_map, on="pre", how="left", maintain_order="left").drop("pre")
+
+    def _segment(
+        self,
+        fast: pl.DataFrame,
+        fast_n: pl.Series,
+        lo: int,
+        hi: int,
+        other: list[int],
+        raw_lines: list[bytes],
+        body: bytes,
+    ) -> pl.DataFrame:
+        """Lines lo..hi-1 of a block (no odd full_audit line among them): the fast lines
+        column-wise, the others through parse_line, merged in line order."""
+        import bisect
+
+        import polars as pl
+
+        stats = self.stats
+        n_fast = int(fast_n.search_sorted(hi)) - int(fast_n.search_sorted(lo))
+        stats.records += n_fast
+        part = fast.filter(pl.col("n").is_between(lo, hi, closed="left")) if n_fast < fast_n.len() else fast
+        part = self._resolve_shares(part)
+        if part.height:
+            stats.events += part.height
+            times = part.get_column("time")
+            for when in (times.min(), times.max()):
+                if isinstance(when, datetime):
+                    stats.see(when.replace(tzinfo=UTC))
+        rows = part.select("n", *self._columns())
+        python = other[bisect.bisect_left(other, lo) : bisect.bisect_left(other, hi)]
+        if not python:
+            return rows.drop("n")
+        slow = self._python_lines(python, raw_lines, body, with_index=True)
+        if slow.height == 0:
+            return rows.drop("n")
+        return pl.concat([rows, slow]).sort("n").drop("n")
+
+    def _columns(self) -> list[pl.Expr]:
+        import polars as pl
+
+        from smbguard.logs.events import EVENT_COLUMNS, frame_schema
+
+        schema = frame_schema()
+        have = {"kind", "event_id", "time", "src_ip", "user", "share", "path", "new_path", "status"}
+        out = []
+        for name in EVENT_COLUMNS:
+            if name == "source":
+                out.append(pl.lit(self.path, pl.Utf8).alias(name))
+            elif name in have:
+                out.append(pl.col(name))
+            else:
+                out.append(pl.lit(None, schema[name]).alias(name))
+        return out
+
+    def _resolve_shares(self, events: pl.DataFrame) -> pl.DataFrame:
+        """The ``share`` column: a connect's own argument; else the share in the prefix;
+        else the last connect of this (user, address) before the line (``self._share``,
+        carried across blocks) -- and ``self._share`` updated as _full_audit would."""
+        import polars as pl
+
+        connect = pl.col("kind") == EventKind.SHARE_CONNECT.value
+        sets = events.lazy().with_columns(
+            pl.when(connect & (pl.col("cshare") != "")).then(pl.col("cshare")).alias("set")
+        )
+        keys = ["user", "src_ip"]
+        need = events.select((~connect & pl.col("pshare").is_null()).any()).item()
+        if need:
+            seed = pl.DataFrame(
+                {
+                    "user": [key[0] for key in self._share],
+                    "src_ip": [key[1] for key in self._share],
+                    "seed": list(self._share.values()),
+                },
+                schema={"user": pl.Utf8, "src_ip": pl.Utf8, "seed": pl.Utf8},
+            )
+            sets = sets.with_columns(pl.col("set").forward_fill().over(keys).alias("seen")).join(
+                seed.lazy(), on=keys, how="left", nulls_equal=True, maintain_order="left"
+            )
+            share = pl.coalesce("pshare", "seen", "seed")
+        else:
+            share = pl.col("pshare")
+        out = sets.with_columns(
+            pl.when(connect).then(pl.col("cshare")).otherwise(share).alias("share")
+        ).collect()
+        updates = (
+            out.lazy().filter(pl.col("set").is_not_null()).group_by(keys).agg(pl.col("set").last()).collect()
+        )
+        for user, src_ip, share_name in updates.iter_rows():
+            self._share[(user, src_ip)] = share_name
+        return out
+
+    def _python_lines(
+        self, index: Iterable[int], raw_lines: list[bytes], body: bytes, *, with_index: bool
+    ) -> pl.DataFrame:
+        """parse_line over some lines of a block (by index), in order, as a frame."""
+        import polars as pl
+
+        ended = body.endswith(b"\n")
+        last = len(raw_lines) - 1  # the one line without a newline when the block does not end with one
+        events: list[Event] = []
+        at: list[int] = []
+        for i in index:
+            raw = raw_lines[i] + b"\n" if (i < last or ended) else raw_lines[i]
+            event = self._count_line(raw)
+            if event is not None:
+                events.append(event)
+                at.append(i)
+        frame = events_to_frame(events)
+        if with_index:
+            frame = frame.with_columns(pl.Series("n", at, dtype=pl.UInt32)).select("n", *frame.columns)
+        return frame
 
     # -- one line ------------------------------------------------------------------------------
     def parse_line(self, raw: bytes) -> Event | None:
@@ -342,19 +745,10 @@ class SambaSource:
         when: datetime | None = None
         m = _SYSLOG.match(raw.decode("ascii", "replace"))
         if m is not None and m.group(1) in _MONTHS:
-            try:
-                when = datetime(
-                    self.year,
-                    _MONTHS[m.group(1)],
-                    int(m.group(2)),
-                    int(m.group(3)),
-                    int(m.group(4)),
-                    int(m.group(5)),
-                    tzinfo=UTC,
-                )
-            except ValueError:
-                when = None
+            when = _syslog_time(m, self.year)
             self._tz_warning()
+            if m.end() == 15:  # the whole stamp is in the key: a line with the same key has this time
+                self._last_syslog = (prefix, when)
         else:
             iso = _ISO.match(raw[:40].decode("ascii", "replace"))
             if iso is not None:
@@ -367,7 +761,6 @@ class SambaSource:
                     self._tz_warning()
             else:
                 return self._smbd_header_time()
-        self._last_syslog = (prefix, when)
         return when
 
     def _smbd_header_time(self) -> datetime | None:
@@ -408,20 +801,7 @@ class SambaSource:
         if op_index < 1:
             raise ValueError("no vfs operation")
         op, status, args = fields[op_index], fields[op_index + 1], fields[op_index + 2 :]
-        prefix_key = "|".join(fields[:op_index])
-        cached = self._prefixes.get(prefix_key)
-        if cached is None:
-            prefix = fields[:op_index]
-            user = prefix[0].strip() or None
-            if user is not None and " " in user:  # syslog prefix without "]: " separator
-                user = user.rsplit(" ", 1)[-1]
-            ip = next((p for p in prefix[1:] if _is_ip(p)), None)
-            share_from_prefix = prefix[-1] if len(prefix) >= 3 and not _is_ip(prefix[-1]) else None
-            cached = (user, ip, share_from_prefix)
-            if len(self._prefixes) > 10_000:
-                self._prefixes.clear()
-            self._prefixes[prefix_key] = cached
-        user, ip, share_from_prefix = cached
+        user, ip, share_from_prefix = _prefix_fields("|".join(fields[:op_index]))
         key = (user, ip)
         when = self._line_time(raw) if colon >= 0 else None
         if op == "connect":
