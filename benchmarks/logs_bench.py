@@ -232,14 +232,23 @@ def bench_text(tmp: Path, rounds: int, lines: int) -> None:
                 pass
             return int(src.stats.records)  # type: ignore[attr-defined]
 
+        def frames(path: Path = path, make: Callable[[str], object] = make) -> int:
+            src = make(str(path))
+            for _ in src.frames():  # type: ignore[attr-defined]
+                pass
+            return int(src.stats.records)  # type: ignore[attr-defined]
+
         def full(path: Path = path) -> int:
             return analyze([str(path)]).sources[0].records
 
         t_src, n = best(rounds, source)
+        t_frames = best(rounds, frames)[0] if hasattr(make(str(path)), "frames") else None
         t_full, _ = best(rounds, full)
         size = path.stat().st_size
         print(f"TEXT {label} ({n} lines, {size / 1e6:.1f} MB)")
         print(f"  source                 {t_src.rate(n, 'lines')}")
+        if t_frames is not None:  # the same source read as event frames (what analyze uses)
+            print(f"  source frames()        {t_frames.rate(n, 'lines')}")
         print(f"  analyze (+ detectors)  {t_full.rate(n, 'lines')}")
 
 
