@@ -367,6 +367,51 @@ EXTRA = {"id.orig_h": "10.0.0.1", "share_type": "DISK"}
 ZEEK: dict[str, Any] = {"separators": (",", ":")}  # as Zeek writes (spaced lines: reference path)
 
 
+_TRICKY_JSON = {
+    "smb_mapping": [
+        '{"ts":1332008627.5,"path":"\\\\\\\\a\\\\b","share_type":"DISK"}',
+        '{"ts":1332008627.5,"path":"\\\\\\\\a\\\\b","path":"\\\\\\\\c\\\\d","share_type":"DISK"}',
+        '{"ts":1,"path":1.0,"share_type":true}',
+        '{"ts":1,"path":["a"],"share_type":"x"}',
+        '{"ts":1,"path":"x\\"\\\\y\\/z\\t","share_type":null,"id.orig_h":""}',
+        '{"ts":true,"path":"p"}',
+        '{"ts":"1332008627.25","path":"p"}',
+        '{"ts":null,"path":"p"}',
+        '{"ts":[1],"path":"p"}',
+        '{"ts":1.0,"ts":2.0,"path":"p"}',
+        '{"ts":1,"id.resp_h":false,"path":"p"}',
+    ],
+    "ntlm": [
+        '{"ts":1,"username":"u","hostname":"h","success":true}',
+        '{"ts":1,"username":"u","success":false,"domainname":"D"}',
+        '{"ts":1,"username":"u","success":"T"}',
+        '{"ts":1,"username":"u","success":"true"}',
+        '{"ts":1,"username":"u","success":1}',
+        '{"ts":1,"username":"u","success":0.0}',
+        '{"ts":1,"username":"u","success":null}',
+        '{"ts":1,"username":"u","success":"F","success":true}',
+        '{"ts":1,"username":7,"success":true}',
+    ],
+    "smb_files": [
+        '{"ts":1,"action":"SMB::FILE_OPEN","name":"a","path":"\\\\\\\\s\\\\d"}',
+        '{"ts":1,"action":"SMB::FILE_OPEN","action":"SMB::FILE_DELETE","name":"a"}',
+        '{"ts":1,"action":"SMB::FILE_RENAME","name":"b","prev_name":"a","prev_name":"c"}',
+        '{"ts":1,"action":"SMB::FILE_RENAME","name":1.5,"prev_name":"a"}',
+    ],
+}
+
+
+@pytest.mark.parametrize("log_type", sorted(_TRICKY_JSON))
+def test_json_lines_polars_would_read_differently(log_type: str, tmp_path: Path) -> None:
+    """Duplicate keys (json.loads keeps the last, polars the first) and non-string values
+    (str(1.0) is "1.0", str(True) "True") must give what the reference gives."""
+    lines = _TRICKY_JSON[log_type]
+    log = tmp_path / "x.log"
+    log.write_text("\n".join([lines[0], *lines, *lines[::-1]]) + "\n")
+    got = assert_same(str(log))
+    assert got.height >= 2
+
+
 def test_generated_lines_are_mostly_taken_by_the_fast_path(tmp_path: Path) -> None:
     """The differential tests above would pass with a fast path that never runs: this one
     checks that well-formed TSV and JSON lines do not go through ZeekSource.line()."""
