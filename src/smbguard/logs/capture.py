@@ -105,6 +105,10 @@ _SMB2_WRITE_FIXED = 64 + 48  # header + WRITE request fixed part ([MS-SMB2] 2.2.
 _ETH_IP4_TCP = struct.Struct(">12xHBxH2xHxB2x4s4sHHI4xBB")
 
 
+# responses _smb2_response reads only the header of
+_SMB2_DECODED_NOTHING = frozenset({smb2.Command.WRITE, smb2.Command.SET_INFO})
+
+
 def _keep(head: bytes, limit: int, to_server: bool) -> int:
     """How many bytes of a message :meth:`CaptureAnalyzer._message` reads, from its first bytes.
 
@@ -117,10 +121,10 @@ def _keep(head: bytes, limit: int, to_server: bool) -> int:
             return limit  # compounded: the chain walk depends on the message length
         if head[13] or head[12] not in _SMB2_INTERESTING:
             return HEAD_BYTES  # Command and NextCommand are all the chain walk reads
-        if head[12] == smb2.Command.WRITE:
-            return _SMB2_WRITE_FIXED if to_server else 64
-        if head[12] == smb2.Command.SET_INFO and not to_server:
-            return 64  # the header: a SET_INFO response is not decoded further
+        if head[12] == smb2.Command.WRITE and to_server:
+            return _SMB2_WRITE_FIXED
+        if head[12] in _SMB2_DECODED_NOTHING and not to_server:
+            return 64  # the header only: WRITE and SET_INFO responses are not decoded further
         return limit
     if magic == b"\xffSMB":
         return limit if head[4] in _SMB1_INTERESTING else 5
@@ -497,13 +501,13 @@ class CaptureAnalyzer:
                                             keep == 64
                                             and not up
                                             and length >= 64
+                                            and block[pstart + 16] in _SMB2_DECODED_NOTHING
                                             and block[pstart + 8 : pstart + 10] == b"\x40\x00"
                                         )
                                     ):
                                         # an SMB2 message nothing is decoded from (_keep returns
                                         # HEAD_BYTES for these only), or a WRITE/SET_INFO response
-                                        # (64 for these only) whose header _smb2_fields accepts:
-                                        # what _message does with it
+                                        # whose header _smb2_fields accepts: what _message does
                                         self.smb_messages += 1
                                         self.smb_bytes += length
                                         if server.first is None or ts < server.first:
