@@ -164,6 +164,22 @@ def bench_evtx(tmp: Path, rounds: int, records_wanted: int) -> None:
                 pass
             return src.stats.records
 
+        def frames(path: Path = path, workers: int | None = None) -> int:
+            src = EvtxSource(str(path), workers=workers)
+            for _ in src.frames():
+                pass
+            return src.stats.records
+
+        def per_event(path: Path = path) -> int:  # what analyze did before frames: one Event at a time
+            from smbguard.logs.detectors import DetectorSet, default_detectors
+
+            src = EvtxSource(str(path))
+            dispatcher = DetectorSet(default_detectors())
+            for event in src.events():
+                dispatcher.feed(event)
+            dispatcher.findings()
+            return src.stats.records
+
         def full(path: Path = path) -> int:
             result = analyze([str(path)])
             return result.sources[0].records
@@ -172,10 +188,16 @@ def bench_evtx(tmp: Path, rounds: int, records_wanted: int) -> None:
             compare_evtx_apis(path, rounds)
         t_raw, n = best(rounds, raw)
         t_src, _ = best(rounds, source)
+        t_here, _ = best(rounds, lambda: frames(workers=0))
+        t_frames, _ = best(rounds, frames)
+        t_before, _ = best(rounds, per_event)
         t_full, _ = best(rounds, full)
         print(f"EVTX {label} ({n} records, {size / 1e6:.1f} MB)")
         print(f"  evtx parser alone      {t_raw.rate(n, 'rec')}")
         print(f"  EvtxSource (normalise) {t_src.rate(n, 'rec')}")
+        print(f"  frames, one process    {t_here.rate(n, 'rec')}")
+        print(f"  frames (workers if big){t_frames.rate(n, 'rec')}")
+        print(f"  analyze per event (old){t_before.rate(n, 'rec')}")
         print(f"  analyze (+ detectors)  {t_full.rate(n, 'rec')}")
 
 

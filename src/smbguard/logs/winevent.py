@@ -423,7 +423,8 @@ class EvtxSource:
         #: worker processes for ``frames()`` (None: one per CPU; 0 or 1: none, read in-process)
         self.workers = workers
         self.range_chunks = _RANGE_CHUNKS  # chunks per range handed to a worker
-        #: start workers when the rest of the file would take longer than this in-process
+        #: start workers when the rest of the file would take more CPU seconds than this
+        #: in-process (starting one costs about 0.4 s of CPU); 0: before the first range
         self.spawn_after = _SPAWN_AFTER
         self.range_timeout = _RANGE_TIMEOUT  # seconds a worker may take for one range
         self.wait_for_workers = False  # tests: never read a range here while a worker is alive
@@ -538,13 +539,15 @@ class EvtxSource:
     def frames(self, rows: int = FRAME_ROWS) -> Iterator[pl.DataFrame]:
         """The events of :meth:`events` as frames of at most ``rows`` rows (same order, same stats).
 
-        A file with more than a few ranges of chunks is read range by range: the
-        first ranges in this process while the rest of the file is estimated to take
-        less than ``spawn_after`` seconds, else worker processes (fresh interpreters)
-        each parse ranges (header + the range's chunks) and send back the frame as
-        Arrow IPC with their counters. Frames are yielded in file order; at most a
-        few ranges are in flight, so memory stays bounded. Workers are stopped when
-        the generator ends, is closed or raises (KeyboardInterrupt included)."""
+        A file of more than a few ranges of chunks is read range by range in this
+        process. When the rest of the file is estimated to need more than
+        ``spawn_after`` CPU seconds, ``workers`` processes (fresh interpreters) are
+        started; once ready, each parses the next ranges (header + the range's chunks)
+        and sends back the frame as Arrow IPC with its counters. Frames are yielded in
+        file order; at most a few ranges are in flight, so memory stays bounded.
+        Workers are stopped when the generator ends, is closed or raises
+        (KeyboardInterrupt included); one that dies or overruns ``range_timeout`` has
+        its range reported as not read (a warning, one skipped) and the rest goes on."""
         if rows < 1:
             raise ValueError("rows must be positive")
         records = self._open()
@@ -585,7 +588,7 @@ class EvtxSource:
         pool = _Pool(workers, self.range_timeout)
         next_out = next_in = 0  # next range to yield / to hand out
         window = 2 * workers + 2  # ranges handed out but not yet yielded, at most
-        started = time.monotonic()
+        busy = 0.0  # CPU seconds this process spent reading ranges
         try:
             if self.spawn_after <= 0:
                 pool.start()
@@ -609,11 +612,12 @@ class EvtxSource:
                     continue
                 if next_in == next_out and not (self.wait_for_workers and pool.alive()):
                     # nobody has the next range (no worker ready yet): read it here
+                    cpu = time.process_time()
                     done[next_out] = _read_range(ranges[next_out], self.path, self.after_record)
+                    busy += time.process_time() - cpu
                     next_in += 1
-                    if not pool.started:
-                        elapsed = time.monotonic() - started
-                        rate = (ranges[next_out].end - ranges[0].start) / max(elapsed, 1e-6)
+                    if not pool.started:  # CPU time, not wall: a busy machine should not decide
+                        rate = (ranges[next_out].end - ranges[0].start) / max(busy, 1e-6)
                         if (self._size - ranges[next_out].end) / rate > self.spawn_after:
                             pool.start()
                             self.worker_pids = pool.pids()
@@ -639,7 +643,7 @@ class EvtxSource:
 # ---------------------------------------------------------------------------- EVTX frames
 _BATCH = 8192  # rows turned into a frame at once when reading in-process
 _RANGE_CHUNKS = 32  # 2 MiB of chunks per range handed to a worker
-_SPAWN_AFTER = 1.0  # seconds of estimated in-process work left that justify starting workers
+_SPAWN_AFTER = 1.5  # CPU seconds of estimated in-process work left that justify starting workers
 _RANGE_TIMEOUT = 120.0  # seconds one worker may spend on one range before it is killed
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
