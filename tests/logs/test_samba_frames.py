@@ -217,9 +217,9 @@ def test_rules_line_by_line(tmp_path: Path, line: str, fast: bool) -> None:
     read: list[int] = []
     original = SambaSource._fast_events
 
-    def spy(self: SambaSource, df: pl.DataFrame) -> pl.DataFrame:
+    def spy(self: SambaSource, df: pl.DataFrame, times: dict[str, datetime | None]) -> pl.DataFrame:
         read.append(df.height)
-        return original(self, df)
+        return original(self, df, times)
 
     with _small_blocks(1 << 22, ANY, 1_000), mock.patch.object(SambaSource, "_fast_events", spy):
         assert_same(log)

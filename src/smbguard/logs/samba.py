@@ -121,7 +121,7 @@ _SMB1_PROTOCOLS = frozenset({"NT1", "LANMAN2", "LANMAN1", "CORE", "COREPLUS"})
 _FRAME_BLOCK = 1 << 22  # bytes read per block
 _FAST_SHARE = 8  # a block is read column-wise when at least 1 line in _FAST_SHARE can be
 _MAX_ODD = 64  # ... and at most this many full_audit lines in another shape cut it in segments
-_FIELDS = 12  # "|" fields split out per line; a line with more is read by parse_line
+_FIELDS = 9  # "|" fields split out per line; a line with more is read by parse_line
 _MAX_OP = 4  # the operation is field 1.._MAX_OP (prefix "%u|%I|%m|%S" puts it at 4)
 # a syslog/journal head up to the first "]: " (checked once per distinct head, in Python)
 _FAST_HEAD = re.compile(rf"(?:{'|'.join(_MONTH_NAMES)}) (?: \d|\d\d) \d\d:\d\d:\d\d .*\]: ")
@@ -448,7 +448,6 @@ class SambaSource:
             nxt = c[i + 1]
             hit = c[i].is_in(ops) & ((nxt == "ok") | nxt.str.starts_with("fail"))
             op_at = pl.when(hit).then(pl.lit(i, pl.Int8)).otherwise(op_at)
-        colon = c[0].str.find("]: ", literal=True)
         df = (
             pl.DataFrame({"line": lines}, schema={"line": pl.Utf8})
             .lazy()
@@ -461,32 +460,39 @@ class SambaSource:
             .with_row_index("n")
             .with_columns(
                 op_at.alias("k"),
-                c[0].str.slice(0, colon + 3).alias("head"),
-                c[0].str.slice(colon + 3).alias("user0"),
+                # _full_audit: the head up to the first "]: ", the user field after it
+                c[0].str.splitn("]: ", 2).struct.rename_fields(["head", "user0"]).alias("h"),
             )
-            .with_columns((pl.col("audit") & pl.col("k").is_not_null() & c[-1].is_null()).alias("cand"))
+            .unnest("h")
+            .with_columns(
+                (
+                    pl.col("audit")
+                    & pl.col("k").is_not_null()
+                    & c[-1].is_null()
+                    & pl.col("user0").is_not_null()
+                ).alias("cand")
+            )
             .collect()
         )
         del lines
-        heads = df.filter(pl.col("cand")).get_column("head").unique().to_list()
-        head_map = pl.DataFrame(
-            [(head, *self._fast_head(head)) for head in heads],
-            schema={"head": pl.Utf8, "hok": pl.Boolean, "time": pl.Datetime("us", "UTC")},
-            orient="row",
-        )
-        df = df.join(head_map, on="head", how="left", maintain_order="left").with_columns(
-            (pl.col("cand") & pl.col("hok").fill_null(False)).alias("fast")
-        )
-        fast_n = df.filter(pl.col("fast")).get_column("n")
-        if (
-            fast_n.len() == 0 or fast_n.len() * _FAST_SHARE < n
-        ):  # mostly other lines: the per-line path skips them faster
-            return [events_to_frame(self._slow(body))]
+        heads = df.get_column("head").filter(df.get_column("cand")).unique().to_list()
+        good: dict[str, datetime | None] = {}
+        for head in heads:
+            ok, when = self._fast_head(head)
+            if ok:
+                good[head] = when
+        fast_mask = df.get_column("cand") & df.get_column("head").is_in(list(good))
+        fast_n = df.get_column("n").filter(fast_mask)
+        if fast_n.len() == 0 or fast_n.len() * _FAST_SHARE < n:
+            return [
+                events_to_frame(self._slow(body))
+            ]  # mostly other lines: the per-line path skips them faster
+        df = df.with_columns(fast_mask.alias("fast"))
         odd = df.filter(pl.col("audit") & ~pl.col("fast")).get_column("n").to_list()
         if len(odd) > _MAX_ODD:  # full_audit lines in another shape: they share state with the fast ones
             return [events_to_frame(self._slow(body))]
         other = df.filter(~pl.col("audit")).get_column("n").to_list()
-        fast = self._fast_events(df.filter(pl.col("fast")))
+        fast = self._fast_events(df if fast_n.len() == n else df.filter(pl.col("fast")), good)
         self._tz_warning()  # every fast line has a syslog time read as UTC
         raw_lines = body.split(b"\n") if odd or other else []
         out: list[pl.DataFrame] = []
@@ -501,14 +507,14 @@ class SambaSource:
     def _fast_head(self, head: str | None) -> tuple[bool, datetime | None]:
         """Is ``head`` (a line up to its first "]: ") a syslog head the column path reads,
         and the time ``_line_time`` gives such a line."""
-        if head is None or not head.isascii() or len(head) - 3 >= 80 or not _FAST_HEAD.fullmatch(head):
+        if head is None or not head.isascii() or len(head) >= 80 or not _FAST_HEAD.fullmatch(head + "]: "):
             return False, None
         m = _SYSLOG.match(head)
         if m is None or m.end() != 15:
             return False, None
         return True, _syslog_time(m, self.year)
 
-    def _fast_events(self, df: pl.DataFrame) -> pl.DataFrame:
+    def _fast_events(self, df: pl.DataFrame, times: dict[str, datetime | None]) -> pl.DataFrame:
         """Fast lines -> their event rows (``n`` = line index), share not yet resolved."""
         import polars as pl
 
@@ -541,7 +547,9 @@ class SambaSource:
                     .otherwise(kind)
                     .alias("kind"),
                     ("vfs:" + op).alias("event_id"),
-                    "time",
+                    pl.col("head")
+                    .replace_strict(list(times), list(times.values()), return_dtype=pl.Datetime("us", "UTC"))
+                    .alias("time"),
                     pl.concat_str([pl.col("user0"), *c[1:k]], separator="|").alias("pre"),
                     pl.when(kind == "connect").then(first).alias("cshare"),
                     pl.when(kind == "connect")
