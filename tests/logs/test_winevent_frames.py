@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -210,6 +211,14 @@ def test_workers_dead_before_work_file_is_read_here(
     monkeypatch.setattr(winevent._Pool, "start", start_and_kill)
     source = _assert_same(shared_data / DONPAPI, "workers")
     assert len(source.worker_pids) == 2
+
+
+def test_workers_that_cannot_start_leave_the_work_to_the_parent(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    source = _assert_same(shared_data / DONPAPI, "workers")
+    assert source.worker_pids == []
 
 
 def test_worker_dying_on_a_range_loses_only_that_range(

@@ -840,10 +840,10 @@ class _Pool:
                     pass_fds=(task_read, answer_write),
                     process_group=0,  # Ctrl-C reaches the parent only; it stops the workers
                 )
-            except OSError:
+            except OSError:  # cannot start a process: fewer workers, the parent reads the rest
                 for fd in (task_read, task_write, answer_read, answer_write):
                     os.close(fd)
-                raise
+                return
             os.close(task_read)
             os.close(answer_write)
             tasks = Connection(task_write, readable=False)
