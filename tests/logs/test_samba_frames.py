@@ -29,13 +29,13 @@ def _gzip(path: str) -> IO[bytes]:
 
 
 def _read_frames(
-    path: Path, year: int | None, opener: Opener, rows: int
+    path: Path, year: int | None, opener: Opener, rows: int, workers: int | None
 ) -> tuple[SambaSource, list[pl.DataFrame], str]:
     source = SambaSource(str(path), opener=opener, year=year)
     frames: list[pl.DataFrame] = []
     error = ""
     try:
-        for frame in source.frames(rows):
+        for frame in source.frames(rows, workers=workers):
             frames.append(frame)
     except (OSError, EOFError, ValueError) as exc:
         error = type(exc).__name__
@@ -55,10 +55,15 @@ def _read_events(path: Path, year: int | None, opener: Opener) -> tuple[SambaSou
 
 
 def assert_same(
-    path: Path, year: int | None = 2019, opener: Opener = None, rows: int = 131_072
+    path: Path,
+    year: int | None = 2019,
+    opener: Opener = None,
+    rows: int = 131_072,
+    workers: int | None = None,
 ) -> pl.DataFrame:
-    """frames() (any block size, any rows) == events(), rows, order and stats."""
-    fsource, frames, ferror = _read_frames(path, year, opener, rows)
+    """frames() (any block size, any rows, parsed ahead in threads or not) == events():
+    rows, order and stats."""
+    fsource, frames, ferror = _read_frames(path, year, opener, rows, workers)
     esource, expected, eerror = _read_events(path, year, opener)
     assert ferror == eerror
     assert frames or ferror, "frames() yields at least one (possibly empty) frame"
@@ -102,6 +107,7 @@ def test_every_samba_file_in_the_shared_data(shared_data: Path) -> None:
             assert_same(path, year)
         with _small_blocks(512, ANY, 1_000):  # many blocks, the column path wherever possible
             assert_same(path, 2019, rows=2)
+            assert_same(path, 2019, rows=3, workers=0)
 
 
 def test_real_lines_through_the_column_path(shared_data: Path, tmp_path: Path) -> None:
@@ -124,6 +130,7 @@ def test_gzip_and_a_truncated_gzip(shared_data: Path, tmp_path: Path) -> None:
     cut.write_bytes(whole.read_bytes()[: len(whole.read_bytes()) // 2])
     with _small_blocks(4096):
         got = assert_same(cut, opener=_gzip)
+        assert assert_same(cut, opener=_gzip, workers=0).equals(got)
     assert 0 < got.height < 3 * 2000
 
 
@@ -306,14 +313,20 @@ _OTHER = st.sampled_from(
     st.sampled_from([16, 64, 200, 1 << 22]),
     st.sampled_from([1, 3, 1000]),
     st.booleans(),
+    st.sampled_from([0, 1, 2]),
 )
 def test_hostile_lines(
-    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], block: int, rows: int, lax: bool
+    tmp_path_factory: pytest.TempPathFactory,
+    lines: list[bytes],
+    block: int,
+    rows: int,
+    lax: bool,
+    workers: int,
 ) -> None:
     path = tmp_path_factory.mktemp("fuzz") / "audit.log"
     path.write_bytes(b"".join(lines))
     with _small_blocks(block, ANY if lax else 8, 1_000 if lax else 2):
-        assert_same(path, 2019, rows=rows)
+        assert_same(path, 2019, rows=rows, workers=workers)
 
 
 @settings(max_examples=60, deadline=None)
@@ -328,3 +341,16 @@ def test_fast_lines_mixed_with_odd_ones(
     path.write_bytes(b"".join(mixed))
     with _small_blocks(block, ANY, 1_000):
         assert_same(path, 2019, rows=7)
+
+
+def test_stopping_early_ends_the_worker_threads(tmp_path: Path) -> None:
+    import threading
+
+    log = tmp_path / "audit.log"
+    log.write_text("".join(_bench_line(i) for i in range(20_000)), encoding="utf-8")
+    before = threading.active_count()
+    with _small_blocks(1 << 14):
+        frames = SambaSource(str(log), year=2019).frames(100, workers=2)
+        assert next(frames).height == 100
+        frames.close()  # type: ignore[attr-defined]
+    assert threading.active_count() == before

@@ -15,7 +15,8 @@ import ipaddress
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
@@ -192,6 +193,18 @@ def _syslog_time(m: re.Match[str], year: int) -> datetime | None:
         return None
 
 
+@dataclass(slots=True)
+class _Parsed:
+    """One block, parsed (see ``SambaSource._parse``); ``fast`` None: read it line by line."""
+
+    body: bytes
+    n: int = 0
+    fast: pl.DataFrame | None = None
+    fast_n: pl.Series | None = None
+    odd: list[int] = field(default_factory=list)
+    other: list[int] = field(default_factory=list)
+
+
 def _runs(index: list[int]) -> list[tuple[int, int]]:
     """Sorted line numbers -> (start, stop) of each run of consecutive ones."""
     out: list[tuple[int, int]] = []
@@ -348,35 +361,39 @@ class SambaSource:
         return event
 
     # -- frames --------------------------------------------------------------------------------
-    def frames(self, rows: int = FRAME_ROWS) -> Iterator[pl.DataFrame]:
+    def frames(self, rows: int = FRAME_ROWS, workers: int | None = None) -> Iterator[pl.DataFrame]:
         """The events of :meth:`events` as frames of at most ``rows`` rows: the same rows in
         the same order, and the same ``stats`` (tests/logs/test_samba_frames.py checks both).
 
         The file is read in blocks of whole lines. In a block with vfs_full_audit lines,
         polars splits every line on ``|``; lines in the common shape (syslog or journal
-        head, the operation in field 1-4, at most 11 fields) become event rows column-wise,
+        head, the operation in field 1-4, at most 8 fields) become event rows column-wise,
         every other line goes through :meth:`parse_line` in file order, and the rows are
         merged back in line order. :meth:`parse_line` stays the reference: the column code
         uses its helpers (``_prefix_fields``, ``_syslog_time``) and operation sets, and
-        the differential tests prove the rest equal."""
+        the differential tests prove the rest equal.
+
+        ``workers`` threads (default: one per CPU, at most 2) parse the next blocks while
+        the caller works on the frames of this one; the state the lines share (the share
+        of the last connect, log.smbd headers, statistics) is only touched in file order,
+        in the calling thread. ``workers=0`` parses in the calling thread."""
         import polars as pl
 
         pending: list[pl.DataFrame] = []
         held = 0
         emitted = False
         try:
-            for block in self._line_blocks():
-                for frame in self._block_frames(block):
-                    if frame.height == 0:
-                        continue
-                    pending.append(frame)
-                    held += frame.height
-                    while held >= rows:
-                        whole = pl.concat(pending) if len(pending) > 1 else pending[0]
-                        yield whole.slice(0, rows)
-                        emitted = True
-                        rest = whole.slice(rows)
-                        pending, held = ([rest] if rest.height else []), rest.height
+            for frame in self._frames_in_order(workers):
+                if frame.height == 0:
+                    continue
+                pending.append(frame)
+                held += frame.height
+                while held >= rows:
+                    whole = pl.concat(pending) if len(pending) > 1 else pending[0]
+                    yield whole.slice(0, rows)
+                    emitted = True
+                    rest = whole.slice(rows)
+                    pending, held = ([rest] if rest.height else []), rest.height
         except Exception:  # reading failed: the rows read before the error are delivered first
             if pending:
                 yield pl.concat(pending) if len(pending) > 1 else pending[0]
@@ -386,7 +403,42 @@ class SambaSource:
         elif not emitted:
             yield events_to_frame(())
 
-    def _line_blocks(self) -> Iterator[bytes]:
+    def _frames_in_order(self, workers: int | None) -> Iterator[pl.DataFrame]:
+        """Frames block after block: parsed ahead by ``workers`` threads, committed in order."""
+        if workers is None:
+            workers = min(2, os.cpu_count() or 1)
+        if workers <= 0:
+            for block in self._line_blocks():
+                yield from self._commit(self._parse(block))
+            return
+        from collections import deque
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="smbguard-samba")
+        queue: deque[Future[_Parsed]] = deque()
+        error: Exception | None = None
+        blocks = self._line_blocks()
+        try:
+            while True:
+                try:
+                    block = next(blocks)
+                except StopIteration:
+                    break
+                except Exception as exc:  # noqa: BLE001 - re-raised below, after the blocks read before it
+                    error = exc
+                    break
+                queue.append(pool.submit(self._parse, block))
+                while len(queue) > workers:
+                    yield from self._commit(queue.popleft().result())
+            while queue:
+                yield from self._commit(queue.popleft().result())
+            if error is not None:
+                raise error
+        finally:
+            blocks.close()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _line_blocks(self) -> Generator[bytes, None, None]:
         """The file as blocks of whole lines (only the last may lack its newline). A read
         error (a truncated gzip stream) is raised after the block of the whole lines read
         before it, as line iteration in :meth:`events` would."""
@@ -428,10 +480,24 @@ class SambaSource:
 
     def _block_frames(self, body: bytes) -> list[pl.DataFrame]:
         """Event frames of one block of lines (see :meth:`frames`)."""
+        return self._commit(self._parse(body))
+
+    def _parse(self, body: bytes) -> _Parsed:
+        """The part of reading a block that depends on no state of the source (so blocks
+        can be parsed in worker threads): which lines the column path reads, and their
+        event rows without the share a line takes from an earlier connect."""
+        import polars as pl
+
+        try:
+            return self._parse_columns(body)
+        except pl.exceptions.PolarsError:  # never seen; hostile input must not stop the reading
+            return _Parsed(body)
+
+    def _parse_columns(self, body: bytes) -> _Parsed:
         import polars as pl
 
         if b"|ok|" not in body and b"|fail" not in body:  # no vfs_full_audit line: nothing to gain
-            return [events_to_frame(self._slow(body))]
+            return _Parsed(body)
         text = body.decode("utf-8", "replace")  # line by line the text parse_line decodes
         lines = text.split("\n")
         if body.endswith(b"\n"):
@@ -483,16 +549,28 @@ class SambaSource:
                 good[head] = when
         fast_mask = df.get_column("cand") & df.get_column("head").is_in(list(good))
         fast_n = df.get_column("n").filter(fast_mask)
-        if fast_n.len() == 0 or fast_n.len() * _FAST_SHARE < n:
-            return [
-                events_to_frame(self._slow(body))
-            ]  # mostly other lines: the per-line path skips them faster
+        if fast_n.len() == 0 or fast_n.len() * _FAST_SHARE < n:  # mostly other lines:
+            return _Parsed(body)  # the per-line path skips them faster
         df = df.with_columns(fast_mask.alias("fast"))
         odd = df.filter(pl.col("audit") & ~pl.col("fast")).get_column("n").to_list()
         if len(odd) > _MAX_ODD:  # full_audit lines in another shape: they share state with the fast ones
-            return [events_to_frame(self._slow(body))]
+            return _Parsed(body)
         other = df.filter(~pl.col("audit")).get_column("n").to_list()
         fast = self._fast_events(df if fast_n.len() == n else df.filter(pl.col("fast")), good)
+        return _Parsed(body, n, fast, fast_n, odd, other)
+
+    def _commit(self, parsed: _Parsed) -> list[pl.DataFrame]:
+        """The part of reading a block that uses and updates the source's state, in file order."""
+        body, n, fast, fast_n, odd, other = (
+            parsed.body,
+            parsed.n,
+            parsed.fast,
+            parsed.fast_n,
+            parsed.odd,
+            parsed.other,
+        )
+        if fast is None or fast_n is None:
+            return [events_to_frame(self._slow(body))]
         self._tz_warning()  # every fast line has a syslog time read as UTC
         raw_lines = body.split(b"\n") if odd or other else []
         out: list[pl.DataFrame] = []
