@@ -301,6 +301,10 @@ _OTHER = st.sampled_from(
         b"\n",
         b"\r\n",
         b"\xff\xfe|ok|\xc3\n",
+        b"\xef\xbb\xbfSep 23 10:00:00 fs smbd_audit[1]: u|10.0.0.1|data|pwrite|ok|bom\n",
+        b"Sep 23 10:00:00 fs smbd_audit[1]: u|10.0.0.1|data|pwrite|ok|\x1f\n",
+        b'"Sep 23 10:00:00 fs smbd_audit[1]: u|10.0.0.1|data|pwrite|ok|quoted"\n',
+        b"[Sep 23 10:00:00 fs smbd_audit[1]: u|10.0.0.1|data|pwrite|ok|bracket\n",
         b"Sep 23 10:00:00 fs smbd_audit[1]: u\xff|10.0.0.1|data|pwrite|ok|\xe2\x82\n",
         b"Sep 23 10:00:00 fs smbd_audit[1]: u|10.0.0.1|data|pwrite|ok|" + b"x" * 5000 + b"\n",
     ]

@@ -205,6 +205,35 @@ class _Parsed:
     other: list[int] = field(default_factory=list)
 
 
+def _lines_frame(body: bytes, n: int) -> pl.DataFrame:
+    """The ``n`` lines of ``body`` as a one-column frame ("line"), each the text
+    ``parse_line`` decodes. polars' CSV reader (one column, no quoting) splits lines fast;
+    where its line rules could differ (carriage returns, a byte order mark, invalid UTF-8,
+    the column separator in the text) Python splits them."""
+    import polars as pl
+
+    schema = {"line": pl.Utf8}
+    if b"\r" not in body and b"\x1f" not in body and not body.startswith(b"\xef\xbb\xbf"):
+        try:
+            frame = pl.read_csv(
+                body,
+                has_header=False,
+                separator="\x1f",
+                quote_char=None,
+                schema=schema,
+                empty_string_is_null=False,
+            )
+        except pl.exceptions.PolarsError:  # not UTF-8
+            pass
+        else:
+            if frame.height == n:
+                return frame
+    lines = body.decode("utf-8", "replace").split("\n")
+    if body.endswith(b"\n"):
+        lines.pop()
+    return pl.DataFrame({"line": lines}, schema=schema)
+
+
 def _runs(index: list[int]) -> list[tuple[int, int]]:
     """Sorted line numbers -> (start, stop) of each run of consecutive ones."""
     out: list[tuple[int, int]] = []
@@ -498,48 +527,45 @@ class SambaSource:
 
         if b"|ok|" not in body and b"|fail" not in body:  # no vfs_full_audit line: nothing to gain
             return _Parsed(body)
-        text = body.decode("utf-8", "replace")  # line by line the text parse_line decodes
-        lines = text.split("\n")
-        if body.endswith(b"\n"):
-            lines.pop()
-        n = len(lines)
+        n = body.count(b"\n") + (not body.endswith(b"\n"))
+        lines = _lines_frame(body, n)
         line = pl.col("line")
-        if "\r" in text:
+        if b"\r" in body:
             line = line.str.strip_chars_end("\r")  # _full_audit's rstrip("\r\n")
         names = [f"c{i}" for i in range(_FIELDS)]
         c = [pl.col(name) for name in names]
         ops = sorted(_ALL_OPS)
         op_at = pl.lit(None, pl.Int8)
+        sure = pl.lit(False)
         for i in range(_MAX_OP, 0, -1):  # _full_audit: the first operation followed by a result
-            nxt = c[i + 1]
-            hit = c[i].is_in(ops) & ((nxt == "ok") | nxt.str.starts_with("fail"))
+            result = c[i + 1]
+            hit = c[i].is_in(ops) & ((result == "ok") | result.str.starts_with("fail"))
             op_at = pl.when(hit).then(pl.lit(i, pl.Int8)).otherwise(op_at)
+            # such a line has "|fail" or "|ok|": parse_line hands it to _full_audit (or reads
+            # it as a log.smbd header when it starts with "[": still a line of its own below)
+            sure = pl.when(hit).then(result.str.starts_with("fail") | c[i + 2].is_not_null()).otherwise(sure)
         df = (
-            pl.DataFrame({"line": lines}, schema={"line": pl.Utf8})
-            .lazy()
-            .select(
-                # parse_line hands the line to _full_audit
-                (~line.str.starts_with("[") & line.str.contains(r"\|ok\||\|fail")).alias("audit"),
-                line.str.splitn("|", _FIELDS).struct.rename_fields(names).alias("f"),
-            )
+            lines.lazy()
+            .select(line.str.splitn("|", _FIELDS).struct.rename_fields(names).alias("f"))
             .unnest("f")
             .with_row_index("n")
             .with_columns(
                 op_at.alias("k"),
+                sure.alias("sure"),
                 # _full_audit: the head up to the first "]: ", the user field after it
                 c[0].str.splitn("]: ", 2).struct.rename_fields(["head", "user0"]).alias("h"),
             )
             .unnest("h")
-            .with_columns(
-                (
-                    pl.col("audit")
-                    & pl.col("k").is_not_null()
-                    & c[-1].is_null()
-                    & pl.col("user0").is_not_null()
-                ).alias("cand")
-            )
+            .with_columns((pl.col("sure") & c[-1].is_null() & pl.col("user0").is_not_null()).alias("cand"))
             .collect()
         )
+        # the other lines: does parse_line hand them to _full_audit?
+        audit = df.get_column("sure")
+        unsure = df.get_column("n").filter(~audit)
+        if unsure.len():
+            text = lines.get_column("line").gather(unsure)
+            audit = audit.scatter(unsure, ~text.str.starts_with("[") & text.str.contains(r"\|ok\||\|fail"))
+        df = df.with_columns(audit.alias("audit"))
         del lines
         heads = df.get_column("head").filter(df.get_column("cand")).unique().to_list()
         good: dict[str, datetime | None] = {}
