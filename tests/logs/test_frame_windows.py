@@ -30,6 +30,15 @@ from tests.logs.frames import SMALL, T0, assert_same_findings, event_streams, sp
 Windowed = RansomwareDetector | FailedLogonDetector
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _column_path_for_small_frames() -> Iterator[None]:
+    """The tests' frames are small: make them take the column path, not the small-frame shortcut."""
+    saved = frame_windows._MIN_ROWS
+    frame_windows._MIN_ROWS = 0
+    yield
+    frame_windows._MIN_ROWS = saved
+
+
 # ------------------------------------------------------------------- state snapshots
 def _tally(t: Tally) -> tuple[Any, ...]:
     return (
@@ -348,6 +357,18 @@ def test_guards_send_the_frame_row_by_row(monkeypatch: pytest.MonkeyPatch) -> No
     stream = _renames(20, 1.0) + _renames(20, 1.0, "10.0.0.2")
     check(stream, [5, 25], _ransom())
     check(_failures(20, 1.0, "10.0.0.5", 4), [5, 9], _logons())
+
+
+@settings(max_examples=60, deadline=None)
+@given(file_streams(steps=_ORDERED), logon_streams(steps=_ORDERED), _CUTS)
+def test_rank_keys_when_offsets_would_not_fit(
+    files: list[Event], logons: list[Event], cuts: list[int]
+) -> None:
+    """Composite keys from time ranks (used when group * time span could overflow)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(frame_windows, "_SPAN_LIMIT", 0)
+        check(files, cuts, _ransom())
+        check(logons, cuts, _logons())
 
 
 def test_many_groups_near_the_clear_guard() -> None:

@@ -38,9 +38,10 @@ with non-ASCII paths or accounts get those derived values from Python (per disti
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from datetime import UTC, datetime, timedelta
 from itertools import islice
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from smbguard.logs.detectors import (
@@ -64,10 +65,14 @@ if TYPE_CHECKING:
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
+_second = itemgetter(1)
+#: Frames with fewer rows (of the detector's kinds) go row by row: the column path costs a
+#: few milliseconds per frame whatever its size, ``feed`` a few microseconds per row.
+_MIN_ROWS = 2_000
+_SPAN_LIMIT = 2**62  # composite (group, time) keys as group * span + offset below this, else ranks
 _WINDOW_CAP = 100_000  # _Window.push drops beyond this many items
 _GROUPS_GUARD = 100_000  # RansomwareDetector clears its groups beyond this many
 _ACCOUNTS_GUARD = 10_000  # FailedLogonDetector clears a source's per-account windows beyond this
-_NON_ASCII = r"[^\x00-\x7F]"
 
 
 # ------------------------------------------------------------------------- helpers
@@ -99,7 +104,8 @@ def _python_lower(frame: pl.DataFrame, column: str, out: str) -> pl.DataFrame:
     import polars as pl
 
     col = pl.col(column)
-    odd = frame.get_column(column).filter(frame.get_column(column).str.contains(_NON_ASCII))
+    series = frame.get_column(column)
+    odd = series.filter(series.str.len_bytes() != series.str.len_chars())
     if odd.len() == 0:
         return frame.with_columns(col.str.to_lowercase().alias(out))
     values = odd.unique().to_list()
@@ -110,7 +116,57 @@ def _python_lower(frame: pl.DataFrame, column: str, out: str) -> pl.DataFrame:
     return joined.with_columns(pl.coalesce(pl.col(out), col.str.to_lowercase()).alias(out))
 
 
-def _carried(windows: list[_Window | None], gids: list[int]) -> tuple[pl.DataFrame, set[int]]:
+class _Carry:
+    """The items of the windows this module left behind, as columns (name, t, item), so the
+    next frame reads them from here instead of converting the deques back to columns.
+
+    A window's cached rows are used only while its seal still matches: the same window
+    object, the same number of items and the very same last tuple (any ``push`` since
+    appends a new tuple). Otherwise the deque itself is read. It is a cache: dropping it
+    never changes a result."""
+
+    __slots__ = ("rows", "seals")
+
+    def __init__(self) -> None:
+        import polars as pl
+
+        self.rows = pl.DataFrame(schema={"name": pl.Utf8, "t": pl.Int64, "item": pl.Utf8})
+        self.seals: dict[str, tuple[_Window, int, object]] = {}
+
+    def update(
+        self, names: list[str], touched: list[int], good: list[_Window | None], final: pl.DataFrame
+    ) -> None:
+        """After a frame: the touched groups' windows now hold ``final`` (gid, t, item) rows;
+        ``good[gid]`` is the window to seal (None: group went row by row, forget it)."""
+        import polars as pl
+
+        gone = [names[g] for g in touched]
+        for name in gone:
+            self.seals.pop(name, None)
+        index = pl.DataFrame({"gid": touched, "name": gone}, schema={"gid": pl.Int64, "name": pl.Utf8})
+        fresh = final.join(index, on="gid", how="inner", maintain_order="left").select("name", "t", "item")
+        self.rows = pl.concat([self.rows.filter(~pl.col("name").is_in(gone)), fresh])
+        for gid in touched:
+            window = good[gid]
+            if window is not None and window.items:
+                self.seals[names[gid]] = (window, len(window.items), window.items[-1])
+
+
+def _carry(detector: RansomwareDetector | FailedLogonDetector, family: str) -> _Carry:
+    store: dict[str, _Carry] = detector.__dict__.setdefault("_frame_windows_carry", {})
+    carry = store.get(family)
+    if carry is None:
+        carry = store[family] = _Carry()
+    return carry
+
+
+def _forget(detector: RansomwareDetector | FailedLogonDetector) -> None:
+    detector.__dict__.pop("_frame_windows_carry", None)
+
+
+def _carried(
+    windows: list[_Window | None], gids: list[int], names: list[str], carry: _Carry
+) -> tuple[pl.DataFrame, set[int]]:
     """The items already in these windows as rows (gid, t, item, new=False); gids whose
     window holds an item without a time are returned apart (their groups go row by row)."""
     import polars as pl
@@ -119,11 +175,20 @@ def _carried(windows: list[_Window | None], gids: list[int]) -> tuple[pl.DataFra
     out_t: list[int] = []
     out_item: list[str] = []
     bad: set[int] = set()
+    sealed_gid: list[int] = []
+    sealed_name: list[str] = []
+    seals = carry.seals
     for gid in gids:
         window = windows[gid]
         if window is None or not window.items:
             continue
-        times, items = zip(*window.items, strict=True)
+        seal = seals.get(names[gid])
+        items_now = window.items
+        if seal is not None and seal[0] is window and seal[1] == len(items_now) and seal[2] is items_now[-1]:
+            sealed_gid.append(gid)
+            sealed_name.append(names[gid])
+            continue
+        times, items = zip(*items_now, strict=True)
         distinct = set(times)
         if None in distinct:
             bad.add(gid)
@@ -133,10 +198,16 @@ def _carried(windows: list[_Window | None], gids: list[int]) -> tuple[pl.DataFra
         out_item.extend(items)
         out_gid.extend([gid] * len(times))
     frame = pl.DataFrame(
-        {"gid": out_gid, "t": out_t, "item": out_item, "new": [False] * len(out_gid)},
-        schema={"gid": pl.Int64, "t": pl.Int64, "item": pl.Utf8, "new": pl.Boolean},
+        {"gid": out_gid, "t": out_t, "item": out_item},
+        schema={"gid": pl.Int64, "t": pl.Int64, "item": pl.Utf8},
     )
-    return frame, bad
+    if sealed_gid:
+        index = pl.DataFrame(
+            {"name": sealed_name, "gid": sealed_gid}, schema={"name": pl.Utf8, "gid": pl.Int64}
+        )
+        cached = carry.rows.join(index, on="name", how="inner", maintain_order="left")
+        frame = pl.concat([cached.select("gid", "t", "item"), frame])
+    return frame.with_columns(pl.lit(False).alias("new")), bad
 
 
 def _sequence(carried: pl.DataFrame, fresh: pl.DataFrame) -> pl.DataFrame:
@@ -169,29 +240,46 @@ def _stats(seq: pl.DataFrame, w: int, distinct: bool) -> pl.DataFrame:
     if n == 0:
         return seq.with_columns(pl.lit(0, pl.Int64).alias("cnt"), pl.lit(0, pl.Int64).alias("dist"))
     t = seq.get_column("t")
-    ranks = pl.concat([t, t - w, t + w]).rank("dense").cast(pl.Int64)
-    m = int(ranks.max() or 0) + 1  # type: ignore[arg-type]
-    base = seq.get_column("gid") * m
-    at = base + ranks.slice(0, n)
-    since = base + ranks.slice(n, n)
-    until = base + ranks.slice(2 * n, n)
+    gid = seq.get_column("gid")
+    # composite (group, time) keys, sorted like the sequence: group * span + offset when
+    # that fits in 62 bits, else group * m + dense rank of the time
+    low, high, groups = t.min(), t.max(), gid.max()
+    assert isinstance(low, int) and isinstance(high, int) and isinstance(groups, int)
+    span = high - low + 2 * w + 2
+    if (groups + 1) * span < _SPAN_LIMIT:
+        base = gid * span
+        at = base + (t - (low - w - 1))
+        since = base + (t - w - (low - w - 1))
+        until = base + (t + w - (low - w - 1))
+    else:
+        ranks = pl.concat([t, t - w, t + w]).rank("dense").cast(pl.Int64)
+        m = int(ranks.max() or 0) + 1  # type: ignore[arg-type]
+        base = gid * m
+        at = base + ranks.slice(0, n)
+        since = base + ranks.slice(n, n)
+        until = base + ranks.slice(2 * n, n)
     cnt = at.search_sorted(at, side="right").cast(pl.Int64) - at.search_sorted(since, side="left").cast(
         pl.Int64
     )
     out = seq.with_columns(cnt.alias("cnt"))
     if not distinct:
         return out
-    col = pl.col("t")
-    marks = seq.select(
-        (col.shift(1).over("gid", "item").is_null() | (col.shift(1).over("gid", "item") < col - w)).alias(
-            "s"
-        ),
-        (col.shift(-1).over("gid", "item").is_null() | (col < col.shift(-1).over("gid", "item") - w)).alias(
-            "e"
-        ),
+    # neighbours of each row among the same item's rows of its group: sort by (group, item)
+    # (stable, so each item's rows stay in time order) and compare with the rows around
+    iid = seq.get_column("item").cast(pl.Categorical).to_physical().cast(pl.Int64)
+    by_item = pl.DataFrame({"g": seq.get_column("gid"), "i": iid, "t": t, "n": pl.int_range(n, eager=True)})
+    by_item = by_item.sort("g", "i", maintain_order=True)
+    g, i, tt = pl.col("g"), pl.col("i"), pl.col("t")
+    same_prev = (g == g.shift(1)) & (i == i.shift(1))
+    same_next = (g == g.shift(-1)) & (i == i.shift(-1))
+    flags = by_item.select(
+        "n",
+        (~same_prev.fill_null(False) | (tt.shift(1) < tt - w)).fill_null(True).alias("s"),
+        (~same_next.fill_null(False) | (tt < tt.shift(-1) - w)).fill_null(True).alias("e"),
     )
-    starts = at.filter(marks.get_column("s")).sort()
-    ends = until.filter(marks.get_column("e")).sort()
+    order = flags.get_column("n")
+    starts = at.gather(order).filter(flags.get_column("s")).sort()
+    ends = until.gather(order).filter(flags.get_column("e")).sort()
     opened = starts.search_sorted(at, side="right").cast(pl.Int64) - starts.search_sorted(
         base, side="left"
     ).cast(pl.Int64)
@@ -209,9 +297,10 @@ def _group_max(seq: pl.DataFrame, value: str) -> list[tuple[int, int]]:
     return list(zip(peaks.get_column("gid").to_list(), peaks.get_column(value).to_list(), strict=True))
 
 
-def _leave_windows(windows: list[_Window | None], seq: pl.DataFrame, w: int) -> None:
+def _leave_windows(windows: list[_Window | None], seq: pl.DataFrame, w: int) -> pl.DataFrame:
     """Leave each touched window as ``push`` would: the old deque without the items that
-    expired by the group's last time, then the frame's items that are still inside."""
+    expired by the group's last time, then the frame's items that are still inside (and
+    ``counts`` to match). Returns the rows (gid, t, item) the windows now hold."""
     import polars as pl
 
     t, new = pl.col("t"), pl.col("new")
@@ -220,6 +309,13 @@ def _leave_windows(windows: list[_Window | None], seq: pl.DataFrame, w: int) -> 
     for gid, n in zip(dropped.get_column("gid").to_list(), dropped.get_column("n").to_list(), strict=True):
         window = windows[gid]
         assert window is not None
+        counts = window.counts
+        for item, k in Counter(map(_second, islice(window.items, n))).items():
+            left = counts[item] - k
+            if left:
+                counts[item] = left
+            else:
+                del counts[item]
         window.items = deque(islice(window.items, n, None))
     added = marked.filter(new & pl.col("keep"))
     sizes = added.group_by("gid", maintain_order=True).agg(pl.len().alias("n"))
@@ -229,28 +325,14 @@ def _leave_windows(windows: list[_Window | None], seq: pl.DataFrame, w: int) -> 
     for gid, n in zip(sizes.get_column("gid").to_list(), sizes.get_column("n").to_list(), strict=True):
         window = windows[gid]
         assert window is not None
-        window.items.extend(zip(times[start : start + n], items[start : start + n], strict=True))
-        start += n
-    sign = pl.when(new & pl.col("keep")).then(1).when(~new & ~pl.col("keep")).then(-1).otherwise(0)
-    delta = (
-        marked.group_by("gid", "item", maintain_order=True)
-        .agg(sign.sum().alias("d"))
-        .filter(pl.col("d") != 0)
-    )
-    for gid, item, d in zip(
-        delta.get_column("gid").to_list(),
-        delta.get_column("item").to_list(),
-        delta.get_column("d").to_list(),
-        strict=True,
-    ):
-        window = windows[gid]
-        assert window is not None
+        part = items[start : start + n]
+        window.items.extend(zip(times[start : start + n], part, strict=True))
         counts = window.counts
-        left = counts.get(item, 0) + d
-        if left:
-            counts[item] = left
-        else:
-            del counts[item]
+        get = counts.get
+        for item, k in Counter(part).items():
+            counts[item] = get(item, 0) + k
+        start += n
+    return marked.filter(pl.col("keep")).select("gid", "t", "item")
 
 
 def _gid_column(frame: pl.DataFrame, column: str, keys: list[str]) -> pl.DataFrame:
@@ -289,62 +371,62 @@ _DERIVED = ("__file", "__is_ext", "__new_ext", "__ext_item", "__note_dir", "__kn
 
 
 def _ext_expr(column: pl.Expr) -> pl.Expr:
-    """:func:`_ext` for ASCII values ("" for null/empty)."""
-    import polars as pl
-
-    name = column.str.replace_all("/", "\\", literal=True).str.split("\\").list.last()
-    ext = pl.when(name.str.contains(".", literal=True)).then(
-        name.str.split(".").list.last().str.to_lowercase()
-    )
-    return ext.otherwise(pl.lit("")).fill_null("")
+    """:func:`_ext` for ASCII values ("" for null/empty): after the last dot of the last
+    path component, lowercased."""
+    return column.str.extract(r"\.([^.\\/]*)$", 1).str.to_lowercase().fill_null("")
 
 
 def _ransom_columns(frame: pl.DataFrame) -> pl.DataFrame:
     import polars as pl
 
     kind, path, new_path = pl.col("kind"), pl.col("path"), pl.col("new_path")
-    target = pl.when(_truthy("new_path")).then(new_path).otherwise(path)
+    staged = frame.with_columns(
+        pl.when(_truthy("new_path")).then(new_path).otherwise(path).alias("__target"),
+        _ext_expr(path).alias("__old_ext"),
+        _ext_expr(new_path).alias("__new"),
+        (
+            (path.str.len_bytes() != path.str.len_chars()).fill_null(False)
+            | (new_path.str.len_bytes() != new_path.str.len_chars()).fill_null(False)
+        ).alias("__odd"),
+    )
+    target, new_ext = pl.col("__target"), pl.col("__new")
     has_target = target.is_not_null() & (target != "")
     not_delete = kind != EventKind.FILE_DELETE.value
-    old_ext, new_ext = _ext_expr(path), _ext_expr(new_path)
     is_ext = (
-        (kind == EventKind.FILE_RENAME.value) & _truthy("new_path") & (new_ext != "") & (new_ext != old_ext)
+        (kind == EventKind.FILE_RENAME.value)
+        & _truthy("new_path")
+        & (new_ext != "")
+        & (new_ext != pl.col("__old_ext"))
     )
-    lowered = target.str.to_lowercase()
-    suffix = pl.lit(False)
-    for end in _NOTE_SUFFIXES:
-        suffix = suffix | lowered.str.ends_with(end)
-    note = not_delete & has_target & suffix & target.str.contains("(?i)" + _NOTE.pattern)
-    slashed = target.str.replace_all("/", "\\", literal=True)
-    note_dir = pl.when(slashed.str.contains("\\", literal=True)).then(slashed.str.replace(r"\\[^\\]*$", ""))
-    kext = _ext_expr(lowered)
-    out = frame.with_columns(
+    kext = pl.when(_truthy("new_path")).then(new_ext).otherwise(pl.col("__old_ext"))  # _ext(target)
+    out = staged.with_columns(
         path.fill_null("").str.to_lowercase().alias("__file"),
         is_ext.fill_null(False).alias("__is_ext"),
         pl.when(is_ext).then(new_ext).alias("__new_ext"),
         pl.when(is_ext).then(new_path.str.to_lowercase()).alias("__ext_item"),
-        pl.when(note).then(note_dir.fill_null("")).alias("__note_dir"),
+        # for ASCII, _NOTE (re.I, ending in one of _NOTE_SUFFIXES) implies the suffix test
+        (not_delete & has_target & target.str.contains("(?i)" + _NOTE.pattern))
+        .fill_null(False)
+        .alias("__note"),
         pl.when(not_delete & has_target & kext.is_in(sorted(_RANSOM_EXT))).then(kext).alias("__known"),
     )
-    odd = path.str.contains(_NON_ASCII).fill_null(False) | new_path.str.contains(_NON_ASCII).fill_null(False)
-    weird = out.filter(odd).select("kind", "path", "new_path").unique()
-    if weird.height == 0:
+    # rows with non-ASCII paths: every derived value from Python, per distinct (kind, path, new_path)
+    weird = out.filter(pl.col("__odd")).select("kind", "path", "new_path").unique()
+    if weird.height:
+        rows = [_ransom_derive(*row) for row in weird.iter_rows()]
+        fixed = weird.with_columns(
+            pl.Series(name + "_py", [r[i] for r in rows], dtype=pl.Boolean if name == "__is_ext" else pl.Utf8)
+            for i, name in enumerate(_DERIVED)
+        )
+        out = out.join(
+            fixed, on=["kind", "path", "new_path"], how="left", nulls_equal=True, maintain_order="left"
+        ).with_columns(
+            pl.when(pl.col("__odd")).then(pl.col(name + "_py")).otherwise(pl.col(name)).alias(name)
+            for name in _DERIVED
+            if name != "__note_dir"
+        )
         return out
-    rows = [_ransom_derive(*row) for row in weird.iter_rows()]
-    fixed = weird.with_columns(
-        pl.Series(name, [r[i] for r in rows], dtype=pl.Boolean if name == "__is_ext" else pl.Utf8)
-        for i, name in enumerate(_DERIVED)
-    )
-    patched = out.join(
-        fixed.rename({name: name + "_py" for name in _DERIVED}),
-        on=["kind", "path", "new_path"],
-        how="left",
-        nulls_equal=True,
-        maintain_order="left",
-    )
-    return patched.with_columns(
-        pl.when(odd).then(pl.col(name + "_py")).otherwise(pl.col(name)).alias(name) for name in _DERIVED
-    ).drop([name + "_py" for name in _DERIVED])
+    return out.with_columns(pl.lit(None, pl.Utf8).alias("__note_dir_py"))
 
 
 def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> None:
@@ -356,6 +438,10 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
         pl.col("kind").is_in([kind.value for kind in detector.kinds]) & (share.is_null() | (share != "IPC$"))
     )
     if part.height == 0:
+        return
+    if part.height < _MIN_ROWS:  # the column path's fixed cost is larger than the rows'
+        _forget(detector)
+        _feed_rows(detector, part)
         return
     t = detector.t
     w = timedelta(seconds=t.ransomware_window) // US
@@ -373,12 +459,14 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
         pl.col("time").dt.epoch("us").alias("__t"),
     )
     if w < 0 or not _times_fit(df, t.ransomware_window):
+        _forget(detector)
         _feed_rows(detector, part)
         return
     keys: list[str] = df.get_column("__key").unique(maintain_order=True).to_list()
     groups = detector.groups
     fresh = [key for key in keys if key not in groups]
     if len(groups) + len(fresh) > _GROUPS_GUARD:  # the groups.clear() guard could fire
+        _forget(detector)
         _feed_rows(detector, part)
         return
     for key in fresh:
@@ -393,8 +481,9 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
     exts: list[_Window | None] = [s.ext_changes for s in states]
     ext_rows = df.filter(pl.col("__is_ext"))
     ext_gids = ext_rows.get_column("gid").unique().to_list()
-    carried_files, bad = _carried(files, gids)
-    carried_exts, bad_exts = _carried(exts, ext_gids)
+    file_carry, ext_carry = _carry(detector, "files"), _carry(detector, "ext_changes")
+    carried_files, bad = _carried(files, gids, keys, file_carry)
+    carried_exts, bad_exts = _carried(exts, ext_gids, keys, ext_carry)
     bad |= bad_exts
     file_seq = _sequence(
         carried_files, df.select(pl.col("gid"), pl.col("__t").alias("t"), pl.col("__file").alias("item"))
@@ -411,8 +500,6 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
         df = df.filter(~slow)
         file_seq = file_seq.filter(~slow)
         ext_seq = ext_seq.filter(~slow)
-    if df.height == 0:
-        return
 
     apply_tallies({keys[g]: states[g].tally for g in gids if g not in bad}, df, "__key", "kind")
 
@@ -434,20 +521,30 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
                 seen[ext] += n
             elif len(seen) < 100:
                 seen[ext] = n
-    for column, limit, attr in (("__note_dir", 1000, "note_dirs"), ("__known", 20, "known_extensions")):
-        found = df.filter(pl.col(column).is_not_null()).select("gid", column).unique(maintain_order=True)
-        for gid, value in found.iter_rows():
-            target: set[str] = getattr(states[gid], attr)
-            if len(target) < limit:
-                target.add(value)
+    notes = df.filter((pl.col("__note") & ~pl.col("__odd")) | pl.col("__note_dir_py").is_not_null())
+    dirs: dict[str, str] = {}
+    for gid, target, odd, python_dir in notes.select("gid", "__target", "__odd", "__note_dir_py").iter_rows():
+        if odd:
+            found = python_dir
+        elif (found := dirs.get(target)) is None:
+            found = dirs[target] = _dir(target)
+        note_dirs = states[gid].note_dirs
+        if len(note_dirs) < 1000:
+            note_dirs.add(found)
+    known = df.filter(pl.col("__known").is_not_null()).select("gid", "__known").unique(maintain_order=True)
+    for gid, ext in known.iter_rows():
+        extensions = states[gid].known_extensions
+        if len(extensions) < 20:
+            extensions.add(ext)
     for gid in gids:
         state = states[gid]
         if gid not in bad and not state.alerted and detector._reasons(state):
             state.alerted = True
 
-    _leave_windows(files, file_seq, w)
-    if ext_seq.height:
-        _leave_windows(exts, ext_seq, w)
+    final = _leave_windows(files, file_seq, w)
+    file_carry.update(keys, gids, [None if g in bad else files[g] for g in gids], final)
+    final = _leave_windows(exts, ext_seq, w) if ext_seq.height else ext_seq.select("gid", "t", "item")
+    ext_carry.update(keys, ext_gids, [None if g in bad else exts[g] for g in gids], final)
 
 
 # -------------------------------------------------------------------- failed logons
@@ -487,6 +584,10 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
     part = frame.filter(pl.col("kind").is_in([EventKind.LOGON.value, EventKind.LOGON_FAILURE.value]))
     if part.height == 0:
         return
+    if part.height < _MIN_ROWS:  # the column path's fixed cost is larger than the rows'
+        _forget(detector)
+        _feed_rows(detector, part)
+        return
     t = detector.t
     w_brute = timedelta(seconds=t.brute_force_window) // US
     w_spray = timedelta(seconds=t.spray_window) // US
@@ -498,6 +599,7 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
         pl.int_range(pl.len()).alias("__row"),
     )
     if w_brute < 0 or w_spray < 0 or not _times_fit(df, max(t.brute_force_window, t.spray_window)):
+        _forget(detector)
         _feed_rows(detector, part)
         return
     df = _python_lower(df, "__account", "__lower")
@@ -532,8 +634,10 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
         if n and len(states[gid].per_account) + n > _ACCOUNTS_GUARD:  # per_account.clear() could fire
             bad.add(gid)
     spray_windows: list[_Window | None] = [s.accounts_window for s in states]
-    carried_spray, bad_spray = _carried(spray_windows, list(range(len(keys))))
-    carried_brute, bad_brute = _carried(account_windows, list(range(len(pair_gid))))
+    pair_names = [f"{len(keys[g])}:{keys[g]}{a}" for g, a in zip(pair_gid, pair_account, strict=True)]
+    spray_carry, brute_carry = _carry(detector, "accounts_window"), _carry(detector, "per_account")
+    carried_spray, bad_spray = _carried(spray_windows, list(range(len(keys))), keys, spray_carry)
+    carried_brute, bad_brute = _carried(account_windows, list(range(len(pair_gid))), pair_names, brute_carry)
     bad |= bad_spray | {pair_gid[p] for p in bad_brute}
     spray_seq = _sequence(
         carried_spray, fails.select(pl.col("gid"), pl.col("__t").alias("t"), pl.col("__lower").alias("item"))
@@ -605,8 +709,18 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
             states[g].per_account[a] if g not in bad else None
             for g, a in zip(pair_gid, pair_account, strict=True)
         ]
-        _leave_windows(live, brute_seq, w_brute)
-        _leave_windows(spray_windows, spray_seq, w_spray)
+        final = _leave_windows(live, brute_seq, w_brute)
+        brute_carry.update(pair_names, list(range(len(pair_gid))), live, final)
+        final = _leave_windows(spray_windows, spray_seq, w_spray)
+        spray_carry.update(
+            keys,
+            list(range(len(keys))),
+            [None if g in bad else w for g, w in enumerate(spray_windows)],
+            final,
+        )
+    elif keys:  # every failing source went row by row
+        brute_carry.update(pair_names, list(range(len(pair_gid))), [None] * len(pair_gid), brute_seq.head(0))
+        spray_carry.update(keys, list(range(len(keys))), [None] * len(keys), spray_seq.head(0))
 
     if logons.height:
         first = (
