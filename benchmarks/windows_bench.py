@@ -94,7 +94,9 @@ def run(name: str, events: list[Event], rows: int, rounds: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--audit", type=Path, default=Path("/tmp/lb/full_audit.log"))
     parser.add_argument("--evtx", type=Path, default=Path("/tmp/lb/relevant.evtx"))
     parser.add_argument("--lines", type=int, default=500_000, help="full_audit lines if generated")
