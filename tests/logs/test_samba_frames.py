@@ -358,3 +358,21 @@ def test_stopping_early_ends_the_worker_threads(tmp_path: Path) -> None:
         assert next(frames).height == 100
         frames.close()  # type: ignore[attr-defined]
     assert threading.active_count() == before
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"", False),
+        (b"a|b|c\n", False),
+        (b"a|ok", False),
+        (b"a|ok|", True),
+        (b"|fail", True),
+        (b"|fai", False),
+        (b"x|" * 5000 + b"|ok|", True),  # past the pipes looked at one by one
+        (b"x|" * 5000, False),
+    ],
+)
+def test_has_audit_is_the_substring_test(body: bytes, expected: bool) -> None:
+    assert samba._has_audit(body) is expected
+    assert (b"|ok|" in body or b"|fail" in body) is expected

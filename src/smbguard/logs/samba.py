@@ -205,6 +205,20 @@ class _Parsed:
     other: list[int] = field(default_factory=list)
 
 
+def _has_audit(body: bytes) -> bool:
+    """Does ``body`` contain "|ok|" or "|fail" (what parse_line tests)? Pipes are found with
+    memchr, which is much faster than searching the two strings where pipes are rare."""
+    find = body.find
+    pos = find(b"|")
+    for _ in range(1000):
+        if pos < 0:
+            return False
+        if body.startswith(b"ok|", pos + 1) or body.startswith(b"fail", pos + 1):
+            return True
+        pos = find(b"|", pos + 1)
+    return b"|ok|" in body or b"|fail" in body
+
+
 def _lines_frame(body: bytes, n: int) -> pl.DataFrame:
     """The ``n`` lines of ``body`` as a one-column frame ("line"), each the text
     ``parse_line`` decodes. polars' CSV reader (one column, no quoting) splits lines fast;
@@ -525,7 +539,7 @@ class SambaSource:
     def _parse_columns(self, body: bytes) -> _Parsed:
         import polars as pl
 
-        if b"|ok|" not in body and b"|fail" not in body:  # no vfs_full_audit line: nothing to gain
+        if not _has_audit(body):  # no vfs_full_audit line: nothing to gain
             return _Parsed(body)
         n = body.count(b"\n") + (not body.endswith(b"\n"))
         lines = _lines_frame(body, n)
