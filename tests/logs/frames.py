@@ -50,12 +50,12 @@ def events(draw: st.DrawFn) -> Event:
         source=draw(st.sampled_from(("s1", "s2"))),
         event_id=draw(st.sampled_from(_IDS)),
         time=None,  # set by event_streams
-        src_ip=draw(_opt(("10.0.0.1", "10.0.0.2", "10.0.0.9", "-", "127.0.0.1", "::1"))),
-        workstation=draw(_opt(("WS1", "WS2"))),
-        server=draw(_opt(("srv1", "srv2"))),
+        src_ip=draw(_opt(("10.0.0.1", "10.0.0.2", "10.0.0.9", "-", "127.0.0.1", "::1", ""))),
+        workstation=draw(_opt(("WS1", "WS2", ""))),
+        server=draw(_opt(("srv1", "srv2", ""))),
         user=draw(_opt(("alice", "Bob", "backup", "ANONYMOUS LOGON", "anonymous", ""))),
-        domain=draw(_opt(("CORP", "corp"))),
-        share=draw(_opt(("C$", "ADMIN$", "IPC$", "ipc$", "data", "d$", "PRINT$"))),
+        domain=draw(_opt(("CORP", "corp", ""))),
+        share=draw(_opt(("C$", "ADMIN$", "IPC$", "ipc$", "data", "d$", "PRINT$", ""))),
         path=draw(_opt(_PATHS)),
         new_path=draw(_opt(_PATHS)),
         status=draw(_opt(("0xc000006a", "0xc0000064", "NT_STATUS_WRONG_PASSWORD"))),
@@ -63,7 +63,7 @@ def events(draw: st.DrawFn) -> Event:
         auth_package=draw(_opt(("NTLM", "Kerberos"))),
         lm_package=draw(_opt(("NTLM V1", "NTLM V2", "-"))),
         protocol=draw(_opt(("SMB1", "SMB2"))),
-        detail=draw(_opt(("x", "%%4417", "old -> new"))),
+        detail=draw(_opt(("x", "%%4417", "old -> new", ""))),
     )
 
 

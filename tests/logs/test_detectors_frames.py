@@ -7,17 +7,35 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smbguard.logs import detectors as det
-from smbguard.logs.detectors import Tally, apply_tallies
+from smbguard.logs.analyze import analyze
+from smbguard.logs.detectors import (
+    AdminShareDetector,
+    AnonymousLogonDetector,
+    Detector,
+    ExploitDetector,
+    NtlmV1Detector,
+    ShareChangeDetector,
+    Smb1ClientDetector,
+    Tally,
+    Thresholds,
+    apply_tallies,
+    default_detectors,
+)
 from smbguard.logs.events import Event, EventKind, events_to_frame
+from smbguard.logs.findings import LogFinding
+from tests.conftest import SHARED_DATA
+from tests.logs.frames import SMALL, assert_same_findings, event_streams
 
 T0 = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -172,3 +190,202 @@ def test_apply_tallies_empty_frame_changes_nothing() -> None:
     frame = events_to_frame([]).with_columns(pl.lit(None, dtype=pl.Utf8).alias("__k"))
     assert apply_tallies(tallies, frame, "__k", None) == []
     assert tallies == {}
+
+
+# ------------------------------------------------------------------- detectors' feed_frame
+def _simple(thresholds: Thresholds = SMALL) -> list[Detector]:
+    return [
+        Smb1ClientDetector(),
+        AnonymousLogonDetector(),
+        NtlmV1Detector(),
+        AdminShareDetector(thresholds),
+        ShareChangeDetector(),
+        ExploitDetector("ms17-010-exploit-traffic", "ms17-010"),
+        ExploitDetector("smbghost-exploit-traffic", "smbghost"),
+    ]
+
+
+def test_every_group_by_detector_has_feed_frame() -> None:
+    assert all(callable(getattr(d, "feed_frame", None)) for d in _simple())
+
+
+@settings(max_examples=300, deadline=None)
+@given(event_streams(), st.lists(st.integers(0, 100), max_size=4))
+def test_feed_frame_is_feed_row_by_row(stream: list[Event], cuts: list[int]) -> None:
+    assert_same_findings(stream, cuts, make=_simple)
+    assert_same_findings(stream, cuts, make=lambda: _simple(Thresholds()))
+
+
+_TRICKY_SHARES = ("C$", "c$", "ADMIN$", "admin$", "IPC$", "ipc$", "ıpc$", "ſ$", "\u212a$", "c$\n", "ADMİN$")
+_TRICKY_SHARES += ("admın$", "AB$", "$", "", "data", "1$")
+_TRICKY_USERS = (
+    "alice",
+    "Bob",
+    "ANONYMOUS LOGON",
+    "Anonymous Logon",
+    "anonymous",
+    "",
+    "backup",
+    "BACKUP",
+    "İx",
+)
+_TRICKY_PATHS = (
+    "svcctl",
+    "\\svcctl",
+    "\\\\pipe\\SvcCtl",
+    "PIPE\\atsvc",
+    "pipe\\\\winreg",
+    "srvsvc",
+    "",
+    "a\\b.txt",
+)
+_TRICKY_PATHS += ("\\\\\\EVENTLOG", "pipe\\itaskschedulerservice", "ſvcctl")
+_KINDS = (
+    EventKind.SMB1_ACCESS,
+    EventKind.LOGON,
+    EventKind.LOGON_FAILURE,
+    EventKind.INSECURE_GUEST,
+    EventKind.SHARE_CONNECT,
+    EventKind.FILE_ACCESS,
+    EventKind.FILE_WRITE,
+    EventKind.FILE_DELETE,
+    EventKind.FILE_RENAME,
+    EventKind.RPC_CALL,
+    EventKind.SHARE_CREATED,
+    EventKind.SHARE_CHANGED,
+    EventKind.EXPLOIT,
+    EventKind.OTHER,
+)
+_EVENT_IDS = ("4624", "4625", "pcap:session-setup", "samba:auth", "samba:auth:x", "Samba:auth", "", "5140")
+_EVENT_IDS += ("pcap:smbghost", "zeek:notice:SMBGHOST", "pcap:ms17-010", "3000", "5142")
+# allowlist entries compared after Python's str.lower(): "i̇x" is "İx".lower(), "kk" matches "Kk"/"\u212ak"
+TRICKY = Thresholds(admin_allowlist=frozenset({"10.0.0.9", "BACKUP", "corp\\alice", "i\u0307x", "kk", "ws2"}))
+
+
+@st.composite
+def _tricky_events(draw: st.DrawFn, kinds: tuple[EventKind, ...], ids: tuple[str, ...]) -> Event:
+    return Event(
+        kind=draw(st.sampled_from(kinds)),
+        source=draw(st.sampled_from(("s1", "s2", ""))),
+        event_id=draw(st.sampled_from(ids)),
+        time=draw(st.none() | st.integers(-5, 30).map(lambda s: T0 + timedelta(seconds=s))),
+        src_ip=draw(_o(("10.0.0.1", "10.0.0.9", "", "Kk", "\u212ak"))),
+        workstation=draw(_o(("WS1", "WS2", "", "ws2"))),
+        server=draw(_o(("srv1", "", "SRV1"))),
+        user=draw(_o(_TRICKY_USERS)),
+        domain=draw(_o(("CORP", "corp", ""))),
+        share=draw(_o(_TRICKY_SHARES)),
+        path=draw(_o(_TRICKY_PATHS)),
+        status=draw(_o(("0xc000006a", ""))),
+        logon_type=draw(st.none() | st.sampled_from((3, 0, -1))),
+        auth_package=draw(_o(("NTLM", "", "Kerberos"))),
+        lm_package=draw(_o(("NTLM V1", "ntlm v1", "NTLM V2", "-", ""))),
+        protocol=draw(_o(("SMB1", "", "SMB2"))),
+        detail=draw(_o(("x", "", "old -> new", "MS17-010 probe"))),
+    )
+
+
+_OTHER = (EventKind.OTHER, EventKind.LOGON)  # kinds a detector must ignore (LOGON: most of them)
+#: detector -> (the event kinds and event ids it reacts to, mixed with a few it must ignore)
+_PROFILES: dict[str, tuple[Callable[[], list[Detector]], tuple[EventKind, ...], tuple[str, ...]]] = {
+    "smb1": (lambda: [Smb1ClientDetector()], (EventKind.SMB1_ACCESS, *_OTHER), ("3000", "", "pcap:smb1")),
+    "anonymous": (
+        lambda: [AnonymousLogonDetector()],
+        (EventKind.LOGON, EventKind.INSECURE_GUEST, EventKind.LOGON_FAILURE, EventKind.OTHER),
+        ("4624", "pcap:session-setup", "samba:auth", "samba:auth:x", "Samba:auth", "4625", ""),
+    ),
+    "ntlmv1": (
+        lambda: [NtlmV1Detector()],
+        (EventKind.LOGON, EventKind.LOGON_FAILURE, EventKind.OTHER),
+        ("4624", "4625", "samba:auth"),
+    ),
+    "admin": (
+        lambda: [AdminShareDetector(TRICKY)],
+        (
+            EventKind.SHARE_CONNECT,
+            EventKind.FILE_ACCESS,
+            EventKind.FILE_WRITE,
+            EventKind.FILE_DELETE,
+            EventKind.FILE_RENAME,
+            EventKind.RPC_CALL,
+            *_OTHER,
+        ),
+        ("5140", "5145", "zeek:dce_rpc"),
+    ),
+    "admin-no-allowlist": (
+        lambda: [AdminShareDetector(Thresholds())],
+        (EventKind.SHARE_CONNECT, EventKind.FILE_ACCESS, EventKind.RPC_CALL, EventKind.FILE_RENAME),
+        ("5140", "5145"),
+    ),
+    "shares": (
+        lambda: [ShareChangeDetector()],
+        (EventKind.SHARE_CREATED, EventKind.SHARE_CHANGED, *_OTHER),
+        ("5142", "5143", ""),
+    ),
+    "exploit": (
+        lambda: [
+            ExploitDetector("ms17-010-exploit-traffic", "ms17-010"),
+            ExploitDetector("smbghost-exploit-traffic", "smbghost"),
+        ],
+        (EventKind.EXPLOIT, *_OTHER),
+        ("pcap:smbghost", "zeek:notice:SMBGHOST", "pcap:ms17-010", "smbghost", ""),
+    ),
+    "all": (lambda: _simple(TRICKY), _KINDS, _EVENT_IDS),
+}
+
+
+@pytest.mark.parametrize("profile", sorted(_PROFILES))
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_feed_frame_is_feed_on_edge_values(profile: str, data: st.DataObject) -> None:
+    """Per detector, events of its kinds with edge values: empty strings (falsy in Python),
+    Unicode case quirks (dotless i, long s, Kelvin sign, trailing newline before ``$`` in
+    the admin-share regex), pipe spellings, allowlist hits, missing logon types."""
+    make, kinds, ids = _PROFILES[profile]
+    stream = data.draw(st.lists(_tricky_events(kinds, ids), min_size=20, max_size=60))
+    cuts = data.draw(st.lists(st.integers(0, 60), max_size=3))
+    assert_same_findings(stream, cuts, make=make)
+
+
+# ---------------------------------------------------------------------------- real files
+class _RowByRow:
+    """A detector seen without its ``feed_frame``: DetectorSet feeds it row by row."""
+
+    def __init__(self, detector: Detector) -> None:
+        self.detector = detector
+        self.kinds = detector.kinds
+
+    def feed(self, event: Event) -> list[LogFinding]:
+        return self.detector.feed(event)
+
+    def findings(self) -> list[LogFinding]:
+        return self.detector.findings()
+
+
+def _real_files() -> list[Path]:
+    if not SHARED_DATA.is_dir():
+        return []
+    return sorted(p for d in ("evtx", "logs") for p in (SHARED_DATA / d).rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("thresholds", [Thresholds(), SMALL], ids=["default", "small"])
+def test_real_files_same_findings_with_and_without_frames(shared_data: Path, thresholds: Thresholds) -> None:
+    files = _real_files()
+    assert len(files) > 50
+    raised: set[str] = set()
+    for path in files:
+        frames = analyze([str(path)], thresholds)
+        rows = analyze([str(path)], detectors=[_RowByRow(d) for d in default_detectors(thresholds)])
+        assert frames.to_dict() == rows.to_dict(), path
+        raised.update(f.id for f in frames.findings)
+    # the samples do exercise the group-by detectors
+    assert {"admin-share-access", "anonymous-logon", "share-created", "ms17-010-exploit-traffic"} <= raised
+
+
+def test_real_files_all_at_once(shared_data: Path) -> None:
+    """Groups spanning files (and frames) end up the same too."""
+    paths = [str(shared_data / "evtx"), str(shared_data / "logs")]
+    frames = analyze(paths)
+    rows = analyze(paths, detectors=[_RowByRow(d) for d in default_detectors()])
+    assert frames.to_dict() == rows.to_dict()
+    assert len(frames.findings) > 10

@@ -153,6 +153,52 @@ def _take_distinct(target: set[str], values: list[str], limit: int) -> None:
         target.add(value)
 
 
+def _join(*parts: pl.Expr | str) -> pl.Expr:
+    """``"|".join(parts)`` of non-null string expressions (plain strings are literals)."""
+    import polars as pl
+
+    return pl.concat_str([pl.lit(p) if isinstance(p, str) else p for p in parts], separator="|")
+
+
+def _kind_in(*kinds: EventKind) -> pl.Expr:
+    import polars as pl
+
+    return pl.col("kind").is_in([kind.value for kind in kinds])
+
+
+def _where(values: pl.Series, test: Callable[[str | None], bool], name: str | None = None) -> pl.Expr:
+    """Rows of column ``name`` (default: the series' name) whose value passes ``test``, a Python
+    function run once per distinct value of ``values``, so Python string semantics
+    (``str.lower``, ``re``) hold exactly. Values absent from ``values`` are false."""
+    import polars as pl
+
+    distinct = values.unique().to_list()
+    column = pl.col(name or values.name)
+    hits = column.is_in([v for v in distinct if v is not None and test(v)]).fill_null(False)
+    return hits | column.is_null() if None in distinct and test(None) else hits
+
+
+def _mapped(
+    values: pl.Series, function: Callable[[str | None], str | None], name: str | None = None
+) -> pl.Expr:
+    """Column ``name`` (default: the series' name) mapped by a Python function run once per
+    distinct value of ``values``; values absent from ``values`` map to null."""
+    import polars as pl
+
+    distinct = values.unique().to_list()
+    old = [v for v in distinct if v is not None]
+    column = pl.col(name or values.name)
+    out = column.replace_strict(
+        pl.Series(old, dtype=pl.Utf8),
+        pl.Series([function(v) for v in old], dtype=pl.Utf8),
+        default=None,
+        return_dtype=pl.Utf8,
+    )
+    if None in distinct:
+        out = pl.when(column.is_null()).then(pl.lit(function(None), dtype=pl.Utf8)).otherwise(out)
+    return out
+
+
 def apply_tallies(tallies: dict[str, Tally], frame: pl.DataFrame, key: str, item: str | None) -> list[str]:
     """Columnar :meth:`Tally.add`: update (or create) ``tallies[k]`` exactly as
     ``tallies[k].add(event, item_value)`` for every row of ``frame`` in order would.
@@ -281,6 +327,18 @@ def _account(event: Event) -> str:
     return event.user or "-"
 
 
+def _account_expr() -> pl.Expr:
+    """:func:`_account` as an expression."""
+    import polars as pl
+
+    both = _truthy("domain") & _truthy("user")
+    return (
+        pl.when(both)
+        .then(pl.concat_str([pl.col("domain"), pl.lit("\\"), pl.col("user")]))
+        .otherwise(_or("user", "-"))
+    )
+
+
 def _span(tally: Tally) -> str:
     if tally.first is None or tally.last is None:
         return "time unknown"
@@ -306,6 +364,17 @@ class _Simple:
 
     def describe(self, key: str, tally: Tally) -> str:
         raise NotImplementedError
+
+    def frame_match(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """:meth:`match` for a whole event frame: the rows it keeps, in order, with its
+        (key, item) as the extra columns ``__key`` and ``__item``."""
+        raise NotImplementedError
+
+    def feed_frame(self, frame: pl.DataFrame) -> None:
+        """:meth:`feed` for every row of an event frame (the findings are not returned)."""
+        matched = self.frame_match(frame)
+        if matched.height:
+            apply_tallies(self.groups, matched, "__key", "__item")
 
     def feed(self, event: Event) -> list[LogFinding]:
         matched = self.match(event)
@@ -346,6 +415,14 @@ class Smb1ClientDetector(_Simple):
             return None
         return f"{event.client}|{event.server or 'unknown'}", event.detail or event.event_id
 
+    def frame_match(self, frame: pl.DataFrame) -> pl.DataFrame:
+        import polars as pl
+
+        return frame.filter(_kind_in(EventKind.SMB1_ACCESS)).with_columns(
+            _join(_client_expr(), _or("server", "unknown")).alias("__key"),
+            _or("detail", pl.col("event_id")).alias("__item"),
+        )
+
     def describe(self, key: str, tally: Tally) -> str:
         client, server = key.split("|", 1)
         return f"client {client} used SMB1 with server {server} {tally.count} time(s), {_span(tally)}"
@@ -379,6 +456,46 @@ class AnonymousLogonDetector(_Simple):
             return f"{event.client}|{event.server or 'unknown'}", "samba anonymous authentication"
         return None
 
+    def frame_match(self, frame: pl.DataFrame) -> pl.DataFrame:
+        import polars as pl
+
+        guest = pl.col("kind") == EventKind.INSECURE_GUEST.value
+        frame = frame.filter(guest | (pl.col("kind") == EventKind.LOGON.value))
+        users = frame.get_column("user")
+        event_id = pl.col("event_id")
+        windows = (event_id == "4624").fill_null(False)
+        logon = ~guest & (windows | (event_id == "pcap:session-setup").fill_null(False))
+        logon = logon & _where(users, lambda u: (u or "").lower() == "anonymous logon")
+        samba = ~guest & event_id.str.starts_with("samba:auth").fill_null(False)
+        samba = samba & _where(users, lambda u: (u or "").lower() in _ANONYMOUS)
+        package = _or("lm_package", _or("auth_package", "-"))
+        logon_type = pl.col("logon_type").cast(pl.Utf8).fill_null("None")
+        client_server = _join(_client_expr(), _or("server", "unknown"))
+        return frame.with_columns(
+            pl.when(guest)
+            .then(_join("guest", _or("server", "unknown"), _or("detail", "unknown")))
+            .when(logon | samba)
+            .then(client_server)
+            .alias("__key"),
+            pl.when(guest)
+            .then(pl.lit("insecure guest logon"))
+            .when(logon & windows)
+            .then(
+                pl.concat_str(
+                    [pl.lit("anonymous logon type "), logon_type, pl.lit(" ("), package, pl.lit(")")]
+                )
+            )
+            .when(logon)
+            .then(
+                pl.concat_str(
+                    [pl.lit("anonymous "), _or("protocol", "SMB"), pl.lit(" session setup (capture)")]
+                )
+            )
+            .when(samba)
+            .then(pl.lit("samba anonymous authentication"))
+            .alias("__item"),
+        ).filter(pl.col("__key").is_not_null())
+
     def describe(self, key: str, tally: Tally) -> str:
         parts = key.split("|")
         if parts[0] == "guest":
@@ -401,6 +518,18 @@ class NtlmV1Detector(_Simple):
         if (event.user or "").lower() in _ANONYMOUS:
             return None
         return f"{event.client}|{_account(event)}", event.lm_package
+
+    def frame_match(self, frame: pl.DataFrame) -> pl.DataFrame:
+        import polars as pl
+
+        frame = frame.filter(
+            _kind_in(EventKind.LOGON, EventKind.LOGON_FAILURE)
+            & (pl.col("lm_package") == "NTLM V1").fill_null(False)
+        )
+        named = ~_where(frame.get_column("user"), lambda u: (u or "").lower() in _ANONYMOUS)
+        return frame.filter(named).with_columns(
+            _join(_client_expr(), _account_expr()).alias("__key"), pl.col("lm_package").alias("__item")
+        )
 
     def describe(self, key: str, tally: Tally) -> str:
         client, account = key.split("|", 1)
@@ -460,6 +589,55 @@ class AdminShareDetector(_Simple):
             return None
         return f"{event.client}|{event.user or '-'}|{event.server or 'unknown'}", item
 
+    def _admin_item(self, share: str | None) -> str | None:
+        share = share or ""
+        return share.upper() if _ADMIN_SHARE.match(share) else None
+
+    def _pipe_item(self, path: str | None) -> str | None:
+        pipe = (path or "").lstrip("\\").lower().removeprefix("pipe\\")
+        return f"IPC$\\{pipe}" if pipe in self.pipes else None
+
+    def frame_match(self, frame: pl.DataFrame) -> pl.DataFrame:
+        import polars as pl
+
+        admin_kinds = _kind_in(
+            EventKind.SHARE_CONNECT,
+            EventKind.FILE_ACCESS,
+            EventKind.FILE_WRITE,
+            EventKind.FILE_DELETE,
+            EventKind.FILE_RENAME,
+        )
+        ipc_kinds = _kind_in(EventKind.FILE_ACCESS, EventKind.FILE_WRITE, EventKind.RPC_CALL)
+        frame = frame.filter(admin_kinds | ipc_kinds)
+        shares = frame.get_column("share")
+        admin = _mapped(shares, self._admin_item)
+        ipc = ipc_kinds & _where(shares, lambda s: (s or "").upper() == "IPC$")
+        frame = frame.with_columns(admin.alias("__admin"), ipc.alias("__ipc")).filter(
+            (admin_kinds & pl.col("__admin").is_not_null()) | pl.col("__ipc")
+        )
+        pipes = frame.filter(pl.col("__ipc")).get_column("path")
+        frame = frame.with_columns(
+            pl.when(admin_kinds & pl.col("__admin").is_not_null())
+            .then(pl.col("__admin"))
+            .when(pl.col("__ipc"))
+            .then(_mapped(pipes, self._pipe_item))
+            .alias("__item"),
+            _client_expr().alias("__client"),
+        ).filter(pl.col("__item").is_not_null())
+        if self.allow:
+            frame = frame.with_columns(_account_expr().alias("__account"))
+            allowed = self.allow.__contains__
+            frame = frame.filter(
+                ~(
+                    _where(frame.get_column("__client"), lambda c: allowed((c or "").lower()))
+                    | _where(frame.get_column("user"), lambda u: allowed((u or "").lower()))
+                    | _where(frame.get_column("__account"), lambda a: allowed((a or "").lower()))
+                )
+            )
+        return frame.with_columns(
+            _join(pl.col("__client"), _or("user", "-"), _or("server", "unknown")).alias("__key")
+        )
+
     def describe(self, key: str, tally: Tally) -> str:
         client, user, server = key.split("|", 2)
         targets = ", ".join(sorted(tally.items))
@@ -480,6 +658,10 @@ class ShareChangeDetector:
     def feed(self, event: Event) -> list[LogFinding]:
         return self.created.feed(event) + self.changed.feed(event)
 
+    def feed_frame(self, frame: pl.DataFrame) -> None:
+        self.created.feed_frame(frame)
+        self.changed.feed_frame(frame)
+
     def findings(self) -> list[LogFinding]:
         return self.created.findings() + self.changed.findings()
 
@@ -498,6 +680,14 @@ class _ShareEvents(_Simple):
         if event.kind is not self.kind:
             return None
         return f"{event.server or 'unknown'}|{event.share or '-'}", event.detail or event.path
+
+    def frame_match(self, frame: pl.DataFrame) -> pl.DataFrame:
+        import polars as pl
+
+        return frame.filter(_kind_in(self.kind)).with_columns(
+            _join(_or("server", "unknown"), _or("share", "-")).alias("__key"),
+            _or("detail", pl.col("path")).alias("__item"),
+        )
 
     def describe(self, key: str, tally: Tally) -> str:
         server, share = key.split("|", 1)
@@ -524,6 +714,17 @@ class ExploitDetector(_Simple):
         if (self.marker == "smbghost") != is_ghost:
             return None
         return f"{event.client}|{event.server or 'unknown'}", event.detail or event.event_id
+
+    def frame_match(self, frame: pl.DataFrame) -> pl.DataFrame:
+        import polars as pl
+
+        ghost = pl.col("event_id").str.contains("smbghost", literal=True).fill_null(False)
+        return frame.filter(
+            _kind_in(EventKind.EXPLOIT) & (ghost if self.marker == "smbghost" else ~ghost)
+        ).with_columns(
+            _join(_client_expr(), _or("server", "unknown")).alias("__key"),
+            _or("detail", pl.col("event_id")).alias("__item"),
+        )
 
     def describe(self, key: str, tally: Tally) -> str:
         client, server = key.split("|", 1)
