@@ -367,6 +367,7 @@ def _s(value: Any) -> str | None:
 # tests/logs/test_zeek_frames.py proves both paths equal (real logs, hostile lines).
 
 _BLOCK = 4 << 20  # bytes read per block; blocks end at a line end (a longer line grows it)
+_SMALL = 32  # shorter runs of lines go through the reference (cheaper than polars' set-up)
 _BLANK = r"^[ \t\n\r\x0B\x0C]*$"  # what bytes.strip() removes
 _TS_RX = r"^[0-9]{1,10}(\.[0-9]{1,9})?$"  # ts the vectorised epoch conversion takes
 _EMPTY = ("-", "(empty)", "")  # values _s() maps to None
@@ -540,14 +541,7 @@ class _Block:
         lines = pl.Series("l", [text]).str.split("\n").explode()
         if text.endswith("\n"):
             lines = lines.slice(0, lines.len() - 1)
-        heads = lines.str.starts_with("#").arg_true().to_list()
-        start = 0
-        for head in [*heads, lines.len()]:
-            if head > start:
-                self._run(lines.slice(start, head - start), start)
-            if head < lines.len():
-                self._slow(lines[head], head)
-            start = head + 1
+        self._run(lines)
         frames = self.fast
         if self.slow:
             slow = events_to_frame(self.slow)
@@ -574,63 +568,86 @@ class _Block:
             return "json"
         return None
 
-    def _run(self, seg: pl.Series, start: int) -> None:
-        """Lines without headers: fast runs cut where a line may change the parser state."""
+    def _state(self) -> tuple[Any, ...]:
+        """Everything the parsing of a data line depends on (besides the masked-ts flag,
+        which only decides whether a warning counted once is counted now or later)."""
+        source = self.source
+        return (source.log_type, source.sep, source.unset, source.columns, source._max_column,
+                source._column_items)  # fmt: skip
+
+    def _set_state(self, state: tuple[Any, ...]) -> None:
+        source = self.source
+        (source.log_type, source.sep, source.unset, source.columns, source._max_column,
+         source._column_items) = state  # fmt: skip
+
+    def _run(self, lines: pl.Series) -> None:
+        """A line that may change the parser state (a header; a JSON line while the log type
+        is unknown; a non-JSON line in a JSON log: see the module comment) goes through the
+        reference, in order; the fast path then takes every other line up to the first one
+        that did change the state, all in one go (their results do not depend on the order:
+        each line gives at most one event, and stats are sums)."""
         import polars as pl
 
         done = 0
-        total = seg.len()
+        total = lines.len()
         while done < total:
             mode = self._mode()
-            if mode is None:
-                self._slow(seg[done], start + done)
+            if mode is None or total - done < _SMALL:  # a few lines: cheaper one by one
+                self._slow(lines[done], done)
                 done += 1
                 continue
-            rest = seg.slice(done)
+            rest = lines.slice(done)
+            line = pl.col("l")
+            rule = line.str.starts_with("#")
             if mode == "json":
-                l_ = pl.col("l")
-                cut_rule = (
-                    ~l_.str.starts_with("{") & ~l_.str.contains(_BLANK)
-                ) | l_.str.contains("\tEternalSafety::", literal=True)
+                rule = (~line.str.starts_with("{") & ~line.str.contains(_BLANK)) | line.str.contains(
+                    "\tEternalSafety::", literal=True
+                )
             elif self.source.log_type is None:  # a JSON line may name the log type
-                cut_rule = pl.col("l").str.starts_with("{")
-            else:
-                cut_rule = None
-            cut = rest.len()
-            if cut_rule is not None:
-                hits = rest.to_frame().select(cut_rule.arg_true().first()).item()
-                if hits is not None:
-                    cut = int(hits)
-            if cut:
-                if mode == "tsv":
-                    self._tsv(rest.slice(0, cut), start + done)
-                else:
-                    self._json(rest.slice(0, cut), start + done)
-            if cut < rest.len():
-                self._slow(rest[cut], start + done + cut)
-            done += cut + 1
+                rule = rule | line.str.starts_with("{")
+            cuts = rest.to_frame().select(rule.arg_true()).to_series().to_list()
+            before = self._state()
+            after = before
+            end = rest.len()
+            handled = []
+            for cut in cuts:
+                self._slow(rest[cut], done + cut)
+                after = self._state()
+                if after != before:
+                    end = cut
+                    break
+                handled.append(cut)
+            if end:  # the lines before the change, with the state they were read in
+                self._set_state(before)
+                fast = self._tsv if mode == "tsv" else self._json
+                fast(rest.slice(0, end), done, handled)
+                self._set_state(after)
+            done += end + 1 if end < rest.len() else end
 
-    def _tsv(self, seg: pl.Series, start: int) -> None:
+    def _tsv(self, seg: pl.Series, start: int, handled: list[int]) -> None:
+        """TSV lines (``handled``: positions in ``seg`` the reference already took)."""
         import polars as pl
 
         source = self.source
         stats = source.stats
         last = source._max_column
         line = pl.col("l")
+        taken = _taken(seg.len(), handled)
         split = seg.to_frame().select(
             pl.int_range(start, start + seg.len(), dtype=pl.UInt32).alias("_i"),
+            taken,
             line.str.contains(_BLANK).alias("blank"),
-            line.str.starts_with("{").alias("json"),  # parse_line reads these as JSON
+            (line.str.starts_with("{") & taken).alias("json"),  # parse_line: JSON
             line.str.strip_chars_end("\r\n").str.splitn(source.sep, last + 2).alias("f"),
         )
         f = pl.col("f")
-        tsv = ~pl.col("json") & ~pl.col("blank")
+        tsv = pl.col("taken") & ~pl.col("json") & ~pl.col("blank")
         short = tsv & f.struct.field(f"field_{last}").is_null()
         json_lines, shorts = split.select(pl.col("json").sum(), short.sum().alias("short")).row(0)
         if json_lines:
             for at in split.filter(pl.col("json"))["_i"].to_list():
                 self._slow(seg[at - start], at)
-        stats.records += seg.len() - json_lines
+        stats.records += seg.len() - len(handled) - json_lines
         if shorts:
             stats.skipped += shorts
             stats.warnings["line with too few fields skipped"] += shorts
@@ -645,27 +662,32 @@ class _Block:
                 columns.append(pl.when(field != unset).then(field).alias(key))
         self._emit(split.select("_i", (tsv & ~short).alias("_ok"), *columns))
 
-    def _json(self, seg: pl.Series, start: int) -> None:
+    def _json(self, seg: pl.Series, start: int, handled: list[int]) -> None:
+        """JSON lines (``handled``: positions in ``seg`` the reference already took)."""
         import polars as pl
 
         source = self.source
         keys = _keys(source.log_type)
         line = pl.col("l")
         text = line.str.strip_chars_end("\r\n")
+        taken = _taken(seg.len(), handled)
         df = seg.to_frame().select(
             pl.int_range(start, start + seg.len(), dtype=pl.UInt32).alias("_i"),
-            line.str.contains(_BLANK).alias("blank"),
-            (text.str.contains(_JS_LINE) & ~text.str.contains(_js_doubtful(keys))).alias("_ok"),
+            (line.str.contains(_BLANK) & taken).alias("blank"),
+            (text.str.contains(_JS_LINE) & ~text.str.contains(_js_doubtful(keys)) & taken).alias("_ok"),
+            taken,
             text,
         )
         ok = pl.col("_ok")
         try:  # simd-json does the unescaping; gated lines are valid for it too
             schema = pl.Struct({key: pl.Utf8 for key in keys})
             decoded = pl.when(ok).then(pl.col("l")).str.json_decode(schema).alias("v")
-            df = df.select("_i", "blank", "_ok", decoded)
+            df = df.select("_i", "blank", "_ok", "taken", decoded)
         except pl.exceptions.PolarsError:  # not expected: then the reference takes them all
-            df = df.select("_i", "blank", pl.lit(False).alias("_ok"), pl.lit(None, schema).alias("v"))
-        for at in df.filter(~pl.col("blank") & ~ok)["_i"].to_list():
+            df = df.select(
+                "_i", "blank", pl.lit(False).alias("_ok"), "taken", pl.lit(None, schema).alias("v")
+            )
+        for at in df.filter(pl.col("taken") & ~pl.col("blank") & ~ok)["_i"].to_list():
             self._slow(seg[at - start], at)
         source.stats.records += df.select((pl.col("blank") | ok).sum()).item()
         values = []
@@ -710,6 +732,15 @@ class _Block:
                 if isinstance(value, datetime):
                     stats.see(value.replace(tzinfo=UTC))
             self.fast.append(events)
+
+
+def _taken(count: int, handled: list[int]) -> pl.Expr:
+    """``taken``: the lines of a run the fast path answers for (not ``handled`` already)."""
+    import polars as pl
+
+    if not handled:
+        return pl.lit(True).alias("taken")
+    return (~pl.int_range(0, count, dtype=pl.UInt32).is_in(handled)).alias("taken")
 
 
 def _to_events(rows: pl.DataFrame, log_type: str | None, path: str) -> pl.DataFrame:
