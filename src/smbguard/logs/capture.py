@@ -398,8 +398,7 @@ class CaptureAnalyzer:
         try:
             magic = handle.read(4)
             if magic == PCAPNG_MAGIC or len(magic) < 4:
-                handle.seek(0)
-                for block, records in read_blocks(handle, stats):
+                for block, records in read_blocks(handle, stats, magic=magic if len(magic) == 4 else b""):
                     for ts, linktype, start, end in records:
                         stats.records += 1
                         self._packet(ts, linktype, block[start:end])

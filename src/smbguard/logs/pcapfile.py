@@ -122,15 +122,16 @@ def pcap_leftover(stats: SourceStats, leftover: int) -> None:
 
 
 def read_blocks(
-    handle: IO[bytes], stats: SourceStats, size: int = BLOCK_SIZE
+    handle: IO[bytes], stats: SourceStats, size: int = BLOCK_SIZE, magic: bytes = b""
 ) -> Iterator[tuple[bytes, list[Record]]]:
     """The packets of :func:`read_packets`, as (block, records) with offsets instead of frames.
 
     Classic pcap is read ``size`` bytes at a time and its records are located by offset
     arithmetic (no per-record read, no per-record copy); the same bounds, warnings and
     counters as :func:`read_packets`. pcapng goes through :func:`read_packets`, one
-    record per block. (``CaptureAnalyzer`` runs the same loop inline.)"""
-    magic = handle.read(4)
+    record per block. (``CaptureAnalyzer`` runs the same loop inline.) ``magic``: the first
+    4 bytes when the caller already read them."""
+    magic = magic or handle.read(4)
     if len(magic) < 4:
         raise CaptureFormatError("file too short for a capture header")
     if magic == PCAPNG_MAGIC:
