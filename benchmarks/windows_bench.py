@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,11 +35,36 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import polars as pl  # noqa: E402
 
 from smbguard.logs.detectors import FailedLogonDetector, RansomwareDetector, Thresholds  # noqa: E402
-from smbguard.logs.events import Event, events_to_frame  # noqa: E402
+from smbguard.logs.events import Event, EventKind, events_to_frame  # noqa: E402
 from smbguard.logs.samba import SambaSource  # noqa: E402
 from smbguard.logs.winevent import EvtxSource  # noqa: E402
 
 Windowed = RansomwareDetector | FailedLogonDetector
+
+
+def _failures(n: int) -> list[Event]:
+    """Failed logons (no real sample has many): 200 sources, one every 2 ms in all, each
+    trying 1-40 accounts, plus a successful logon every 50 events (synthetic)."""
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    out = []
+    for i in range(n):
+        source = i % 200
+        out.append(
+            Event(
+                kind=EventKind.LOGON if i % 50 == 49 else EventKind.LOGON_FAILURE,
+                source="Security",
+                event_id="4625",
+                time=start + timedelta(milliseconds=2 * i),
+                src_ip=f"10.1.{source // 256}.{source % 256}",
+                workstation=f"WS{source}",
+                server="dc1",
+                user=f"user{(i // 200) % (1 + source % 40)}",
+                domain="CORP",
+                status="0xc000006d",
+                detail="0xc000006a",
+            )
+        )
+    return out
 
 
 def _frames(events: list[Event], rows: int) -> list[pl.DataFrame]:
@@ -122,6 +148,7 @@ def main() -> None:
             print(f"load average: {f.read().split()[:3]}; frames of {args.rows} rows; best of {args.rounds}")
         run("samba full_audit", list(SambaSource(str(audit), year=2019).events()), args.rows, args.rounds)
         run("evtx relevant", list(EvtxSource(str(evtx)).events()), args.rows, args.rounds)
+        run("synthetic 4625", _failures(args.lines), args.rows, args.rounds)
 
 
 if __name__ == "__main__":

@@ -371,6 +371,17 @@ def test_rank_keys_when_offsets_would_not_fit(
         check(logons, cuts, _logons())
 
 
+@settings(max_examples=60, deadline=None)
+@given(file_streams(), logon_streams(), _CUTS)
+def test_small_frames_go_row_by_row_between_column_frames(
+    files: list[Event], logons: list[Event], cuts: list[int]
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(frame_windows, "_MIN_ROWS", 15)
+        check(files, cuts, _ransom())
+        check(logons, cuts, _logons())
+
+
 def test_many_groups_near_the_clear_guard() -> None:
     """The real 100,000-groups guard of RansomwareDetector: the frame that could cross it
     goes row by row and ends in the same state."""

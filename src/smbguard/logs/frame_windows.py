@@ -39,8 +39,9 @@ with non-ASCII paths or accounts get those derived values from Python (per disti
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import islice, repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
 _second = itemgetter(1)
+_SMALL = 32  # below this many items a Counter costs more than counting one by one
 #: Frames with fewer rows (of the detector's kinds) go row by row: the column path costs a
 #: few milliseconds per frame whatever its size, ``feed`` a few microseconds per row.
 _MIN_ROWS = 2_000
@@ -92,10 +94,19 @@ def _times_fit(frame: pl.DataFrame, seconds: float) -> bool:
     return isinstance(low, int) and low >= (datetime.min.replace(tzinfo=UTC) + margin - EPOCH) // US
 
 
-def _datetimes(values: list[int]) -> list[datetime]:
-    """Microseconds since the epoch -> aware datetimes (each distinct value built once)."""
-    built = {v: EPOCH + timedelta(microseconds=v) for v in set(values)}
-    return list(map(built.__getitem__, values))
+def _datetimes(values: list[int], clock: dict[int, datetime]) -> list[datetime]:
+    """Microseconds since the epoch -> aware datetimes, each distinct value built once per
+    ``clock`` (a frame's cache shared by its windows)."""
+    missing = list(set(values).difference(clock))
+    if missing:  # EPOCH + timedelta(0, 0, us), without a Python-level loop
+        clock.update(
+            zip(missing, map(EPOCH.__add__, map(timedelta, repeat(0), repeat(0), missing)), strict=True)
+        )
+    return list(map(clock.__getitem__, values))
+
+
+def _ones(items: Iterable[str]) -> Iterator[tuple[str, int]]:
+    return zip(items, repeat(1))
 
 
 def _python_lower(frame: pl.DataFrame, column: str, out: str) -> pl.DataFrame:
@@ -231,9 +242,10 @@ def _unordered(seq: pl.DataFrame) -> set[int]:
     return set(bad.filter(pl.col("bad")).get_column("gid").to_list())
 
 
-def _stats(seq: pl.DataFrame, w: int, distinct: bool) -> pl.DataFrame:
-    """Add ``cnt`` (items of the group with time in ``[t - w, t]``) and, with ``distinct``,
-    ``dist`` (distinct items among them) to every row of a clean sequence (see module doc)."""
+def _stats(seq: pl.DataFrame, w: int, distinct: bool, count: bool = True) -> pl.DataFrame:
+    """Add ``cnt`` (items of the group with time in ``[t - w, t]``; unless not ``count``) and,
+    with ``distinct``, ``dist`` (distinct items among them) to every row of a clean
+    sequence (see module doc)."""
     import polars as pl
 
     n = seq.height
@@ -258,10 +270,12 @@ def _stats(seq: pl.DataFrame, w: int, distinct: bool) -> pl.DataFrame:
         at = base + ranks.slice(0, n)
         since = base + ranks.slice(n, n)
         until = base + ranks.slice(2 * n, n)
-    cnt = at.search_sorted(at, side="right").cast(pl.Int64) - at.search_sorted(since, side="left").cast(
-        pl.Int64
-    )
-    out = seq.with_columns(cnt.alias("cnt"))
+    out = seq
+    if count:
+        cnt = at.search_sorted(at, side="right").cast(pl.Int64) - at.search_sorted(since, side="left").cast(
+            pl.Int64
+        )
+        out = seq.with_columns(cnt.alias("cnt"))
     if not distinct:
         return out
     # neighbours of each row among the same item's rows of its group: sort by (group, item)
@@ -297,7 +311,9 @@ def _group_max(seq: pl.DataFrame, value: str) -> list[tuple[int, int]]:
     return list(zip(peaks.get_column("gid").to_list(), peaks.get_column(value).to_list(), strict=True))
 
 
-def _leave_windows(windows: list[_Window | None], seq: pl.DataFrame, w: int) -> pl.DataFrame:
+def _leave_windows(
+    windows: list[_Window | None], seq: pl.DataFrame, w: int, clock: dict[int, datetime]
+) -> pl.DataFrame:
     """Leave each touched window as ``push`` would: the old deque without the items that
     expired by the group's last time, then the frame's items that are still inside (and
     ``counts`` to match). Returns the rows (gid, t, item) the windows now hold."""
@@ -310,16 +326,22 @@ def _leave_windows(windows: list[_Window | None], seq: pl.DataFrame, w: int) -> 
         window = windows[gid]
         assert window is not None
         counts = window.counts
-        for item, k in Counter(map(_second, islice(window.items, n))).items():
+        gone = map(_second, islice(window.items, n))
+        for item, k in Counter(gone).items() if n > _SMALL else _ones(gone):
             left = counts[item] - k
             if left:
                 counts[item] = left
             else:
                 del counts[item]
-        window.items = deque(islice(window.items, n, None))
+        if 4 * n > len(window.items):
+            window.items = deque(islice(window.items, n, None))
+        else:
+            popleft = window.items.popleft
+            for _ in range(n):
+                popleft()
     added = marked.filter(new & pl.col("keep"))
     sizes = added.group_by("gid", maintain_order=True).agg(pl.len().alias("n"))
-    times = _datetimes(added.get_column("t").to_list())
+    times = _datetimes(added.get_column("t").to_list(), clock)
     items = added.get_column("item").to_list()
     start = 0
     for gid, n in zip(sizes.get_column("gid").to_list(), sizes.get_column("n").to_list(), strict=True):
@@ -329,7 +351,7 @@ def _leave_windows(windows: list[_Window | None], seq: pl.DataFrame, w: int) -> 
         window.items.extend(zip(times[start : start + n], part, strict=True))
         counts = window.counts
         get = counts.get
-        for item, k in Counter(part).items():
+        for item, k in Counter(part).items() if n > _SMALL else _ones(part):
             counts[item] = get(item, 0) + k
         start += n
     return marked.filter(pl.col("keep")).select("gid", "t", "item")
@@ -440,7 +462,6 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
     if part.height == 0:
         return
     if part.height < _MIN_ROWS:  # the column path's fixed cost is larger than the rows'
-        _forget(detector)
         _feed_rows(detector, part)
         return
     t = detector.t
@@ -503,7 +524,7 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
 
     apply_tallies({keys[g]: states[g].tally for g in gids if g not in bad}, df, "__key", "kind")
 
-    for gid, peak in _group_max(_stats(file_seq, w, distinct=True), "dist"):
+    for gid, peak in _group_max(_stats(file_seq, w, distinct=True, count=False), "dist"):
         if peak > states[gid].peak_files:
             states[gid].peak_files = peak
     if ext_seq.height:
@@ -541,9 +562,10 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
         if gid not in bad and not state.alerted and detector._reasons(state):
             state.alerted = True
 
-    final = _leave_windows(files, file_seq, w)
+    clock: dict[int, datetime] = {}
+    final = _leave_windows(files, file_seq, w, clock)
     file_carry.update(keys, gids, [None if g in bad else files[g] for g in gids], final)
-    final = _leave_windows(exts, ext_seq, w) if ext_seq.height else ext_seq.select("gid", "t", "item")
+    final = _leave_windows(exts, ext_seq, w, clock) if ext_seq.height else ext_seq.select("gid", "t", "item")
     ext_carry.update(keys, ext_gids, [None if g in bad else exts[g] for g in gids], final)
 
 
@@ -585,7 +607,6 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
     if part.height == 0:
         return
     if part.height < _MIN_ROWS:  # the column path's fixed cost is larger than the rows'
-        _forget(detector)
         _feed_rows(detector, part)
         return
     t = detector.t
@@ -709,9 +730,10 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
             states[g].per_account[a] if g not in bad else None
             for g, a in zip(pair_gid, pair_account, strict=True)
         ]
-        final = _leave_windows(live, brute_seq, w_brute)
+        clock: dict[int, datetime] = {}
+        final = _leave_windows(live, brute_seq, w_brute, clock)
         brute_carry.update(pair_names, list(range(len(pair_gid))), live, final)
-        final = _leave_windows(spray_windows, spray_seq, w_spray)
+        final = _leave_windows(spray_windows, spray_seq, w_spray, clock)
         spray_carry.update(
             keys,
             list(range(len(keys))),
