@@ -30,6 +30,8 @@ from smbguard.logs.capture import (
 from smbguard.logs.detectors import DetectorSet, default_detectors
 from smbguard.logs.events import SourceStats
 from smbguard.logs.pcapfile import (
+    MAX_OOO_BYTES,
+    MAX_OOO_SEGMENTS,
     CaptureFormatError,
     Direction,
     KeepingDirection,
@@ -64,6 +66,12 @@ def outcome(path: Path, *, reference: bool, block_size: int = 0) -> dict[str, An
     for event in analyzer.events():
         events.append(event)
         detectors.feed(event)
+    for flow in analyzer.flows.values():  # bounded state, whatever the input
+        for d in (flow.c2s, flow.s2c):
+            assert len(d.ooo) <= MAX_OOO_SEGMENTS + 1 and d.ooo_bytes <= MAX_OOO_BYTES + 0xFFFF
+            assert d.collected <= d.cap and sum(map(len, d.parts)) <= d.cap
+            if isinstance(d, KeepingDirection):
+                assert d.held is None or len(d.held) <= d.cap
     return {
         "events": events,
         "hosts": analyzer.hosts(),
