@@ -9,6 +9,7 @@ import itertools
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -96,6 +97,36 @@ def _limits(sources: int, clients: int, servers: int, counted: int) -> Iterator[
         det._MAX_SOURCES, det._MAX_CLIENTS, det._MAX_SERVERS, det._MAX_COUNTED = saved
 
 
+@contextmanager
+def _few_rows(limit: int) -> Iterator[None]:
+    """Force the Python (few distinct rows) or the polars path of the frame code."""
+    saved = det._FEW_ROWS
+    det._FEW_ROWS = limit
+    try:
+        yield
+    finally:
+        det._FEW_ROWS = saved
+
+
+#: 0: always polars; 2: mixed by frame; huge: always Python on the distinct rows
+_FEW = st.sampled_from((0, 2, 10**9))
+
+
+def _with_repeats(data: st.DataObject, stream: list[Event]) -> list[Event]:
+    """Insert copies of earlier events (other times) so that distinct rows carry counts > 1."""
+    out = list(stream)
+    for position, source, seconds in data.draw(
+        st.lists(
+            st.tuples(st.integers(0, 200), st.integers(0, 200), st.none() | st.integers(-5, 40)), max_size=40
+        )
+    ):
+        if out:
+            copy = out[source % len(out)]
+            when = None if seconds is None else T0 + timedelta(seconds=seconds)
+            out.insert(position % (len(out) + 1), replace(copy, time=when))
+    return out
+
+
 def _o(values: tuple[str, ...]) -> st.SearchStrategy[str | None]:
     return st.none() | st.sampled_from(values)
 
@@ -140,15 +171,25 @@ def _rows(draw: st.DrawFn) -> tuple[list[Event], list[str], list[str | None]]:
     st.lists(st.integers(0, 60), max_size=4),
     st.sampled_from(((50, 200, 200, 500), (2, 3, 2, 3), (1, 1, 1, 1), (3, 2, 4, 2))),
     st.booleans(),
+    _FEW,
+    st.lists(st.tuples(st.integers(0, 100), st.integers(0, 100)), max_size=30),
 )
 def test_apply_tallies_is_tally_add_row_by_row(
     rows: tuple[list[Event], list[str], list[str | None]],
     cuts: list[int],
     limits: tuple[int, int, int, int],
     with_items: bool,
+    few: int,
+    repeats: list[tuple[int, int]],
 ) -> None:
     stream, keys, items = rows
-    with _limits(*limits):
+    for position, source in repeats:  # the same row again (same key and item): counts > 1
+        if stream:
+            i, at = source % len(stream), position % (len(stream) + 1)
+            stream.insert(at, stream[i])
+            keys.insert(at, keys[i])
+            items.insert(at, items[i])
+    with _limits(*limits), _few_rows(few):
         _run_both(stream, keys, items, cuts, with_items)
 
 
@@ -177,6 +218,8 @@ def test_apply_tallies_real_bounds_many_distinct_values() -> None:
         items.append(rnd.choice([None, "", f"i{rnd.randrange(1200)}", "x", "y"]))
     _run_both(stream, keys, items, [1, 700, 2500, 9000, 9001, 20_000])
     _run_both(stream, keys, items, [])
+    with _few_rows(10**9):
+        _run_both(stream, keys, items, [20, 9000])
     want: dict[str, Tally] = {}
     for event, key, item in zip(stream, keys, items, strict=True):
         want.setdefault(key, Tally()).add(event, item)
@@ -209,11 +252,12 @@ def test_every_group_by_detector_has_feed_frame() -> None:
     assert all(callable(getattr(d, "feed_frame", None)) for d in _simple())
 
 
-@settings(max_examples=300, deadline=None)
-@given(event_streams(), st.lists(st.integers(0, 100), max_size=4))
-def test_feed_frame_is_feed_row_by_row(stream: list[Event], cuts: list[int]) -> None:
-    assert_same_findings(stream, cuts, make=_simple)
-    assert_same_findings(stream, cuts, make=lambda: _simple(Thresholds()))
+@settings(max_examples=120, deadline=None)
+@given(event_streams(), st.lists(st.integers(0, 100), max_size=4), _FEW)
+def test_feed_frame_is_feed_row_by_row(stream: list[Event], cuts: list[int], few: int) -> None:
+    with _few_rows(few):
+        assert_same_findings(stream, cuts, make=_simple)
+        assert_same_findings(stream, cuts, make=lambda: _simple(Thresholds()))
 
 
 _TRICKY_SHARES = ("C$", "c$", "ADMIN$", "admin$", "IPC$", "ipc$", "ıpc$", "ſ$", "\u212a$", "c$\n", "ADMİN$")
@@ -335,7 +379,7 @@ _PROFILES: dict[str, tuple[Callable[[], list[Detector]], tuple[EventKind, ...], 
 
 
 @pytest.mark.parametrize("profile", sorted(_PROFILES))
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_feed_frame_is_feed_on_edge_values(profile: str, data: st.DataObject) -> None:
     """Per detector, events of its kinds with edge values: empty strings (falsy in Python),
@@ -343,8 +387,10 @@ def test_feed_frame_is_feed_on_edge_values(profile: str, data: st.DataObject) ->
     the admin-share regex), pipe spellings, allowlist hits, missing logon types."""
     make, kinds, ids = _PROFILES[profile]
     stream = data.draw(st.lists(_tricky_events(kinds, ids), min_size=20, max_size=60))
-    cuts = data.draw(st.lists(st.integers(0, 60), max_size=3))
-    assert_same_findings(stream, cuts, make=make)
+    stream = _with_repeats(data, stream)
+    cuts = data.draw(st.lists(st.integers(0, 100), max_size=3))
+    with _few_rows(data.draw(_FEW)):
+        assert_same_findings(stream, cuts, make=make)
 
 
 # ---------------------------------------------------------------------------- real files
@@ -368,13 +414,20 @@ def _real_files() -> list[Path]:
     return sorted(p for d in ("evtx", "logs") for p in (SHARED_DATA / d).rglob("*") if p.is_file())
 
 
-@pytest.mark.parametrize("thresholds", [Thresholds(), SMALL], ids=["default", "small"])
-def test_real_files_same_findings_with_and_without_frames(shared_data: Path, thresholds: Thresholds) -> None:
+@pytest.mark.parametrize(
+    ("thresholds", "few"),
+    [(Thresholds(), det._FEW_ROWS), (Thresholds(), 0), (SMALL, 0)],
+    ids=["default", "polars", "small-polars"],
+)
+def test_real_files_same_findings_with_and_without_frames(
+    shared_data: Path, thresholds: Thresholds, few: int
+) -> None:
     files = _real_files()
     assert len(files) > 50
     raised: set[str] = set()
     for path in files:
-        frames = analyze([str(path)], thresholds)
+        with _few_rows(few):
+            frames = analyze([str(path)], thresholds)
         rows = analyze([str(path)], detectors=[_RowByRow(d) for d in default_detectors(thresholds)])
         assert frames.to_dict() == rows.to_dict(), path
         raised.update(f.id for f in frames.findings)
@@ -385,7 +438,8 @@ def test_real_files_same_findings_with_and_without_frames(shared_data: Path, thr
 def test_real_files_all_at_once(shared_data: Path) -> None:
     """Groups spanning files (and frames) end up the same too."""
     paths = [str(shared_data / "evtx"), str(shared_data / "logs")]
-    frames = analyze(paths)
+    with _few_rows(0):
+        frames = analyze(paths)
     rows = analyze(paths, detectors=[_RowByRow(d) for d in default_detectors()])
     assert frames.to_dict() == rows.to_dict()
     assert len(frames.findings) > 10

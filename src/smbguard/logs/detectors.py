@@ -13,7 +13,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from smbguard.logs.events import Event, EventKind, frame_to_events
 from smbguard.logs.findings import LOG_FINDING_IDS, LogFinding, iso, severity_of
@@ -199,29 +199,122 @@ def _mapped(
     return out
 
 
+#: The event columns :meth:`Tally.add` reads (besides ``time``).
+_TALLY_COLUMNS = ("source", "src_ip", "workstation", "server", "user", "domain")
+
+
+def _weighted(frame: pl.DataFrame, columns: Iterable[str | pl.Expr]) -> pl.DataFrame:
+    """The distinct rows of ``frame`` over ``columns`` (names, or expressions with an
+    alias), in order of first appearance, each with ``__n`` (how many rows) and
+    ``__first``/``__last`` (their min/max ``time``).
+
+    Everything a group-by detector does with a row depends only on these columns (and on
+    the time through min/max), so it can work on this usually much smaller frame."""
+    import polars as pl
+
+    return (
+        frame.lazy()
+        .group_by(
+            [
+                *dict.fromkeys(c for c in columns if isinstance(c, str)),
+                *(c for c in columns if not isinstance(c, str)),
+            ],
+            maintain_order=True,
+        )
+        .agg(
+            pl.len().alias("__n"),
+            pl.col("time").min().alias("__first"),
+            pl.col("time").max().alias("__last"),
+        )
+        .collect()
+    )
+
+
+#: Below this many distinct rows, Python per row costs less than polars' fixed cost per query.
+_FEW_ROWS = 256
+_KIND_OF = {kind.value: kind for kind in EventKind}
+_EVENT_FIELDS = frozenset(Event.__slots__)
+
+
+def _row_events(
+    rows: pl.DataFrame, extra: tuple[str, ...] = ()
+) -> Iterator[tuple[Event, int, Any, tuple[Any, ...]]]:
+    """The rows of a :func:`_weighted` frame as (event, row count, last time, extra values):
+    the event carries the columns present (``time`` = the first time, ``event_id`` "" when
+    absent: only columns the caller's code reads are ever present)."""
+    names = [c for c in rows.columns if c in _EVENT_FIELDS]
+    columns = [rows.get_column(c).to_list() for c in (*names, "__n", "__first", "__last", *extra)]
+    width = len(names)
+    for values in zip(*columns, strict=True):
+        fields = dict(zip(names, values[:width], strict=True))
+        fields["kind"] = _KIND_OF[fields["kind"]] if "kind" in fields else EventKind.OTHER
+        fields.setdefault("event_id", "")
+        n, first, last = values[width : width + 3]
+        fields["time"] = None if first is None else first.replace(tzinfo=UTC)
+        yield Event(**fields), n, None if last is None else last.replace(tzinfo=UTC), values[width + 3 :]
+
+
+def _add_weighted(tally: Tally, event: Event, item: str | None, n: int, last: datetime | None) -> None:
+    """``tally.add`` for ``n`` rows equal to ``event`` (whose time is their first, ``last``
+    their last): later rows only count where the first one got in."""
+    tally.add(event, item)
+    more = n - 1
+    if not more:
+        return
+    tally.count += more
+    if last is not None and (tally.last is None or last > tally.last):
+        tally.last = last
+    user = event.user
+    if user:
+        account = f"{event.domain}\\{user}" if event.domain else user
+        if account in tally.accounts:
+            tally.accounts[account] += more
+    if item is not None and item in tally.items:
+        tally.items[item] += more
+
+
 def apply_tallies(tallies: dict[str, Tally], frame: pl.DataFrame, key: str, item: str | None) -> list[str]:
     """Columnar :meth:`Tally.add`: update (or create) ``tallies[k]`` exactly as
     ``tallies[k].add(event, item_value)`` for every row of ``frame`` in order would.
 
     ``frame`` is an event frame with an extra non-null Utf8 column named ``key`` (the
     group) and, when ``item`` is given, a nullable Utf8 column of that name (null = no
-    item). Returns the keys that were created, in order of first appearance.
+    item). Returns the keys that were created, in order of first appearance."""
+    if frame.height == 0:
+        return []
+    columns = (key, *((item,) if item is not None else ()), *_TALLY_COLUMNS)
+    return _apply_weighted(tallies, _weighted(frame, columns), key, item)
+
+
+def _apply_weighted(tallies: dict[str, Tally], rows: pl.DataFrame, key: str, item: str | None) -> list[str]:
+    """:func:`apply_tallies` for rows already made distinct by :func:`_weighted` (their
+    ``key``, ``item`` and tally columns at least).
 
     Polars groups the rows; Python only touches each (group, distinct value) pair, and
     only the pairs that can still change a bounded set or counter: a set of limit N
     admits new values among the first 2N distinct values of a group in one frame, a
     counter of limit N among the first 2N; later distinct values only count when they
-    are already in the counter (joined against the counter's keys)."""
+    are already in the counter (joined against the counter's keys). A value's first
+    distinct row is its first row, so first-appearance order is kept."""
     import polars as pl
 
-    if frame.height == 0:
+    if rows.height == 0:
         return []
+    new: list[str] = []
+    if rows.height <= _FEW_ROWS:
+        for event, n, last, (name, value) in _row_events(rows, (key, item or key)):
+            tally = tallies.get(name)
+            if tally is None:
+                tally = tallies[name] = Tally()
+                new.append(name)
+            _add_weighted(tally, event, value if item is not None else None, n, last)
+        return new
     group = pl.col(key)
-    lazy = frame.lazy()
+    lazy = rows.lazy()
     summary_query = lazy.group_by(group, maintain_order=True).agg(
-        pl.len().alias("n"),
-        pl.col("time").min().alias("first"),
-        pl.col("time").max().alias("last"),
+        pl.col("__n").sum().alias("n"),
+        pl.col("__first").min().alias("first"),
+        pl.col("__last").max().alias("last"),
         pl.col("source").unique(maintain_order=True).head(2 * _MAX_SOURCES).alias("sources"),
         _client_expr().unique(maintain_order=True).head(2 * _MAX_CLIENTS).alias("clients"),
         pl.col("server")
@@ -231,11 +324,11 @@ def apply_tallies(tallies: dict[str, Tally], frame: pl.DataFrame, key: str, item
         .alias("servers"),
     )
 
-    def pairs(value: pl.Expr, keep: pl.Expr | None) -> pl.LazyFrame:
-        rows = lazy if keep is None else lazy.filter(keep)
+    def pairs(value: pl.Expr, keep: pl.Expr) -> pl.LazyFrame:
         return (
-            rows.group_by(group, value.alias("__value"), maintain_order=True)
-            .agg(pl.len().alias("__n"))
+            lazy.filter(keep)
+            .group_by(group, value.alias("__value"), maintain_order=True)
+            .agg(pl.col("__n").sum().alias("__count"))
             .with_columns(pl.int_range(pl.len()).over(key).alias("__rank"))
         )
 
@@ -249,7 +342,6 @@ def apply_tallies(tallies: dict[str, Tally], frame: pl.DataFrame, key: str, item
         queries.append(pairs(pl.col(item), pl.col(item).is_not_null()))
     summary, *counted = pl.collect_all(queries)
 
-    new: list[str] = []
     get = tallies.get
     columns = (
         summary.get_column(c).to_list() for c in (key, "n", "first", "last", "sources", "clients", "servers")
@@ -287,7 +379,7 @@ def _count_pairs(tallies: dict[str, Tally], found: pl.DataFrame, key: str, which
     for name, value, n in zip(
         head.get_column(key).to_list(),
         head.get_column("__value").to_list(),
-        head.get_column("__n").to_list(),
+        head.get_column("__count").to_list(),
         strict=True,
     ):
         counter: Counter[str] = getattr(tallies[name], which)
@@ -310,7 +402,7 @@ def _count_pairs(tallies: dict[str, Tally], found: pl.DataFrame, key: str, which
     for name, value, n in zip(
         hits.get_column(key).to_list(),
         hits.get_column("__value").to_list(),
-        hits.get_column("__n").to_list(),
+        hits.get_column("__count").to_list(),
         strict=True,
     ):
         getattr(tallies[name], which)[value] += n
@@ -365,16 +457,40 @@ class _Simple:
     def describe(self, key: str, tally: Tally) -> str:
         raise NotImplementedError
 
+    #: the event columns :meth:`match` reads besides ``kind`` and the tally's own
+    frame_columns: tuple[str, ...] = ()
+
     def frame_match(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """:meth:`match` for a whole event frame: the rows it keeps, in order, with its
-        (key, item) as the extra columns ``__key`` and ``__item``."""
+        """:meth:`match` for a frame of distinct rows (see :func:`_weighted`): the rows it
+        keeps, in order, with its (key, item) as the extra columns ``__key`` and ``__item``."""
         raise NotImplementedError
 
+    def frame_columns_of(self, frame: pl.DataFrame) -> list[str | pl.Expr]:
+        """What rows are made distinct on before :meth:`frame_match` (a subclass may blank
+        a column where :meth:`match` ignores it, so that fewer rows are distinct)."""
+        return ["kind", *self.frame_columns, *_TALLY_COLUMNS]
+
     def feed_frame(self, frame: pl.DataFrame) -> None:
-        """:meth:`feed` for every row of an event frame (the findings are not returned)."""
-        matched = self.frame_match(frame)
+        """:meth:`feed` for every row of an event frame (the findings are not returned):
+        identical rows are counted once by polars, :meth:`frame_match` runs on the
+        distinct ones, :func:`_apply_weighted` updates the tallies."""
+        if frame.height == 0:
+            return
+        rows = _weighted(frame, self.frame_columns_of(frame))
+        if rows.height <= _FEW_ROWS:  # few distinct rows: the reference match() on each
+            groups = self.groups
+            for event, n, last, _ in _row_events(rows):
+                found = self.match(event)
+                if found is not None:
+                    key, item = found
+                    tally = groups.get(key)
+                    if tally is None:
+                        tally = groups[key] = Tally()
+                    _add_weighted(tally, event, item, n, last)
+            return
+        matched = self.frame_match(rows)
         if matched.height:
-            apply_tallies(self.groups, matched, "__key", "__item")
+            _apply_weighted(self.groups, matched, "__key", "__item")
 
     def feed(self, event: Event) -> list[LogFinding]:
         matched = self.match(event)
@@ -409,6 +525,7 @@ class Smb1ClientDetector(_Simple):
 
     finding_id = "smb1-client-activity"
     items_name = "observations"
+    frame_columns = ("detail", "event_id")
 
     def match(self, event: Event) -> tuple[str, str | None] | None:
         if event.kind is not EventKind.SMB1_ACCESS:
@@ -438,6 +555,7 @@ class AnonymousLogonDetector(_Simple):
 
     finding_id = "anonymous-logon"
     items_name = "logon_kinds"
+    frame_columns = ("event_id", "logon_type", "lm_package", "auth_package", "protocol", "detail")
 
     def match(self, event: Event) -> tuple[str, str | None] | None:
         if event.kind is EventKind.INSECURE_GUEST:
@@ -511,6 +629,7 @@ class NtlmV1Detector(_Simple):
 
     finding_id = "ntlmv1-logon"
     items_name = "packages"
+    frame_columns = ("lm_package",)
 
     def match(self, event: Event) -> tuple[str, str | None] | None:
         if event.kind not in (EventKind.LOGON, EventKind.LOGON_FAILURE) or event.lm_package != "NTLM V1":
@@ -557,6 +676,7 @@ class AdminShareDetector(_Simple):
     finding_id = "admin-share-access"
     items_name = "targets"
     confidence = Confidence.LIKELY
+    frame_columns = ("share", "path")
 
     def __init__(self, thresholds: Thresholds) -> None:
         super().__init__()
@@ -596,6 +716,13 @@ class AdminShareDetector(_Simple):
     def _pipe_item(self, path: str | None) -> str | None:
         pipe = (path or "").lstrip("\\").lower().removeprefix("pipe\\")
         return f"IPC$\\{pipe}" if pipe in self.pipes else None
+
+    def frame_columns_of(self, frame: pl.DataFrame) -> list[str | pl.Expr]:
+        import polars as pl
+
+        # the path only matters on IPC$ (pipe names): file paths on C$ would make most rows distinct
+        ipc = _where(frame.get_column("share"), lambda s: (s or "").upper() == "IPC$")
+        return ["kind", "share", pl.when(ipc).then(pl.col("path")).alias("path"), *_TALLY_COLUMNS]
 
     def frame_match(self, frame: pl.DataFrame) -> pl.DataFrame:
         import polars as pl
@@ -668,6 +795,7 @@ class ShareChangeDetector:
 
 class _ShareEvents(_Simple):
     items_name = "details"
+    frame_columns = ("share", "detail", "path")
     kinds = frozenset({EventKind.SHARE_CREATED, EventKind.SHARE_CHANGED})
 
     def __init__(self, finding_id: str, kind: EventKind, verb: str) -> None:
@@ -701,6 +829,7 @@ class ExploitDetector(_Simple):
     kinds = frozenset({EventKind.EXPLOIT})
 
     items_name = "indicators"
+    frame_columns = ("event_id", "detail")
 
     def __init__(self, finding_id: str, marker: str) -> None:
         super().__init__()
