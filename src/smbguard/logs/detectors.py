@@ -474,9 +474,12 @@ class _Simple:
         """:meth:`feed` for every row of an event frame (the findings are not returned):
         identical rows are counted once by polars, :meth:`frame_match` runs on the
         distinct ones, :func:`_apply_weighted` updates the tallies."""
-        if frame.height == 0:
-            return
-        rows = _weighted(frame, self.frame_columns_of(frame))
+        if frame.height:
+            self.feed_rows(_weighted(frame, self.frame_columns_of(frame)))
+
+    def feed_rows(self, rows: pl.DataFrame) -> None:
+        """:meth:`feed_frame` for the distinct rows :func:`_weighted` made of a frame
+        (over at least :meth:`frame_columns_of`)."""
         if rows.height <= _FEW_ROWS:  # few distinct rows: the reference match() on each
             groups = self.groups
             for event, n, last, _ in _row_events(rows):
@@ -786,8 +789,10 @@ class ShareChangeDetector:
         return self.created.feed(event) + self.changed.feed(event)
 
     def feed_frame(self, frame: pl.DataFrame) -> None:
-        self.created.feed_frame(frame)
-        self.changed.feed_frame(frame)
+        if frame.height:  # both read the same columns: rows made distinct once
+            rows = _weighted(frame, self.created.frame_columns_of(frame))
+            self.created.feed_rows(rows)
+            self.changed.feed_rows(rows)
 
     def findings(self) -> list[LogFinding]:
         return self.created.findings() + self.changed.findings()
