@@ -24,6 +24,8 @@ from smbguard.logs.capture import (
     CaptureAnalyzer,
     fast_create_request,
     fast_create_response,
+    fast_session_setup_request,
+    fast_session_setup_response,
     fast_tree_connect_request,
     fast_write_request,
 )
@@ -399,19 +401,22 @@ def _decoded(decode: Any, msg: bytes) -> object:
 def _smb2_bodies(draw: st.DrawFn) -> tuple[int, bytes]:
     """A request/response for one of the fast decoders: header and StructureSize mostly
     right, offsets and lengths near the buffer, names often invalid UTF-16."""
-    which = draw(st.sampled_from([0, 1, 2, 3]))
-    structure = {0: 57, 1: 89, 2: 49, 3: 9}[which]
+    which = draw(st.sampled_from([0, 1, 2, 3, 4, 5]))
+    structure = {0: 57, 1: 89, 2: 49, 3: 9, 4: 25, 5: 9}[which]
     header = bytearray(
         _smb2(
-            {0: 5, 1: 5, 2: 9, 3: 3}[which],
-            response=which == 1,
+            {0: 5, 1: 5, 2: 9, 3: 3, 4: 1, 5: 1}[which],
+            response=which in (1, 5),
             next_command=0,
             body=b"",
             mid=draw(st.integers(0, 9)),
         )
     )
     struct.pack_into(
-        "<I", header, 8, draw(st.sampled_from([0, 0, 0xC0000034, draw(st.integers(0, 0xFFFFFFFF))]))
+        "<I",
+        header,
+        8,
+        draw(st.sampled_from([0, 0, 0xC0000016, 0xC0000034, draw(st.integers(0, 0xFFFFFFFF))])),
     )
     if not draw(st.integers(0, 9)):
         header[draw(st.integers(0, 7))] ^= draw(st.integers(1, 255))
@@ -425,7 +430,7 @@ def _smb2_bodies(draw: st.DrawFn) -> tuple[int, bytes]:
         )
     )
     msg = bytearray(header + fixed + name)
-    where = {0: 108, 3: 68}.get(which)
+    where = {0: 108, 3: 68, 4: 76, 5: 68}.get(which)
     if where is not None and len(msg) >= where + 4 and draw(st.integers(0, 4)):
         offset = 64 + len(fixed) if draw(st.integers(0, 4)) else draw(st.integers(0, 0xFFFF))
         length = len(name) if draw(st.integers(0, 4)) else draw(st.integers(0, 0xFFFF))
@@ -442,6 +447,8 @@ def test_fuzz_fast_decoders_same_as_proto(case: tuple[int, bytes]) -> None:
         1: (fast_create_response, smb2.decode_create_response),
         2: (fast_write_request, smb2.decode_write_request),
         3: (fast_tree_connect_request, smb2.decode_tree_connect_request),
+        4: (fast_session_setup_request, smb2.decode_session_setup_request),
+        5: (fast_session_setup_response, smb2.decode_session_setup_response),
     }[which]
     assert _decoded(fast, msg) == _decoded(proto, msg)
 

@@ -77,6 +77,8 @@ def _smb2_fields(msg: bytes) -> tuple[int, int, int, int]:
         return hdr.command, hdr.status, hdr.message_id, hdr.tree_id
     status, command, flags, message_id, tree_id = _SMB2_FIELDS.unpack_from(msg)
     return command, status, message_id, 0 if flags & _SMB2_ASYNC else tree_id
+
+
 _SMB1_INTERESTING = frozenset(
     {
         smb1.Command.NEGOTIATE,
@@ -146,9 +148,7 @@ _TREE_REQ = struct.Struct("<HHH")  # Flags, PathOffset, PathLength
 
 def _smb2_body(msg: bytes, size: int, structure: bytes) -> bool:
     """``msg`` is at least ``size`` bytes with a SYNC/ASYNC SMB2 header and this body StructureSize."""
-    return (
-        len(msg) >= size and msg[:4] == b"\xfeSMB" and msg[4:6] == b"\x40\x00" and msg[64:66] == structure
-    )
+    return len(msg) >= size and msg[:4] == b"\xfeSMB" and msg[4:6] == b"\x40\x00" and msg[64:66] == structure
 
 
 def _utf16_at(msg: bytes, offset: int, length: int) -> str | None:
@@ -174,9 +174,7 @@ def fast_create_request(msg: bytes) -> smb2.CreateRequest:
 
 def fast_create_response(msg: bytes) -> smb2.CreateResponse:
     if _smb2_body(msg, 144, b"\x59\x00"):
-        return smb2.CreateResponse(
-            _U32.unpack_from(msg, 8)[0], msg[128:144], _U32.unpack_from(msg, 68)[0]
-        )
+        return smb2.CreateResponse(_U32.unpack_from(msg, 8)[0], msg[128:144], _U32.unpack_from(msg, 68)[0])
     return smb2.decode_create_response(msg)
 
 
@@ -194,6 +192,42 @@ def fast_tree_connect_request(msg: bytes) -> smb2.TreeConnectRequest:
         if path is not None:
             return smb2.TreeConnectRequest(path=path, flags=flags)
     return smb2.decode_tree_connect_request(msg)
+
+
+_SESSION_REQ = struct.Struct("<BBIIHHQ")  # Flags .. Channel, SecurityBufferOffset/Length, PreviousSessionId
+_SESSION_RESP = struct.Struct("<HHH")  # SessionFlags, SecurityBufferOffset, SecurityBufferLength
+_U64 = struct.Struct("<Q")
+
+
+def _buffer_at(msg: bytes, offset: int, length: int) -> bytes | None:
+    """The buffer ``smb2._buffer`` would return, or None where it would raise."""
+    if not length:
+        return b""
+    if offset < 64 or offset + length > len(msg):
+        return None
+    return msg[offset : offset + length]
+
+
+def fast_session_setup_request(msg: bytes) -> smb2.SessionSetupRequest:
+    if _smb2_body(msg, 88, b"\x19\x00"):
+        flags, mode, capabilities, channel, offset, length, previous = _SESSION_REQ.unpack_from(msg, 66)
+        blob = _buffer_at(msg, offset, length)
+        if blob is not None:
+            return smb2.SessionSetupRequest(blob, flags, mode, capabilities, channel, previous)
+    return smb2.decode_session_setup_request(msg)
+
+
+def fast_session_setup_response(msg: bytes) -> smb2.SessionSetupResponse:
+    if _smb2_body(msg, 72, b"\x09\x00"):
+        status = _U32.unpack_from(msg, 8)[0]
+        session_id = _U64.unpack_from(msg, 40)[0]
+        if status not in (0, STATUS_MORE_PROCESSING):
+            return smb2.SessionSetupResponse(status, session_id)
+        flags, offset, length = _SESSION_RESP.unpack_from(msg, 66)
+        blob = _buffer_at(msg, offset, length)
+        if blob is not None:
+            return smb2.SessionSetupResponse(status, session_id, flags, blob)
+    return smb2.decode_session_setup_response(msg)
 
 
 def _keep_up(head: bytes, limit: int) -> int:
@@ -353,6 +387,10 @@ class CaptureAnalyzer:
         self._create_response = smb2.decode_create_response if reference else fast_create_response
         self._write_request = smb2.decode_write_request if reference else fast_write_request
         self._tree_request = smb2.decode_tree_connect_request if reference else fast_tree_connect_request
+        self._session_request = smb2.decode_session_setup_request if reference else fast_session_setup_request
+        self._session_response = (
+            smb2.decode_session_setup_response if reference else fast_session_setup_response
+        )
         self._names: dict[bytes, str] = {}  # address bytes -> text, for new flows
         self.stats = SourceStats(path=path, type="pcap")
         self.flows: dict[tuple[bytes, int, bytes, int], _Flow] = {}
@@ -438,8 +476,8 @@ class CaptureAnalyzer:
                 pos = end
                 stats.records += 1
                 if fast_link and incl >= 54:
-                    etype, vihl, total, frag, proto, src, dst, sport, dport, seq, doff, flags = (
-                        unpack_frame(block, start)
+                    etype, vihl, total, frag, proto, src, dst, sport, dport, seq, doff, flags = unpack_frame(
+                        block, start
                     )
                     if etype == 0x0800 and proto == 6 and vihl & 0x0F == 5 and not frag & 0x3FFF:
                         # what _packet does with this frame, without its copies and objects
@@ -922,7 +960,7 @@ class CaptureAnalyzer:
                         smb2.enum_name(smb2.CompressionAlgorithm, a) for a in ctx.algorithms
                     )
         elif cmd == smb2.Command.SESSION_SETUP:
-            ss = smb2.decode_session_setup_request(msg)
+            ss = self._session_request(msg)
             raw = _ntlm_message(ss.security_buffer)
             if raw is not None and ntlmssp.parse_message_type(raw) == ntlmssp.MessageType.AUTHENTICATE:
                 flow.pending[(2, message_id)] = ("auth", ntlmssp.decode_authenticate(raw))
@@ -971,7 +1009,7 @@ class CaptureAnalyzer:
             if best is None or resp.dialect >= best.dialect:
                 server.smb2_negotiate = resp
         elif cmd == smb2.Command.SESSION_SETUP:
-            resp2 = smb2.decode_session_setup_response(msg)
+            resp2 = self._session_response(msg)
             if status == STATUS_MORE_PROCESSING:
                 raw = _ntlm_message(resp2.security_buffer)
                 if raw is not None and ntlmssp.parse_message_type(raw) == ntlmssp.MessageType.CHALLENGE:
