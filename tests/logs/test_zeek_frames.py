@@ -357,6 +357,14 @@ def test_hostile_tsv_files(
     st.integers(1, 9),
     st.booleans(),
 )
+@example(  # reference lines taken out of file order (a state change after them) must be re-sorted
+    first=b'{"ts":1,"path":"\\\\S\\IPC$","share_type":"PIPE"}',
+    lines=[b" ", b"{}", b"0\tC\t10.0.0.1\t1\t10.0.0.2\t445\tEternalSafety::EternalBlue\tmsg\t-"],
+    eol=b"\n",
+    block=100,
+    rows=1,
+    compress=False,
+)
 def test_hostile_json_files(
     first: bytes, lines: list[bytes], eol: bytes, block: int, rows: int, compress: bool
 ) -> None:
@@ -496,3 +504,22 @@ def test_rows_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         list(ZeekSource(str(log)).frames(0))
     assert_same(str(log))  # an empty file: one empty frame, like events_to_frame([])
+
+
+def test_lone_surrogates_from_json_escapes_do_not_stop_reading(tmp_path: Path) -> None:
+    """json.loads turns "\\ud800" into a lone surrogate, which no frame can hold: that line's
+    fields get U+FFFD instead (the one documented difference), and the lines after it are
+    still read (analyze() would otherwise stop at it with 'reading stopped early')."""
+    good = '{"ts":1332008627.5,"id.orig_h":"10.0.0.1","path":"\\\\\\\\S\\\\data","share_type":"DISK"}'
+    bad = '{"ts":1332008628.5,"id.orig_h":"10.0.0.1","path":"\\\\\\\\S\\\\x\\ud800","share_type":"DISK"}'
+    log = tmp_path / "smb_mapping.log"
+    log.write_text("\n".join([good, bad, *[good] * 50]) + "\n")
+    events = list(ZeekSource(str(log)).events())
+    assert events[1].share == "x\ud800"
+    source = ZeekSource(str(log))
+    frame = pl.concat(list(source.frames()))
+    assert frame.height == len(events) == 52
+    assert frame["share"].to_list() == ["data", "x\ufffd", *["data"] * 50]
+    assert not source.stats.warnings
+    result = analyze([str(log)])
+    assert result.sources[0].records == 52 and not result.sources[0].warnings

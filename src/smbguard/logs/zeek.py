@@ -6,6 +6,7 @@ The log type comes from ``#path`` (TSV) or from the field names (JSON).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -366,7 +367,7 @@ def _s(value: Any) -> str | None:
 # a JSON log) is handled by the reference and the run goes on from the state it left.
 # tests/logs/test_zeek_frames.py proves both paths equal (real logs, hostile lines).
 
-_BLOCK = 4 << 20  # bytes read per block; blocks end at a line end (a longer line grows it)
+_BLOCK = 8 << 20  # bytes read per block; blocks end at a line end (a longer line grows it)
 _SMALL = 32  # shorter runs of lines go through the reference (cheaper than polars' set-up)
 _BLANK = r"^[ \t\n\r\x0B\x0C]*$"  # what bytes.strip() removes
 _TS_RX = r"^[0-9]{1,10}(\.[0-9]{1,9})?$"  # ts the vectorised epoch conversion takes
@@ -532,25 +533,30 @@ class _Block:
         self.fast: list[pl.DataFrame] = []
         self.slow_at: list[int] = []
         self.slow: list[Event] = []
+        self.has_cr = True  # whether rstrip("\r\n") can change a line of this block
 
     def run(self, text: str) -> pl.DataFrame:
         import polars as pl
 
         from smbguard.logs.events import EVENT_COLUMNS, events_to_frame, frame_schema
 
+        self.has_cr = "\r" in text
         lines = pl.Series("l", [text]).str.split("\n").explode()
         if text.endswith("\n"):
             lines = lines.slice(0, lines.len() - 1)
         self._run(lines)
         frames = self.fast
         if self.slow:
-            slow = events_to_frame(self.slow)
+            try:
+                slow = events_to_frame(self.slow)
+            except UnicodeEncodeError:  # json.loads lets "\ud800" through; a frame cannot hold it
+                slow = events_to_frame([_without_surrogates(event) for event in self.slow])
             slow = slow.select(pl.Series("_i", self.slow_at, dtype=pl.UInt32), *EVENT_COLUMNS)
             frames = [*frames, slow]
         if not frames:
             return pl.DataFrame(schema=frame_schema())
         out = pl.concat(frames) if len(frames) > 1 else frames[0]
-        if self.slow and self.fast:
+        if self.slow:  # reference lines are not all taken in file order (see _run)
             out = out.sort("_i")
         return out.drop("_i")
 
@@ -624,6 +630,10 @@ class _Block:
                 self._set_state(after)
             done += end + 1 if end < rest.len() else end
 
+    def _rstrip(self, line: pl.Expr) -> pl.Expr:
+        """``text.rstrip("\\r\\n")`` (lines hold no "\\n"; without "\\r" it is the line itself)."""
+        return line.str.strip_chars_end("\r\n") if self.has_cr else line
+
     def _tsv(self, seg: pl.Series, start: int, handled: list[int]) -> None:
         """TSV lines (``handled``: positions in ``seg`` the reference already took)."""
         import polars as pl
@@ -638,7 +648,7 @@ class _Block:
             taken,
             line.str.contains(_BLANK).alias("blank"),
             (line.str.starts_with("{") & taken).alias("json"),  # parse_line: JSON
-            line.str.strip_chars_end("\r\n").str.splitn(source.sep, last + 2).alias("f"),
+            self._rstrip(line).str.splitn(source.sep, last + 2).alias("f"),
         )
         f = pl.col("f")
         tsv = pl.col("taken") & ~pl.col("json") & ~pl.col("blank")
@@ -669,7 +679,7 @@ class _Block:
         source = self.source
         keys = _keys(source.log_type)
         line = pl.col("l")
-        text = line.str.strip_chars_end("\r\n")
+        text = self._rstrip(line)
         taken = _taken(seg.len(), handled)
         df = seg.to_frame().select(
             pl.int_range(start, start + seg.len(), dtype=pl.UInt32).alias("_i"),
@@ -732,6 +742,19 @@ class _Block:
                 if isinstance(value, datetime):
                     stats.see(value.replace(tzinfo=UTC))
             self.fast.append(events)
+
+
+def _without_surrogates(event: Event) -> Event:
+    """The event with lone surrogates (from JSON "\\udXXX" escapes) as U+FFFD: the one
+    place frames differ from events, which no frame could hold as they are."""
+    changes: dict[str, Any] = {}
+    for name in event.__slots__:
+        value = getattr(event, name)
+        if isinstance(value, str):
+            clean = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            if clean != value:
+                changes[name] = clean
+    return dataclasses.replace(event, **changes) if changes else event
 
 
 def _taken(count: int, handled: list[int]) -> pl.Expr:
