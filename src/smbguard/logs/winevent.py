@@ -754,6 +754,8 @@ def _worker_main(read_fd: int, write_fd: int) -> None:
     import pickle
     from multiprocessing.connection import Connection
 
+    # one polars thread: the workers are the parallelism (2 cores, 2 workers, the parent)
+    os.environ["POLARS_MAX_THREADS"] = "1"
     import evtx  # noqa: F401 - imported before saying "ready"
     import polars  # noqa: F401
 
