@@ -2,6 +2,11 @@
 TSV format (``#fields`` header) or JSON lines; gzip is handled by the opener.
 
 The log type comes from ``#path`` (TSV) or from the field names (JSON).
+
+:meth:`ZeekSource.events` reads line by line (:meth:`ZeekSource.parse_line`, the
+readable reference); :meth:`ZeekSource.frames` gives the same events as polars frames,
+parsing whole blocks in polars and sending every line it cannot decide with certainty
+through the reference (see "event frames" below).
 """
 
 from __future__ import annotations
