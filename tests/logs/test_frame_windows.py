@@ -236,26 +236,26 @@ def _no_row_fallback() -> Iterator[None]:
         yield
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(file_streams(), _CUTS, _MIXED)
 def test_ransomware_frames_equal_rows(stream: list[Event], cuts: list[int], mixed: list[bool]) -> None:
     check(stream, cuts, _ransom(), mixed)
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(file_streams(steps=_ORDERED), _CUTS)
 def test_ransomware_ordered_times_take_the_column_path(stream: list[Event], cuts: list[int]) -> None:
     with _no_row_fallback():
         check(stream, cuts, _ransom())
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(logon_streams(), _CUTS, _MIXED)
 def test_failed_logons_frames_equal_rows(stream: list[Event], cuts: list[int], mixed: list[bool]) -> None:
     check(stream, cuts, _logons(), mixed)
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(logon_streams(steps=_ORDERED), _CUTS)
 def test_failed_logons_ordered_times_take_the_column_path(stream: list[Event], cuts: list[int]) -> None:
     with _no_row_fallback():
