@@ -1212,11 +1212,15 @@ class DetectorSet:
         if frame.height == 0:
             return
         kinds = frame.get_column("kind")
+        present = frozenset(kinds.unique().to_list())
+        parts: dict[frozenset[str], pl.DataFrame] = {}  # one filter per distinct set of kinds
         for detector in self.detectors:
-            wanted = kinds.is_in([kind.value for kind in detector.kinds])
-            part = frame.filter(wanted)
-            if part.height == 0:
+            wanted = present & {kind.value for kind in detector.kinds}
+            if not wanted:
                 continue
+            part = parts.get(wanted)
+            if part is None:
+                part = parts[wanted] = frame if wanted == present else frame.filter(kinds.is_in(wanted))
             feed_frame = getattr(detector, "feed_frame", None)
             if feed_frame is not None:
                 feed_frame(part)
