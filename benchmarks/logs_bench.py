@@ -219,15 +219,26 @@ def make_full_audit(path: Path, lines: int) -> None:
             out.write(f"{stamp} fs smbd_audit[5841]: user{i % 200}|{client}|data|{op}\n")
 
 
-def repeat_file(src: Path, dst: Path, lines: int, keep_header: bool = False) -> int:
+MASKED_TS = b"XXXXXXXXXX.XXXXXX"  # Zeek's test baselines mask the ts column
+
+
+def repeat_file(src: Path, dst: Path, lines: int, keep_header: bool = False, stamp: bool = False) -> int:
+    """``src`` repeated to about ``lines`` lines. ``stamp``: a masked Zeek ``ts`` becomes a real,
+    increasing time (10 ms apart), as in a production log; otherwise lines are copied verbatim
+    (masked times stay masked, so events have no time)."""
     raw = src.read_bytes().splitlines(keepends=True)
     header = [x for x in raw if x.startswith(b"#")] if keep_header else []
     body = [x for x in raw if not x.startswith(b"#")]
     copies = max(1, lines // max(len(body), 1))
     with dst.open("wb") as out:
         out.writelines(header)
-        for _ in range(copies):
-            out.writelines(body)
+        for copy in range(copies):
+            if not stamp:
+                out.writelines(body)
+                continue
+            for i, line in enumerate(body):
+                when = 1_600_000_000 + (copy * len(body) + i) / 100
+                out.write(line.replace(MASKED_TS, f"{when:.6f}".encode(), 1))
     return copies * len(body)
 
 
@@ -238,12 +249,17 @@ def bench_text(tmp: Path, rounds: int, lines: int) -> None:
     repeat_file(DATA / "logs/samba/journeymidnight-samba-4.7.1_log.smbd", smbd, lines)
     tsv = tmp / "smb_files.log"
     repeat_file(DATA / "logs/zeek-btest-baselines/smb.smb3-multichannel__smb_files.log", tsv, lines, True)
+    tsv_ts = tmp / "smb_files_ts.log"
+    repeat_file(
+        DATA / "logs/zeek-btest-baselines/smb.smb3-multichannel__smb_files.log", tsv_ts, lines, True, True
+    )
     js = tmp / "smb_mapping.log"
     repeat_file(DATA / "logs/zeek-maccdc2012-cyberspatiallabs/smb_mapping.log", js, lines)
     cases: list[tuple[str, Path, Callable[[str], object]]] = [
         ("samba full_audit", audit, lambda p: SambaSource(p, year=2019)),
         ("samba log.smbd", smbd, lambda p: SambaSource(p, year=2019)),
-        ("zeek TSV smb_files", tsv, ZeekSource),
+        ("zeek TSV smb_files (ts masked)", tsv, ZeekSource),
+        ("zeek TSV smb_files (ts set)", tsv_ts, ZeekSource),
         ("zeek JSON mapping", js, ZeekSource),
     ]
     for label, path, make in cases:
