@@ -24,6 +24,7 @@ from smbguard.logs.capture import (
     CaptureAnalyzer,
     fast_create_request,
     fast_create_response,
+    fast_negotiate_response,
     fast_session_setup_request,
     fast_session_setup_response,
     fast_tree_connect_request,
@@ -401,12 +402,12 @@ def _decoded(decode: Any, msg: bytes) -> object:
 def _smb2_bodies(draw: st.DrawFn) -> tuple[int, bytes]:
     """A request/response for one of the fast decoders: header and StructureSize mostly
     right, offsets and lengths near the buffer, names often invalid UTF-16."""
-    which = draw(st.sampled_from([0, 1, 2, 3, 4, 5]))
-    structure = {0: 57, 1: 89, 2: 49, 3: 9, 4: 25, 5: 9}[which]
+    which = draw(st.sampled_from([0, 1, 2, 3, 4, 5, 6]))
+    structure = {0: 57, 1: 89, 2: 49, 3: 9, 4: 25, 5: 9, 6: 65}[which]
     header = bytearray(
         _smb2(
-            {0: 5, 1: 5, 2: 9, 3: 3, 4: 1, 5: 1}[which],
-            response=which in (1, 5),
+            {0: 5, 1: 5, 2: 9, 3: 3, 4: 1, 5: 1, 6: 0}[which],
+            response=which in (1, 5, 6),
             next_command=0,
             body=b"",
             mid=draw(st.integers(0, 9)),
@@ -424,13 +425,22 @@ def _smb2_bodies(draw: st.DrawFn) -> tuple[int, bytes]:
     size = structure if draw(st.integers(0, 5)) else draw(st.sampled_from([9, 49, 57, 89, 0]))
     if len(fixed) >= 2:
         struct.pack_into("<H", fixed, 0, size)
+    if which == 6 and len(fixed) >= 8 and draw(st.booleans()):
+        # DialectRevision and NegotiateContextCount: a known dialect, 3.1.1 (contexts) often
+        struct.pack_into(
+            "<HH",
+            fixed,
+            4,
+            draw(st.sampled_from([0x202, 0x210, 0x300, 0x302, 0x311, 0x311, 0x2FF])),
+            draw(st.integers(0, 3)),
+        )
     name = draw(
         st.one_of(
             st.text(max_size=20).map(lambda t: t.encode("utf-16-le", "surrogatepass")), st.binary(max_size=21)
         )
     )
     msg = bytearray(header + fixed + name)
-    where = {0: 108, 3: 68, 4: 76, 5: 68}.get(which)
+    where = {0: 108, 3: 68, 4: 76, 5: 68, 6: 120}.get(which)
     if where is not None and len(msg) >= where + 4 and draw(st.integers(0, 4)):
         offset = 64 + len(fixed) if draw(st.integers(0, 4)) else draw(st.integers(0, 0xFFFF))
         length = len(name) if draw(st.integers(0, 4)) else draw(st.integers(0, 0xFFFF))
@@ -449,6 +459,7 @@ def test_fuzz_fast_decoders_same_as_proto(case: tuple[int, bytes]) -> None:
         3: (fast_tree_connect_request, smb2.decode_tree_connect_request),
         4: (fast_session_setup_request, smb2.decode_session_setup_request),
         5: (fast_session_setup_response, smb2.decode_session_setup_response),
+        6: (fast_negotiate_response, smb2.decode_negotiate_response),
     }[which]
     assert _decoded(fast, msg) == _decoded(proto, msg)
 

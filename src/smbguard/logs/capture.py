@@ -57,6 +57,7 @@ from smbguard.model import (
     VulnProbeFacts,
 )
 from smbguard.proto import ntlmssp, smb1, smb2, spnego
+from smbguard.proto._buf import filetime_to_datetime, guid_from_bytes
 from smbguard.proto.ntstatus import status_name
 
 SMB_PORTS = frozenset({445, 139})
@@ -230,6 +231,46 @@ def fast_session_setup_response(msg: bytes) -> smb2.SessionSetupResponse:
     return smb2.decode_session_setup_response(msg)
 
 
+# SecurityMode, DialectRevision, (NegotiateContextCount), ServerGuid, Capabilities, MaxTransactSize,
+# MaxReadSize, MaxWriteSize, SystemTime, ServerStartTime, SecurityBufferOffset/Length,
+# NegotiateContextOffset: the NEGOTIATE response fixed part after StructureSize ([MS-SMB2] 2.2.4)
+_NEGOTIATE_RESP = struct.Struct("<HHH16sIIIIQQHHI")
+_DIALECTS: dict[int, int] = {int(d): d for d in smb2.Dialect}  # what smb2._as_enum(Dialect, .) gives
+_GUIDS: dict[bytes, str] = {}  # ServerGuid bytes -> text: a server sends the same GUID every time
+
+
+def fast_negotiate_response(msg: bytes) -> smb2.NegotiateResponse:
+    if _smb2_body(msg, 128, b"\x41\x00"):
+        (mode, dialect, count, guid, capabilities, transact, read, write, system, start, offset, length,
+         contexts_at) = _NEGOTIATE_RESP.unpack_from(msg, 66)  # fmt: skip
+        contexts: tuple[smb2.NegotiateContext, ...] = ()
+        if dialect == smb2.Dialect.SMB_3_1_1:
+            # the same call, in the same order, as decode_negotiate_response: the same value or error
+            contexts = smb2._decode_contexts(msg, contexts_at, count)
+        blob = _buffer_at(msg, offset, length)
+        if blob is not None:
+            text = _GUIDS.get(guid)
+            if text is None:
+                if len(_GUIDS) >= 4096:
+                    _GUIDS.clear()
+                text = _GUIDS[guid] = guid_from_bytes(guid)
+            return smb2.NegotiateResponse(
+                dialect=_DIALECTS.get(dialect, dialect),
+                security_mode=mode,
+                server_guid=text,
+                capabilities=capabilities,
+                max_transact_size=transact,
+                max_read_size=read,
+                max_write_size=write,
+                system_time=filetime_to_datetime(system),
+                server_start_time=filetime_to_datetime(start),
+                security_buffer=blob,
+                contexts=contexts,
+                status=_U32.unpack_from(msg, 8)[0],
+            )
+    return smb2.decode_negotiate_response(msg)
+
+
 def _keep_up(head: bytes, limit: int) -> int:
     return _keep(head, limit, True)
 
@@ -391,6 +432,7 @@ class CaptureAnalyzer:
         self._session_response = (
             smb2.decode_session_setup_response if reference else fast_session_setup_response
         )
+        self._negotiate_response = smb2.decode_negotiate_response if reference else fast_negotiate_response
         self._names: dict[bytes, str] = {}  # address bytes -> text, for new flows
         self.stats = SourceStats(path=path, type="pcap")
         self.flows: dict[tuple[bytes, int, bytes, int], _Flow] = {}
@@ -1000,7 +1042,7 @@ class CaptureAnalyzer:
         if cmd == smb2.Command.NEGOTIATE:
             if status != 0:
                 return
-            resp = smb2.decode_negotiate_response(msg)
+            resp = self._negotiate_response(msg)
             if resp.dialect == smb2.Dialect.WILDCARD:
                 server.smb2_wildcard = True
                 return
