@@ -866,16 +866,30 @@ class ExploitDetector(_Simple):
         return f"{client} -> {server}: {what} ({tally.count} indicator(s)), {_span(tally)}"
 
 
+_Contents = tuple[deque[tuple[datetime | None, str]], dict[str, int]]
+
+
 class _Window:
     """Items of one subject inside a sliding time window, with an incremental count of
-    distinct items. Events without a time never expire (they form one window)."""
+    distinct items. Events without a time never expire (they form one window).
 
-    __slots__ = ("counts", "items", "seconds")
+    ``feed_frame`` (:mod:`smbguard.logs.frame_windows`) may leave a window *deferred*
+    (:meth:`_defer`): its contents are then what ``_pending()`` returns, built on first use
+    by :class:`_DeferredWindow`, so the row path below pays nothing for it."""
+
+    __slots__ = ("_pending", "counts", "items", "seconds")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = timedelta(seconds=seconds)
         self.items: deque[tuple[datetime | None, str]] = deque()
         self.counts: dict[str, int] = {}
+        self._pending: Callable[[], _Contents] | None = None
+
+    def _defer(self, pending: Callable[[], _Contents]) -> None:
+        """From now on the window holds what ``pending()`` returns (built when first used)."""
+        self.items, self.counts = deque(), {}
+        self._pending = pending
+        self.__class__ = _DeferredWindow
 
     def push(self, when: datetime | None, item: str) -> None:
         self.items.append((when, item))
@@ -904,6 +918,37 @@ class _Window:
         return len(self.items)
 
     def distinct(self) -> int:
+        return len(self.counts)
+
+
+class _DeferredWindow(_Window):
+    """A deferred :class:`_Window`: any use builds its contents and turns it back into a
+    plain ``_Window`` (same slots, so ``__class__`` can switch), then proceeds."""
+
+    __slots__ = ()
+
+    def _materialise(self) -> None:
+        pending = self._pending
+        assert pending is not None
+        self._pending = None
+        self.__class__ = _Window  # type: ignore[assignment]  # back to a plain window
+        self.items, self.counts = pending()
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in ("items", "counts"):
+            _DeferredWindow._materialise(self)
+        return object.__getattribute__(self, name)
+
+    def push(self, when: datetime | None, item: str) -> None:
+        self._materialise()
+        self.push(when, item)
+
+    def __len__(self) -> int:
+        self._materialise()
+        return len(self.items)
+
+    def distinct(self) -> int:
+        self._materialise()
         return len(self.counts)
 
 

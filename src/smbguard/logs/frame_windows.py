@@ -39,10 +39,8 @@ with non-ASCII paths or accounts get those derived values from Python (per disti
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from itertools import islice, repeat
-from operator import itemgetter
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from smbguard.logs.detectors import (
@@ -52,6 +50,7 @@ from smbguard.logs.detectors import (
     FailedLogonDetector,
     RansomwareDetector,
     _ClientShare,
+    _DeferredWindow,
     _dir,
     _ext,
     _SourceState,
@@ -66,7 +65,6 @@ if TYPE_CHECKING:
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
-_second = itemgetter(1)
 _SMALL = 32  # below this many items a Counter costs more than counting one by one
 #: Frames with fewer rows (of the detector's kinds) go row by row: the column path costs a
 #: few milliseconds per frame whatever its size, ``feed`` a few microseconds per row.
@@ -105,10 +103,6 @@ def _datetimes(values: list[int], clock: dict[int, datetime]) -> list[datetime]:
     return list(map(clock.__getitem__, values))
 
 
-def _ones(items: Iterable[str]) -> Iterator[tuple[str, int]]:
-    return zip(items, repeat(1))
-
-
 def _python_lower(frame: pl.DataFrame, column: str, out: str) -> pl.DataFrame:
     """``out`` = ``column`` lowercased as Python's ``str.lower`` does (polars for ASCII values,
     Python for the distinct non-ASCII ones); nulls stay null."""
@@ -127,22 +121,90 @@ def _python_lower(frame: pl.DataFrame, column: str, out: str) -> pl.DataFrame:
     return joined.with_columns(pl.coalesce(pl.col(out), col.str.to_lowercase()).alias(out))
 
 
+class _Block:
+    """The rows (t, item) the windows of one family hold after a frame, each window's rows
+    contiguous; windows read their slice back as Python objects only when first used."""
+
+    __slots__ = ("clock", "rows")
+
+    def __init__(self, rows: pl.DataFrame) -> None:
+        self.rows = rows
+        self.clock: dict[int, datetime] = {}
+
+
+class _Pending:
+    """A deferred window's contents: rows ``start`` to ``start + n`` of a block. Once built,
+    ``last`` is the deque's last tuple (see :class:`_Carry`)."""
+
+    __slots__ = ("block", "last", "n", "start")
+
+    def __init__(self, block: _Block, start: int, n: int) -> None:
+        self.block, self.start, self.n = block, start, n
+        self.last: object = None
+
+    def __call__(self) -> tuple[deque[tuple[datetime | None, str]], dict[str, int]]:
+        part = self.block.rows.slice(self.start, self.n)
+        times = _datetimes(part.get_column("t").to_list(), self.block.clock)
+        items: list[str] = part.get_column("item").to_list()
+        window: deque[tuple[datetime | None, str]] = deque(zip(times, items, strict=True))
+        counts: dict[str, int] = {}
+        if self.n > _SMALL:
+            counts.update(Counter(items))
+        else:
+            get = counts.get
+            for item in items:
+                counts[item] = get(item, 0) + 1
+        self.last = window[-1] if window else None
+        return window, counts
+
+
 class _Carry:
     """The items of the windows this module left behind, as columns (name, t, item), so the
     next frame reads them from here instead of converting the deques back to columns.
 
     A window's cached rows are used only while its seal still matches: the same window
-    object, the same number of items and the very same last tuple (any ``push`` since
-    appends a new tuple). Otherwise the deque itself is read. It is a cache: dropping it
-    never changes a result."""
+    object, still deferred to the same :class:`_Pending`, or built from it and untouched
+    since (the same number of items and the very same last tuple: any ``push`` appends a
+    new tuple). Otherwise the deque itself is read. It is a cache: dropping it never
+    changes a result (:func:`_forget` first builds the windows it deferred).
 
-    __slots__ = ("rows", "seals")
+    ``block``/``deferred``: the windows :func:`_leave_windows` deferred in the latest frame.
+    Windows still deferred to an older frame's block are built then, so at most one frame's
+    block per family stays alive (memory stays flat)."""
+
+    __slots__ = ("block", "deferred", "rows", "seals")
 
     def __init__(self) -> None:
         import polars as pl
 
         self.rows = pl.DataFrame(schema={"name": pl.Utf8, "t": pl.Int64, "item": pl.Utf8})
-        self.seals: dict[str, tuple[_Window, int, object]] = {}
+        self.seals: dict[str, tuple[_Window, _Pending]] = {}
+        self.block: _Block | None = None
+        self.deferred: list[tuple[_Window, _Pending]] = []
+
+    def defer(self, block: _Block, deferred: list[tuple[_Window, _Pending]]) -> None:
+        """Windows deferred to ``block`` now; those still deferred to the previous block
+        are built (the previous block is then free)."""
+        self.materialise()
+        self.block, self.deferred = block, deferred
+
+    def materialise(self) -> None:
+        for window, pending in self.deferred:
+            if window._pending is pending and isinstance(window, _DeferredWindow):
+                window._materialise()
+        self.deferred = []
+
+    def sealed(self, name: str, window: _Window) -> bool:
+        seal = self.seals.get(name)
+        if seal is None or seal[0] is not window:
+            return False
+        pending = seal[1]
+        if window._pending is pending:
+            return True
+        if window._pending is not None:
+            return False
+        items = window.items
+        return len(items) == pending.n and bool(items) and items[-1] is pending.last
 
     def update(
         self, names: list[str], touched: list[int], good: list[_Window | None], final: pl.DataFrame
@@ -157,10 +219,16 @@ class _Carry:
         index = pl.DataFrame({"gid": touched, "name": gone}, schema={"gid": pl.Int64, "name": pl.Utf8})
         fresh = final.join(index, on="gid", how="inner", maintain_order="left").select("name", "t", "item")
         self.rows = pl.concat([self.rows.filter(~pl.col("name").is_in(gone)), fresh])
+        block, self.block = self.block, None
+        if block is None:
+            return
         for gid in touched:
             window = good[gid]
-            if window is not None and window.items:
-                self.seals[names[gid]] = (window, len(window.items), window.items[-1])
+            if window is None:
+                continue
+            pending = window._pending
+            if isinstance(pending, _Pending) and pending.block is block:
+                self.seals[names[gid]] = (window, pending)
 
 
 def _carry(detector: RansomwareDetector | FailedLogonDetector, family: str) -> _Carry:
@@ -172,7 +240,9 @@ def _carry(detector: RansomwareDetector | FailedLogonDetector, family: str) -> _
 
 
 def _forget(detector: RansomwareDetector | FailedLogonDetector) -> None:
-    detector.__dict__.pop("_frame_windows_carry", None)
+    store: dict[str, _Carry] = detector.__dict__.pop("_frame_windows_carry", {})
+    for carry in store.values():
+        carry.materialise()
 
 
 def _carried(
@@ -188,16 +258,16 @@ def _carried(
     bad: set[int] = set()
     sealed_gid: list[int] = []
     sealed_name: list[str] = []
-    seals = carry.seals
     for gid in gids:
         window = windows[gid]
-        if window is None or not window.items:
+        if window is None:
             continue
-        seal = seals.get(names[gid])
-        items_now = window.items
-        if seal is not None and seal[0] is window and seal[1] == len(items_now) and seal[2] is items_now[-1]:
+        if carry.sealed(names[gid], window):
             sealed_gid.append(gid)
             sealed_name.append(names[gid])
+            continue
+        items_now = window.items
+        if not items_now:
             continue
         times, items = zip(*items_now, strict=True)
         distinct = set(times)
@@ -311,50 +381,28 @@ def _group_max(seq: pl.DataFrame, value: str) -> list[tuple[int, int]]:
     return list(zip(peaks.get_column("gid").to_list(), peaks.get_column(value).to_list(), strict=True))
 
 
-def _leave_windows(
-    windows: list[_Window | None], seq: pl.DataFrame, w: int, clock: dict[int, datetime]
-) -> pl.DataFrame:
-    """Leave each touched window as ``push`` would: the old deque without the items that
-    expired by the group's last time, then the frame's items that are still inside (and
-    ``counts`` to match). Returns the rows (gid, t, item) the windows now hold."""
+def _leave_windows(windows: list[_Window | None], seq: pl.DataFrame, w: int, carry: _Carry) -> pl.DataFrame:
+    """Leave each touched window as ``push`` would: the group's items with time at or after
+    its last time minus ``w`` (the old deque without the items that expired, then the
+    frame's items still inside), deferred (built when first read, see :class:`_Window`).
+    Returns the rows (gid, t, item) the windows now hold."""
     import polars as pl
 
-    t, new = pl.col("t"), pl.col("new")
-    marked = seq.with_columns((t >= t.last().over("gid") - w).alias("keep"))
-    dropped = marked.filter(~new & ~pl.col("keep")).group_by("gid").agg(pl.len().alias("n"))
-    for gid, n in zip(dropped.get_column("gid").to_list(), dropped.get_column("n").to_list(), strict=True):
-        window = windows[gid]
-        assert window is not None
-        counts = window.counts
-        gone = map(_second, islice(window.items, n))
-        for item, k in Counter(gone).items() if n > _SMALL else _ones(gone):
-            left = counts[item] - k
-            if left:
-                counts[item] = left
-            else:
-                del counts[item]
-        if 4 * n > len(window.items):
-            window.items = deque(islice(window.items, n, None))
-        else:
-            popleft = window.items.popleft
-            for _ in range(n):
-                popleft()
-    added = marked.filter(new & pl.col("keep"))
-    sizes = added.group_by("gid", maintain_order=True).agg(pl.len().alias("n"))
-    times = _datetimes(added.get_column("t").to_list(), clock)
-    items = added.get_column("item").to_list()
+    t = pl.col("t")
+    final = seq.filter(t >= t.last().over("gid") - w).select("gid", "t", "item")
+    block = _Block(final.select("t", "item"))
+    sizes = final.group_by("gid", maintain_order=True).agg(pl.len().alias("n"))
+    deferred: list[tuple[_Window, _Pending]] = []
     start = 0
     for gid, n in zip(sizes.get_column("gid").to_list(), sizes.get_column("n").to_list(), strict=True):
         window = windows[gid]
         assert window is not None
-        part = items[start : start + n]
-        window.items.extend(zip(times[start : start + n], part, strict=True))
-        counts = window.counts
-        get = counts.get
-        for item, k in Counter(part).items() if n > _SMALL else _ones(part):
-            counts[item] = get(item, 0) + k
+        pending = _Pending(block, start, n)
+        window._defer(pending)
+        deferred.append((window, pending))
         start += n
-    return marked.filter(pl.col("keep")).select("gid", "t", "item")
+    carry.defer(block, deferred)
+    return final
 
 
 def _gid_column(frame: pl.DataFrame, column: str, keys: list[str]) -> pl.DataFrame:
@@ -562,10 +610,11 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
         if gid not in bad and not state.alerted and detector._reasons(state):
             state.alerted = True
 
-    clock: dict[int, datetime] = {}
-    final = _leave_windows(files, file_seq, w, clock)
+    final = _leave_windows(files, file_seq, w, file_carry)
     file_carry.update(keys, gids, [None if g in bad else files[g] for g in gids], final)
-    final = _leave_windows(exts, ext_seq, w, clock) if ext_seq.height else ext_seq.select("gid", "t", "item")
+    final = (
+        _leave_windows(exts, ext_seq, w, ext_carry) if ext_seq.height else ext_seq.select("gid", "t", "item")
+    )
     ext_carry.update(keys, ext_gids, [None if g in bad else exts[g] for g in gids], final)
 
 
@@ -730,10 +779,9 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
             states[g].per_account[a] if g not in bad else None
             for g, a in zip(pair_gid, pair_account, strict=True)
         ]
-        clock: dict[int, datetime] = {}
-        final = _leave_windows(live, brute_seq, w_brute, clock)
+        final = _leave_windows(live, brute_seq, w_brute, brute_carry)
         brute_carry.update(pair_names, list(range(len(pair_gid))), live, final)
-        final = _leave_windows(spray_windows, spray_seq, w_spray, clock)
+        final = _leave_windows(spray_windows, spray_seq, w_spray, spray_carry)
         spray_carry.update(
             keys,
             list(range(len(keys))),
