@@ -22,13 +22,18 @@ from hypothesis import strategies as st
 from smbguard.errors import DecodeError
 from smbguard.logs.capture import (
     CaptureAnalyzer,
+    _ntlm_message,
     fast_create_request,
     fast_create_response,
+    fast_negotiate_request,
     fast_negotiate_response,
+    fast_ntlm_message,
     fast_session_setup_request,
     fast_session_setup_response,
+    fast_smb1_dialects,
     fast_tree_connect_request,
     fast_write_request,
+    smb1_dialects,
 )
 from smbguard.logs.detectors import DetectorSet, default_detectors
 from smbguard.logs.events import SourceStats
@@ -43,7 +48,7 @@ from smbguard.logs.pcapfile import (
     read_packets,
     tcp_of_ip,
 )
-from smbguard.proto import smb2
+from smbguard.proto import smb2, spnego
 
 PCAPS = "pcaps"
 
@@ -227,12 +232,27 @@ def _smb2(
 _messages = st.one_of(
     st.builds(
         _smb2,
-        st.sampled_from([0, 1, 3, 5, 6, 8, 9, 11, 16, 17, 99]),
+        st.sampled_from([0, 1, 3, 5, 6, 8, 9, 11, 16, 17, 99, 0x105, 0x900, 0x109]),
         response=st.booleans(),
-        next_command=st.sampled_from([0, 0, 0, 64, 100, 0xFFFFFFFF]),
+        next_command=st.sampled_from([0, 0, 0, 64, 100, 0xFFFFFFFF, 1, 63]),
         body=st.binary(max_size=300),
         mid=st.integers(0, 3),
         structure=st.sampled_from([64, 64, 64, 64, 0, 65]),
+    ),
+    st.builds(  # compounded: a READ, WRITE, CLOSE... chained to a message that is decoded
+        lambda first, body, second: (
+            _smb2(first, response=False, next_command=64 + len(body), body=body, mid=1) + second
+        ),
+        st.sampled_from([6, 8, 9, 16]),
+        st.binary(max_size=16),
+        st.builds(
+            _smb2,
+            st.sampled_from([0, 1, 3, 5]),
+            response=st.booleans(),
+            next_command=st.just(0),
+            body=st.binary(max_size=120),
+            mid=st.integers(0, 3),
+        ),
     ),
     st.builds(
         lambda cmd, body: b"\xffSMB" + bytes([cmd]) + body,
@@ -515,3 +535,103 @@ def test_named_pipe_input(shared_data: Path, tmp_path: Path, name: str) -> None:
     assert unsourced(piped["events"]) == unsourced(ref["events"])
     for key in ("hosts", "clients", "warnings", "smb_messages", "smb_bytes", "records"):
         assert piped[key] == ref[key], key
+
+
+@st.composite
+def _negotiate_requests(draw: st.DrawFn) -> bytes:
+    """SMB2 NEGOTIATE requests: dialect lists with and without 3.1.1, counts that do and do
+    not fit, contexts at any offset, a damaged header or StructureSize now and then."""
+    dialects = draw(st.lists(st.sampled_from([0x202, 0x210, 0x300, 0x302, 0x311, 0x2FF, 0x1234]), max_size=6))
+    count = len(dialects) if draw(st.integers(0, 5)) else draw(st.sampled_from([0, 1, 7, 300, 0xFFFF]))
+    contexts = draw(st.binary(max_size=80))
+    at = 100 + 2 * len(dialects)
+    offset = at if draw(st.integers(0, 3)) else draw(st.integers(0, 300))
+    fixed = struct.pack(
+        "<HHHHI16sIHH",
+        36 if draw(st.integers(0, 7)) else draw(st.sampled_from([0, 35, 37])),
+        count,
+        draw(st.integers(0, 3)),
+        0,
+        draw(st.integers(0, 0xFFFFFFFF)),
+        draw(st.binary(min_size=16, max_size=16)),
+        offset,
+        draw(st.integers(0, 4)),
+        0,
+    )
+    msg = bytearray(_smb2(0, response=False, next_command=0, body=fixed, mid=0))
+    msg += b"".join(d.to_bytes(2, "little") for d in dialects) + contexts
+    if not draw(st.integers(0, 9)):
+        msg[draw(st.integers(0, 7))] ^= draw(st.integers(1, 255))
+    return bytes(msg[: draw(st.integers(0, len(msg)))] if not draw(st.integers(0, 7)) else msg)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_negotiate_requests())
+def test_fuzz_fast_negotiate_request_same_as_proto(msg: bytes) -> None:
+    assert _decoded(fast_negotiate_request, msg) == _decoded(smb2.decode_negotiate_request, msg)
+
+
+@st.composite
+def _smb1_negotiates(draw: st.DrawFn) -> bytes:
+    """SMB1 NEGOTIATE requests: 0x02-prefixed NUL-terminated dialect strings (any bytes in
+    them, up to 70 of them), with wrong buffer formats, terminators, ByteCounts, WordCounts."""
+    names = draw(
+        st.lists(
+            st.one_of(
+                st.sampled_from([b"NT LM 0.12", b"SMB 2.002", b"SMB 2.???", b"PC NETWORK PROGRAM 1.0", b""]),
+                st.binary(max_size=8),
+            ),
+            max_size=draw(st.sampled_from([4, 70])),
+        )
+    )
+    data = b"".join(bytes([2 if draw(st.integers(0, 30)) else 3]) + n + b"\x00" for n in names)
+    if not draw(st.integers(0, 9)):
+        data = data[: draw(st.integers(0, len(data)))] + draw(st.binary(max_size=3))
+    count = len(data) if draw(st.integers(0, 5)) else draw(st.integers(0, len(data) + 3))
+    header = bytearray(b"\xffSMB\x72" + bytes(27))
+    if not draw(st.integers(0, 9)):
+        header[draw(st.integers(0, 4))] ^= draw(st.integers(1, 255))
+    words = b"\x00" if draw(st.integers(0, 7)) else b"\x01\x00\x00"
+    msg = bytes(header) + words + count.to_bytes(2, "little") + data
+    return msg[: draw(st.integers(0, len(msg)))] if not draw(st.integers(0, 7)) else msg
+
+
+@settings(max_examples=500, deadline=None)
+@given(_smb1_negotiates())
+def test_fuzz_fast_smb1_dialects_same_as_proto(msg: bytes) -> None:
+    assert _decoded(fast_smb1_dialects, msg) == _decoded(smb1_dialects, msg)
+
+
+@st.composite
+def _security_blobs(draw: st.DrawFn) -> bytes:
+    """Security blobs: NTLMSSP raw or in SPNEGO, Kerberos-like SPNEGO, random bytes with
+    the NTLMSSP signature somewhere or cut, and mangled DER."""
+    ntlm = b"NTLMSSP\x00" + draw(st.binary(max_size=60))
+    kind = draw(st.integers(0, 5))
+    if kind == 0:
+        blob = ntlm
+    elif kind == 1:
+        blob = draw(st.sampled_from([spnego.wrap_ntlmssp_negotiate, spnego.wrap_ntlmssp_authenticate]))(ntlm)
+    elif kind == 2:
+        token = spnego.NegTokenInit(
+            ("1.2.840.48018.1.2.2", "1.2.840.113554.1.2.2", spnego.OID_NTLMSSP),
+            draw(st.binary(max_size=80)),
+        )
+        blob = spnego.encode_neg_token_init(token)
+    elif kind == 3:
+        blob = spnego.wrap_ntlmssp_challenge(ntlm) + draw(st.binary(max_size=8))
+    else:
+        middle = ntlm if kind == 4 else b"NTLMSSP"  # the whole signature, or all but its NUL
+        blob = draw(st.binary(max_size=40)) + middle + draw(st.binary(max_size=20))
+    if not draw(st.integers(0, 5)):
+        mangled = bytearray(blob)
+        if mangled:
+            mangled[draw(st.integers(0, len(mangled) - 1))] = draw(st.integers(0, 255))
+        blob = bytes(mangled)
+    return blob[: draw(st.integers(0, len(blob)))] if not draw(st.integers(0, 5)) else blob
+
+
+@settings(max_examples=500, deadline=None)
+@given(_security_blobs())
+def test_fuzz_fast_ntlm_message_same_as_spnego(blob: bytes) -> None:
+    assert fast_ntlm_message(blob) == _ntlm_message(blob)

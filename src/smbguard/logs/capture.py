@@ -28,7 +28,6 @@ from smbguard.logs.events import Event, EventKind, SourceStats
 from smbguard.logs.pcapfile import (
     FIN,
     HEAD_BYTES,
-    MAX_RECORD,
     PCAPNG_MAGIC,
     RST,
     SYN,
@@ -37,9 +36,8 @@ from smbguard.logs.pcapfile import (
     KeepingDirection,
     TcpSegment,
     ip_of_frame,
-    pcap_corrupt,
     pcap_header,
-    pcap_leftover,
+    pcap_records,
     read_blocks,
     read_packets,
     tcp_of_ip,
@@ -57,10 +55,11 @@ from smbguard.model import (
     VulnProbeFacts,
 )
 from smbguard.proto import ntlmssp, smb1, smb2, spnego
-from smbguard.proto._buf import filetime_to_datetime, guid_from_bytes
+from smbguard.proto._buf import filetime_to_datetime, guid_from_bytes, oem
 from smbguard.proto.ntstatus import status_name
 
 SMB_PORTS = frozenset({445, 139})
+_NTLMSSP_SIGNATURE = b"NTLMSSP\x00"  # [MS-NLMP] 2.2.1
 _TCP = struct.Struct(">HHI4xBB")  # source port, destination port, sequence number, data offset, flags
 # [MS-SMB2] 2.2.1.2 SYNC header: Status (8), Command (12), Flags (16), MessageId (24), TreeId (36)
 _SMB2_FIELDS = struct.Struct("<8xIH2xI4xQ4xI")
@@ -110,6 +109,12 @@ _ETH_IP4_TCP = struct.Struct(">12xHBxH2xHxB2x4s4sHHI4xBB")
 
 # responses _smb2_response reads only the header of
 _SMB2_DECODED_NOTHING = frozenset({smb2.Command.WRITE, smb2.Command.SET_INFO})
+# the first HEAD_BYTES of a message: protocol id, Command (two bytes) and NextCommand of an SMB2
+# header ([MS-SMB2] 2.2.1), enough to tell the messages _message decodes nothing from
+_SMB_HEAD = struct.Struct("<I8xBB6xI")
+_SMB2_PROTOCOL = int.from_bytes(b"\xfeSMB", "little")
+# a NetBIOS session header read as one number: type 0 (session message) makes it the length
+_U32BE = struct.Struct(">I")
 
 
 def _keep(head: bytes, limit: int, to_server: bool) -> int:
@@ -236,7 +241,16 @@ def fast_session_setup_response(msg: bytes) -> smb2.SessionSetupResponse:
 # NegotiateContextOffset: the NEGOTIATE response fixed part after StructureSize ([MS-SMB2] 2.2.4)
 _NEGOTIATE_RESP = struct.Struct("<HHH16sIIIIQQHHI")
 _DIALECTS: dict[int, int] = {int(d): d for d in smb2.Dialect}  # what smb2._as_enum(Dialect, .) gives
-_GUIDS: dict[bytes, str] = {}  # ServerGuid bytes -> text: a server sends the same GUID every time
+_GUIDS: dict[bytes, str] = {}  # GUID bytes -> text: a server (client) sends the same GUID every time
+
+
+def _guid_text(guid: bytes) -> str:
+    text = _GUIDS.get(guid)
+    if text is None:
+        if len(_GUIDS) >= 4096:
+            _GUIDS.clear()
+        text = _GUIDS[guid] = guid_from_bytes(guid)
+    return text
 
 
 def fast_negotiate_response(msg: bytes) -> smb2.NegotiateResponse:
@@ -249,15 +263,10 @@ def fast_negotiate_response(msg: bytes) -> smb2.NegotiateResponse:
             contexts = smb2._decode_contexts(msg, contexts_at, count)
         blob = _buffer_at(msg, offset, length)
         if blob is not None:
-            text = _GUIDS.get(guid)
-            if text is None:
-                if len(_GUIDS) >= 4096:
-                    _GUIDS.clear()
-                text = _GUIDS[guid] = guid_from_bytes(guid)
             return smb2.NegotiateResponse(
                 dialect=_DIALECTS.get(dialect, dialect),
                 security_mode=mode,
-                server_guid=text,
+                server_guid=_guid_text(guid),
                 capabilities=capabilities,
                 max_transact_size=transact,
                 max_read_size=read,
@@ -269,6 +278,53 @@ def fast_negotiate_response(msg: bytes) -> smb2.NegotiateResponse:
                 status=_U32.unpack_from(msg, 8)[0],
             )
     return smb2.decode_negotiate_response(msg)
+
+
+# DialectCount, SecurityMode, Capabilities, ClientGuid, NegotiateContextOffset, NegotiateContextCount:
+# the NEGOTIATE request fixed part after StructureSize ([MS-SMB2] 2.2.3)
+_NEGOTIATE_REQ = struct.Struct("<HH2xI16sIH")
+_DIALECT_LISTS: dict[int, struct.Struct] = {}  # DialectCount -> Struct reading that many dialects
+
+
+def fast_negotiate_request(msg: bytes) -> smb2.NegotiateRequest:
+    if _smb2_body(msg, 100, b"\x24\x00"):
+        count, mode, capabilities, guid, contexts_at, contexts_count = _NEGOTIATE_REQ.unpack_from(msg, 66)
+        if 0 < count <= smb2.MAX_ITEMS and 100 + 2 * count <= len(msg):
+            dialect_list = _DIALECT_LISTS.get(count)
+            if dialect_list is None:
+                dialect_list = _DIALECT_LISTS[count] = struct.Struct(f"<{count}H")
+            dialects = tuple([_DIALECTS.get(d, d) for d in dialect_list.unpack_from(msg, 100)])
+            contexts: tuple[smb2.NegotiateContext, ...] = ()
+            if smb2.Dialect.SMB_3_1_1 in dialects:
+                # the same call as decode_negotiate_request makes: the same value or error
+                contexts = smb2._decode_contexts(msg, contexts_at, contexts_count)
+            return smb2.NegotiateRequest(
+                dialects=dialects,
+                security_mode=mode,
+                capabilities=capabilities,
+                client_guid=_guid_text(guid),
+                contexts=contexts,
+            )
+    return smb2.decode_negotiate_request(msg)
+
+
+def smb1_dialects(msg: bytes) -> tuple[str, ...]:
+    """The dialects of an SMB1 NEGOTIATE request (the reference path)."""
+    return smb1.decode_negotiate_request(msg).dialects
+
+
+def fast_smb1_dialects(msg: bytes) -> tuple[str, ...]:
+    """:func:`smb1_dialects` with one split: a NEGOTIATE with WordCount 0 whose ByteCount bytes
+    are 0x02-prefixed NUL-terminated strings ([MS-CIFS] 2.2.4.52.1); anything else goes to
+    ``smb1.decode_negotiate_request``, so garbage raises the same DecodeError."""
+    if len(msg) >= 35 and msg[:5] == b"\xffSMB\x72" and not msg[32]:
+        count = msg[33] | msg[34] << 8
+        data = msg[35 : 35 + count]
+        if len(data) == count and data[:1] == b"\x02" and data[-1:] == b"\x00":
+            names = data[1:-1].split(b"\x00\x02")
+            if len(names) <= 64 and not any(b"\x00" in name for name in names):
+                return tuple([oem(name) for name in names])
+    return smb1_dialects(msg)
 
 
 def _keep_up(head: bytes, limit: int) -> int:
@@ -411,6 +467,14 @@ def _ntlm_message(blob: bytes) -> bytes | None:
         return None
 
 
+def fast_ntlm_message(blob: bytes) -> bytes | None:
+    """:func:`_ntlm_message` without decoding the SPNEGO (DER) of a blob that holds no
+    NTLMSSP message: what ``spnego.extract_ntlmssp`` returns is the blob, a slice of it
+    (DER values are slices), or the rest of it from the signature on, so it always holds
+    the signature. Kerberos logons, most of the blobs, are not decoded at all."""
+    return _ntlm_message(blob) if _NTLMSSP_SIGNATURE in blob else None
+
+
 class CaptureAnalyzer:
     """Reads one capture; ``events()`` streams events, then ``hosts()``/``clients`` hold the facts.
 
@@ -433,6 +497,9 @@ class CaptureAnalyzer:
             smb2.decode_session_setup_response if reference else fast_session_setup_response
         )
         self._negotiate_response = smb2.decode_negotiate_response if reference else fast_negotiate_response
+        self._ntlm = _ntlm_message if reference else fast_ntlm_message
+        self._negotiate_request = smb2.decode_negotiate_request if reference else fast_negotiate_request
+        self._smb1_dialects = smb1_dialects if reference else fast_smb1_dialects
         self._names: dict[bytes, str] = {}  # address bytes -> text, for new flows
         self.stats = SourceStats(path=path, type="pcap")
         self.flows: dict[tuple[bytes, int, bytes, int], _Flow] = {}
@@ -495,38 +562,26 @@ class CaptureAnalyzer:
             return
         flows = self.flows
         ports = self.ports
-        unpack_record = record.unpack_from
+        unpack_ts = struct.Struct(record.format[0] + "II").unpack_from  # seconds, fraction
         unpack_frame = _ETH_IP4_TCP.unpack_from
+        unpack_head = _SMB_HEAD.unpack_from
         fast_link = linktype == 1
-        read = handle.read
-        size = self.block_size
-        carry = b""
-        while True:
-            chunk = read(size)
-            block = carry + chunk if carry else chunk
-            stop = len(block)
+        for block, ends in pcap_records(handle, stats, record, self.block_size):
             pos = 0
-            while stop - pos >= 16:
-                sec, frac, incl, _orig = unpack_record(block, pos)
-                if incl > MAX_RECORD:
-                    pcap_corrupt(stats, incl)
-                    return
-                start = pos + 16
-                end = start + incl
-                if end > stop:
-                    break
+            for end in ends:
+                at = pos  # the record header; its frame is block[at + 16 : end]
                 pos = end
                 stats.records += 1
-                if fast_link and incl >= 54:
+                if fast_link and end - at >= 70:
                     etype, vihl, total, frag, proto, src, dst, sport, dport, seq, doff, flags = unpack_frame(
-                        block, start
+                        block, at + 16
                     )
                     if etype == 0x0800 and proto == 6 and vihl & 0x0F == 5 and not frag & 0x3FFF:
                         # what _packet does with this frame, without its copies and objects
                         if total < 40:
                             continue
-                        pstart = start + 34 + (doff >> 4) * 4
-                        pend = start + 14 + total
+                        pstart = at + 50 + (doff >> 4) * 4
+                        pend = at + 30 + total
                         if pend > end:
                             pend = end
                         n = pend - pstart
@@ -564,29 +619,35 @@ class CaptureAnalyzer:
                                 and not d.msg_len
                                 and not d.header
                                 and n >= 8
-                                and not block[pstart]
-                                and (length := int.from_bytes(block[pstart + 1 : pstart + 4], "big")) + 4 == n
+                                and (length := _U32BE.unpack_from(block, pstart)[0]) + 4 == n
                                 and length <= d.cap
                             ):
                                 # the segment is exactly one whole session message
                                 d.next_seq = (seq + n) & 0xFFFFFFFF
+                                sec, frac = unpack_ts(block, at)
                                 ts = sec + frac * scale
                                 if length > HEAD_BYTES:
-                                    keep = _keep(block[pstart + 4 : pstart + 4 + HEAD_BYTES], length, up)
                                     server = flow.state
-                                    if server is not None and (
-                                        keep == HEAD_BYTES
-                                        or (
-                                            keep == 64
-                                            and not up
-                                            and length >= 64
-                                            and block[pstart + 16] in _SMB2_DECODED_NOTHING
-                                            and block[pstart + 8 : pstart + 10] == b"\x40\x00"
+                                    protocol, command, command_hi, chained = unpack_head(block, pstart + 4)
+                                    if (
+                                        protocol == _SMB2_PROTOCOL
+                                        and chained < 64
+                                        and server is not None
+                                        and (
+                                            command_hi
+                                            or command not in _SMB2_INTERESTING
+                                            or (
+                                                not up
+                                                and command in _SMB2_DECODED_NOTHING
+                                                and length >= 64
+                                                and block[pstart + 8 : pstart + 10] == b"\x40\x00"
+                                            )
                                         )
                                     ):
-                                        # an SMB2 message nothing is decoded from (_keep returns
-                                        # HEAD_BYTES for these only), or a WRITE/SET_INFO response
-                                        # whose header _smb2_fields accepts: what _message does
+                                        # an SMB2 message nothing is decoded from (not compounded, and
+                                        # a command _message does not read, or a WRITE/SET_INFO
+                                        # response whose header _smb2_fields accepts): what _message
+                                        # does with it
                                         self.smb_messages += 1
                                         self.smb_bytes += length
                                         if server.first is None or ts < server.first:
@@ -595,6 +656,7 @@ class CaptureAnalyzer:
                                             server.last = ts
                                         self._chain_file = None
                                         continue
+                                    keep = _keep(block[pstart + 4 : pstart + 4 + HEAD_BYTES], length, up)
                                     if keep < length:
                                         pend = pstart + 4 + (keep if keep > HEAD_BYTES else HEAD_BYTES)
                                 self._message(flow, up, ts, block[pstart + 4 : pend], length)
@@ -604,6 +666,7 @@ class CaptureAnalyzer:
                                     stats.see(event.time)
                                     yield event
                                 continue
+                        sec, frac = unpack_ts(block, at)
                         d.feed(sec + frac * scale, seq, flags, block[pstart:pend] if n else b"")
                         if flags & RST and flow.c2s.next_seq is not None:
                             flows.pop(key, None)
@@ -613,16 +676,15 @@ class CaptureAnalyzer:
                             stats.see(event.time)
                             yield event
                         continue
-                self._packet(sec + frac * scale, linktype, block[start:end])
+                    if etype == 0x0806 or (etype == 0x0800 and proto != 6 and vihl >> 4 == 4):
+                        continue  # ARP, or IPv4 that is not TCP: _packet would find no TCP segment
+                sec, frac = unpack_ts(block, at)
+                self._packet(sec + frac * scale, linktype, block[at + 16 : end])
                 while out:
                     event = out.popleft()
                     stats.events += 1
                     stats.see(event.time)
                     yield event
-            carry = block[pos:] if pos < stop else b""
-            if not chunk:
-                pcap_leftover(stats, len(carry))
-                return
 
     def _packet(self, ts: float, linktype: int, frame: bytes) -> None:
         # Fast path for the common case, Ethernet + IPv4 (not fragmented) + TCP; every
@@ -808,14 +870,12 @@ class CaptureAnalyzer:
             self.stats.warn(f"undecodable SMB message: {str(exc)[:80]}")
 
     def _smb1_request(self, flow: _Flow, server: _Server, ts: float, msg: bytes) -> None:
-        hdr = smb1.decode_header(msg)
-        cmd = hdr.command
-        if cmd == smb1.Command.NEGOTIATE:
-            req = smb1.decode_negotiate_request(msg)
-            flow.smb1_dialects = req.dialects
+        if msg[4] == smb1.Command.NEGOTIATE:  # [MS-CIFS] 2.2.3.1: Command follows the protocol id
+            dialects = self._smb1_dialects(msg)  # decodes (and checks) the header too
+            flow.smb1_dialects = dialects
             client = self._client(flow)
-            client.smb1_dialects.update(req.dialects)
-            if req.dialects and not any(d.startswith("SMB 2") for d in req.dialects):
+            client.smb1_dialects.update(dialects)
+            if dialects and not any(d.startswith("SMB 2") for d in dialects):
                 client.smb1_only_negotiations += 1
                 self._emit(
                     flow,
@@ -826,6 +886,8 @@ class CaptureAnalyzer:
                     detail="client offered only SMB1 dialects",
                 )
             return
+        hdr = smb1.decode_header(msg)
+        cmd = hdr.command
         if not flow.smb1_session:
             flow.smb1_session = True
             self._emit(
@@ -834,7 +896,7 @@ class CaptureAnalyzer:
         if cmd == smb1.Command.SESSION_SETUP_ANDX:
             req1 = smb1.decode_session_setup_request(msg)
             if req1.extended:
-                raw = _ntlm_message(req1.security_blob)
+                raw = self._ntlm(req1.security_blob)
                 if raw is not None and ntlmssp.parse_message_type(raw) == ntlmssp.MessageType.AUTHENTICATE:
                     flow.pending[(1, hdr.mid)] = ("auth", ntlmssp.decode_authenticate(raw))
             else:
@@ -927,7 +989,7 @@ class CaptureAnalyzer:
                 server.native_os = resp1.native_os
                 server.native_lan_manager = resp1.native_lan_man
                 server.primary_domain = resp1.primary_domain
-            raw = _ntlm_message(resp1.security_blob)
+            raw = self._ntlm(resp1.security_blob)
             if raw is not None and ntlmssp.parse_message_type(raw) == ntlmssp.MessageType.CHALLENGE:
                 server.challenge = ntlmssp.decode_challenge(raw)
             pending = flow.pending.pop((1, hdr.mid), None)
@@ -993,7 +1055,7 @@ class CaptureAnalyzer:
             return
         cmd, _status, message_id, tree_id = _smb2_fields(msg)
         if cmd == smb2.Command.NEGOTIATE:
-            req = smb2.decode_negotiate_request(msg)
+            req = self._negotiate_request(msg)
             client = self._client(flow)
             client.smb2_dialects.update(smb2.dialect_name(d) for d in req.dialects)
             for ctx in req.contexts:
@@ -1003,7 +1065,7 @@ class CaptureAnalyzer:
                     )
         elif cmd == smb2.Command.SESSION_SETUP:
             ss = self._session_request(msg)
-            raw = _ntlm_message(ss.security_buffer)
+            raw = self._ntlm(ss.security_buffer)
             if raw is not None and ntlmssp.parse_message_type(raw) == ntlmssp.MessageType.AUTHENTICATE:
                 flow.pending[(2, message_id)] = ("auth", ntlmssp.decode_authenticate(raw))
         elif cmd == smb2.Command.TREE_CONNECT:
@@ -1053,7 +1115,7 @@ class CaptureAnalyzer:
         elif cmd == smb2.Command.SESSION_SETUP:
             resp2 = self._session_response(msg)
             if status == STATUS_MORE_PROCESSING:
-                raw = _ntlm_message(resp2.security_buffer)
+                raw = self._ntlm(resp2.security_buffer)
                 if raw is not None and ntlmssp.parse_message_type(raw) == ntlmssp.MessageType.CHALLENGE:
                     server.challenge = ntlmssp.decode_challenge(raw)
                 return

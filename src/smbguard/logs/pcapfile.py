@@ -121,15 +121,60 @@ def pcap_leftover(stats: SourceStats, leftover: int) -> None:
         stats.warn("truncated packet header at end of file")
 
 
+def pcap_records(
+    handle: IO[bytes], stats: SourceStats, record: struct.Struct, size: int = BLOCK_SIZE
+) -> Iterator[tuple[bytes, list[int]]]:
+    """The records of a classic pcap file (its header already read), a block at a time.
+
+    Yields ``(block, ends)``: the first record's 16-byte header starts the block, and
+    record i ends at ``ends[i]``, where the next one's header starts (its frame is
+    ``block[previous end + 16 : ends[i]]``). The file is read ``size`` bytes at a time;
+    a record cut by the end of a block is completed by reading just its missing bytes, so
+    blocks are never concatenated. The same bounds, warnings and counters as
+    :func:`read_packets`. The one record loop of the fast readers: :func:`read_blocks` and
+    ``CaptureAnalyzer`` both iterate ``ends``, with no call per record."""
+    incl_at = struct.Struct(record.format[0] + "8xI").unpack_from
+    read = handle.read
+    tail = b""
+    while True:
+        if tail:
+            # complete the record cut at the end of the last block: its header, then its frame
+            need = 16 - len(tail) if len(tail) < 16 else 16 + incl_at(tail, 0)[0] - len(tail)
+            chunk = read(need)
+            block = tail + chunk
+        else:
+            chunk = block = read(size)
+        if not chunk:
+            pcap_leftover(stats, len(tail))
+            return
+        stop = len(block)
+        pos = 0
+        ends: list[int] = []
+        append = ends.append
+        while stop - pos >= 16:
+            incl = incl_at(block, pos)[0]
+            if incl > MAX_RECORD:
+                if ends:
+                    yield block, ends
+                pcap_corrupt(stats, incl)
+                return
+            end = pos + 16 + incl
+            if end > stop:
+                break
+            append(end)
+            pos = end
+        if ends:
+            yield block, ends
+        tail = block[pos:] if pos < stop else b""
+
+
 def read_blocks(
     handle: IO[bytes], stats: SourceStats, size: int = BLOCK_SIZE, magic: bytes = b""
 ) -> Iterator[tuple[bytes, list[Record]]]:
     """The packets of :func:`read_packets`, as (block, records) with offsets instead of frames.
 
-    Classic pcap is read ``size`` bytes at a time and its records are located by offset
-    arithmetic (no per-record read, no per-record copy); the same bounds, warnings and
-    counters as :func:`read_packets`. pcapng goes through :func:`read_packets`, one
-    record per block. (``CaptureAnalyzer`` runs the same loop inline.) ``magic``: the first
+    Classic pcap goes through :func:`pcap_records` (no per-record read, no per-record
+    copy); pcapng through :func:`read_packets`, one record per block. ``magic``: the first
     4 bytes when the caller already read them."""
     magic = magic or handle.read(4)
     if len(magic) < 4:
@@ -140,33 +185,14 @@ def read_blocks(
         return
     record, linktype, scale = pcap_header(handle, magic)
     unpack_from = record.unpack_from
-    read = handle.read
-    carry = b""
-    while True:
-        chunk = read(size)
-        data = carry + chunk if carry else chunk
-        end = len(data)
-        pos = 0
+    for block, ends in pcap_records(handle, stats, record, size):
         records: list[Record] = []
-        append = records.append
-        while end - pos >= 16:
-            sec, frac, incl, _orig = unpack_from(data, pos)
-            if incl > MAX_RECORD:
-                if records:
-                    yield data, records
-                pcap_corrupt(stats, incl)
-                return
-            start = pos + 16
-            if start + incl > end:
-                break
-            pos = start + incl
-            append((sec + frac * scale, linktype, start, pos))
-        if records:
-            yield data, records
-        carry = data[pos:] if pos < end else b""
-        if not chunk:
-            pcap_leftover(stats, len(carry))
-            return
+        pos = 0
+        for end in ends:
+            sec, frac, _incl, _orig = unpack_from(block, pos)
+            records.append((sec + frac * scale, linktype, pos + 16, end))
+            pos = end
+        yield block, records
 
 
 @dataclass(slots=True)
