@@ -523,3 +523,174 @@ def test_lone_surrogates_from_json_escapes_do_not_stop_reading(tmp_path: Path) -
     assert not source.stats.warnings
     result = analyze([str(log)])
     assert result.sources[0].records == 52 and not result.sources[0].warnings
+
+
+# ------------------------------------------------ TSV segments read by polars' CSV reader
+_NAMES_SMB_FILES = ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "fuid", "action")
+_NAMES_SMB_FILES += ("path", "name", "size", "prev_name", "times.modified")
+_LAST_WANTED = "prev_name"  # of the fields smb_files reads, the last in _NAMES_SMB_FILES
+_FIELD = st.sampled_from(
+    [
+        b"-",
+        b"(empty)",
+        b"10.0.0.1",
+        b"fe80::1",
+        b"SMB::FILE_OPEN",
+        b"SMB::FILE_WRITE",
+        b"SMB::FILE_RENAME",
+        b"SMB::FILE_DELETE",
+        b"SMB::FILE_CLOSE",
+        b"\\\\\\\\srv\\\\share",
+        b"\\\\srv\\IPC$\\",
+        b"a\\x09b",
+        b"a,b",
+        b"caf\xc3\xa9",
+        b"x\xffy",
+        b"\xe2\x82",
+        b'"q"',
+        b"\x00",
+        b"x{y",
+        b"x#y",
+    ]
+)
+_GOOD_TS = st.sampled_from(
+    [b"1332008627.33", b"1600000000.010000", b"XXXXXXXXXX.XXXXXX", b"-", b"0", b"1e9", b"nan", b"12 "]
+)
+_SHORT_HEAD = b"#separator \\x09\n#path\tsmb_files\n"
+_SHORT_HEAD += b"#fields\tts\tid.orig_h\tid.resp_h\taction\tpath\tname\tprev_name\n"
+_OPEN = b"1\t-\t-\tSMB::FILE_OPEN\t-\tc\t-\n"
+# perturbation -> whether the reference must read the line (None: cannot say in advance)
+_PERTURB: dict[str, bool | None] = {
+    "none": False,
+    "short": True,  # too few fields for the last wanted one
+    "empty_last": True,  # last wanted field "": read as missing by polars
+    "extra": False,  # more fields than #fields names
+    "blank": True,
+    "json": True,
+    "empty_first": True,
+    "cr": None,  # polars ends lines at "\r": the whole segment goes to the line runs
+    "bom": None,  # dropped by polars at the start of its input
+    "same_header": True,  # a header that changes nothing: the segment goes on
+}
+
+
+@st.composite
+def _segment_log(draw: st.DrawFn) -> tuple[bytes, int | None, int]:
+    """A TSV smb_files log with a few perturbed lines: (data, reference calls expected or
+    None, data lines)."""
+    names = list(_NAMES_SMB_FILES)
+    out = [
+        b"#separator \\x09",
+        b"#set_separator\t,",
+        b"#path\tsmb_files",
+        b"#fields\t" + "\t".join(names).encode(),
+    ]
+    expected: int | None = len(out)
+    data_lines = 0
+    for _ in range(draw(st.integers(1, 60))):
+        kind = draw(st.sampled_from(list(_PERTURB))) if draw(st.integers(0, 4)) == 0 else "none"
+        if kind == "same_header":
+            if draw(st.booleans()):
+                out.append(draw(st.sampled_from([b"#close\t2020", b"#open\t2020", b"### banner"])))
+            else:  # the same names again: the state does not change
+                out.append(b"#fields\t" + "\t".join(names).encode())
+            expected = None if expected is None else expected + 1
+            continue
+        if draw(st.integers(0, 30)) == 0:  # a header that does change the state
+            names.reverse()
+            out.append(b"#fields\t" + "\t".join(names).encode())
+            expected = None if expected is None else expected + 1
+            continue
+        fields = [draw(_GOOD_TS) if name == "ts" else draw(_FIELD) for name in names]
+        if kind == "short":
+            fields = fields[: draw(st.integers(1, names.index(_LAST_WANTED)))]
+        elif kind == "empty_last":
+            wanted = ("ts", "id.orig_h", "id.resp_h", "action", "path", "name", "prev_name")
+            fields[max(names.index(n) for n in wanted)] = b""
+        elif kind == "extra":
+            fields += [draw(_FIELD) for _ in range(draw(st.integers(1, 3)))]
+        elif kind == "empty_first":
+            fields[0] = draw(st.sampled_from([b"", b" ", b"\x0b"]))
+        line = b"\t".join(fields)
+        if kind == "blank":
+            line = draw(st.sampled_from([b"", b" ", b"\t\t", b"\x0c", b"\t" * 15]))
+        elif kind == "json":
+            line = b'{"ts":1332008627.5,"action":"SMB::FILE_OPEN","name":"j"}'
+        elif kind == "cr":  # polars drops a "\r" before a separator, keeps one of "\r\r"...
+            at = draw(st.sampled_from([0, line.find(b"\t"), len(line), len(line)]))
+            line = line[:at] + draw(st.sampled_from([b"\r", b"\r\r"])) + line[at:]
+        elif kind == "bom":
+            line = b"\xef\xbb\xbf" + line
+        out.append(line)
+        data_lines += 1
+        need = _PERTURB[kind]
+        if need is None:
+            expected = None
+        elif need and expected is not None:
+            expected += 1
+    data = b"\n".join(out) + (b"\n" if draw(st.booleans()) else b"")
+    return data, expected, data_lines
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_segment_log(), st.integers(40, 2000), st.integers(1, 50))
+@example(  # an empty last wanted field reads as missing in polars: the reference must take it
+    (_SHORT_HEAD + b"1\t-\t-\tSMB::FILE_RENAME\t-\tb\t\n" + _OPEN, 4, 2), 2000, 1
+)
+@example(  # polars drops a "\r" before the separator
+    (_SHORT_HEAD + b"1\t-\t-\tSMB::FILE_RENAME\t-\tb\r\tc\n" + _OPEN, None, 2), 2000, 1
+)
+@example(  # ... and only one "\r" of a "\r\r\n" line end, where rstrip("\r\n") takes both
+    (_SHORT_HEAD + b"1\t-\t-\tSMB::FILE_RENAME\t-\tb\tc\r\r\n" + _OPEN, None, 2), 2000, 1
+)
+@example(  # polars drops a BOM at the start of its input (here: the first line after the headers)
+    (_SHORT_HEAD + b"\xef\xbb\xbf1\t-\t-\tSMB::FILE_OPEN\t-\tb\tc\n" + _OPEN, None, 2), 2000, 1
+)
+def test_tsv_segments_polars_reads_exactly(
+    case: tuple[bytes, int | None, int], block: int, rows: int
+) -> None:
+    """Mostly good TSV lines with a few that polars' CSV reader would read differently:
+    frames() == events(), only the lines it cannot vouch for (and the headers) go through
+    the reference, and every data line went through the segment reader (with no CR and no
+    BOM, no segment is given up)."""
+    data, expected, data_lines = case
+    fd, name = tempfile.mkstemp(suffix=".log")
+    segments: list[tuple[int, bool]] = []
+    real = zeek._tsv_segment
+
+    def spy(source: ZeekSource, segment: bytes) -> pl.DataFrame | None:
+        got = real(source, segment)
+        segments.append((segment.count(b"\n") + (not segment.endswith(b"\n")), got is None))
+        return got
+
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        saved = zeek._BLOCK
+        zeek._BLOCK = block
+        zeek._tsv_segment = spy  # type: ignore[assignment]
+        try:
+            fast = ZeekSource(name)
+            calls = 0
+            line = fast.line
+
+            def counting(raw: bytes) -> Event | None:
+                nonlocal calls
+                calls += 1
+                return line(raw)
+
+            fast.line = counting  # type: ignore[method-assign]
+            got = pl.concat(list(fast.frames(rows)))
+        finally:
+            zeek._BLOCK = saved
+            zeek._tsv_segment = real  # type: ignore[assignment]
+        slow = ZeekSource(name)
+        want = events_to_frame(slow.events())
+        assert got.equals(want)
+        assert fast.stats.to_dict() == slow.stats.to_dict()
+        if expected is not None:
+            assert calls == expected
+            assert not any(given_up for _, given_up in segments)
+            assert sum(n for n, _ in segments) == data_lines
+    finally:
+        os.unlink(name)

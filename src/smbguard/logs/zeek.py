@@ -425,9 +425,9 @@ def _rx_key(key: str) -> str:
     return '"' + key.replace(".", r"\.") + '"'
 
 
-def _text_blocks(handle: Any, size: int = 0) -> Iterator[str]:
-    """Decoded blocks of whole lines (the last may lack its newline). A read error is raised
-    after the complete lines read before it, as line-by-line reading would."""
+def _byte_blocks(handle: Any, size: int = 0) -> Iterator[bytes]:
+    """Blocks of whole lines (the last may lack its newline). A read error is raised after
+    the complete lines read before it, as line-by-line reading would."""
     size = size or _BLOCK
     read = getattr(handle, "read1", None) or handle.read
     carry = b""
@@ -449,15 +449,15 @@ def _text_blocks(handle: Any, size: int = 0) -> Iterator[str]:
             data = b"".join(parts)
             end = data.rfind(b"\n") + 1
             if end:
-                yield data[:end].decode("utf-8", "replace")
+                yield data[:end]
             raise
         data = b"".join(parts)
         if eof:
             if data:
-                yield data.decode("utf-8", "replace")
+                yield data
             return
         end = data.rfind(b"\n") + 1
-        yield data[:end].decode("utf-8", "replace")  # same text as decoding line by line
+        yield data[:end]
         carry = data[end:]
 
 
@@ -514,19 +514,201 @@ def _frames(source: ZeekSource, rows: int) -> Iterator[pl.DataFrame]:
     opener = source.opener or (lambda p: open(p, "rb"))  # noqa: SIM115
     batcher = _Batcher(rows)
     with opener(source.path) as handle:
-        blocks = _text_blocks(handle)
+        blocks = _byte_blocks(handle)
         while True:
             try:
-                text = next(blocks)
+                data = next(blocks)
             except StopIteration:
                 break
             except Exception:
                 yield from batcher.flush()  # what was read before the error, then the error
                 raise
-            yield from batcher.add(_Block(source).run(text))
+            for frame in _block_frames(source, data):
+                yield from batcher.add(frame)
     yield from batcher.finish()
     if source.log_type is not None:
         source.stats.type = f"zeek:{source.log_type}"
+
+
+def _block_frames(source: ZeekSource, data: bytes) -> Iterator[pl.DataFrame]:
+    """The events of one block of whole lines, in file order (see the section comment):
+    header lines through the reference; data lines of a TSV log as whole segments read by
+    polars' CSV reader (:func:`_tsv_segment`) up to the next header that changes the parser
+    state; whatever that reader cannot vouch for, and every other format, through the
+    line-run reader :class:`_Block`."""
+    pos = 0
+    end = len(data)
+    while pos < end:
+        if data[pos] == _HASH:  # a header line (or a "### " banner): the reference
+            stop = data.find(b"\n", pos) + 1 or end
+            source.line(data[pos:stop])  # no event from a "#" line (parse_line)
+            pos = stop
+            continue
+        if not _tsv_ready(source):  # JSON, header-less, CR, unknown type: the line runs
+            yield _Block(source).run(data[pos:].decode("utf-8", "replace"))
+            return
+        # TSV data lines, and the header lines after them as long as the state stays the
+        # same (data lines of a TSV log with a known type never change it: parse_line)
+        before = _get_state(source)
+        after = before
+        ranges = []
+        while True:
+            head = _next_header(data, pos)
+            ranges.append((pos, head))
+            if head == end:
+                pos = end
+                break
+            stop = data.find(b"\n", head) + 1 or end
+            source.line(data[head:stop])
+            pos = stop
+            after = _get_state(source)
+            if after != before:
+                break
+        segment = data[ranges[0][0] : ranges[0][1]] if len(ranges) == 1 else b"".join(
+            data[a:b] for a, b in ranges
+        )
+        _set_state(source, before)
+        if segment:
+            frame = _tsv_segment(source, segment)
+            if frame is None:  # a line polars cannot vouch for: the line runs take them all
+                frame = _Block(source).run(segment.decode("utf-8", "replace"))
+            yield frame
+        _set_state(source, after)
+
+
+_HASH = ord("#")
+_BOM = b"\xef\xbb\xbf"  # polars' CSV reader drops it at the start of its input
+_NOT_DATA = r"^(?:\{|[ \t\x0B\x0C]*$)"  # a first field of a JSON or a blank line
+
+
+def _next_header(data: bytes, pos: int) -> int:
+    """Where the first line at or after ``pos`` (a line start) that starts with "#" begins,
+    or ``len(data)``."""
+    at = pos
+    while True:
+        at = data.find(b"#", at)  # one byte: memchr
+        if at < 0:
+            return len(data)
+        if at == pos or data[at - 1] == 0x0A:
+            return at
+        at += 1
+
+
+def _get_state(source: ZeekSource) -> tuple[Any, ...]:
+    """Everything the parsing of a data line depends on (besides the masked-ts flag,
+    which only decides whether a warning counted once is counted now or later)."""
+    return (source.log_type, source.sep, source.unset, source.columns, source._max_column,
+            source._column_items)  # fmt: skip
+
+
+def _set_state(source: ZeekSource, state: tuple[Any, ...]) -> None:
+    (source.log_type, source.sep, source.unset, source.columns, source._max_column,
+     source._column_items) = state  # fmt: skip
+
+
+def _tsv_ready(source: ZeekSource) -> bool:
+    """Whether data lines are TSV ones polars' CSV reader can split as ``str.split`` does:
+    ``#fields`` seen, a known log type (so a JSON line cannot change it), and a one-byte
+    separator other than the line ends."""
+    sep = source.sep
+    return bool(
+        source.columns
+        and source.log_type is not None
+        and len(sep) == 1
+        and sep.isascii()
+        and sep not in "\r\n"
+    )
+
+
+def _tsv_segment(source: ZeekSource, segment: bytes) -> pl.DataFrame | None:
+    """The events of a segment of TSV data lines (no line starts with "#"), all read by
+    polars' multi-threaded CSV reader, or None when it cannot vouch for every line.
+
+    With no quote character, no comment prefix and "\\n" as the only line end, the reader
+    gives row i for line i, the fields as ``line.split(sep)`` would (tests/logs/
+    test_zeek_frames.py). None (the caller then takes the line runs) for: a "\\r" anywhere
+    (the reader ends lines at it), a BOM at the start (the reader drops it), a line the
+    reference would not read as a TSV row (blank, or starting with "{": first field), or
+    a line with too few fields (its last wanted field missing; an empty one reads as
+    missing too, so it is doubtful as well)."""
+    import polars as pl
+
+    if b"\r" in segment or segment.startswith(_BOM):
+        return None
+    if not segment.isascii():
+        try:
+            segment.decode()
+        except UnicodeDecodeError:  # as the reference decodes each line
+            segment = segment.decode("utf-8", "replace").encode()
+    columns = source.columns
+    last = source._max_column
+    keys = _keys(source.log_type)
+    read = sorted({0, last, *(columns[key] for key in keys if key in columns)})
+    try:
+        frame = pl.read_csv(
+            segment,
+            has_header=False,
+            separator=source.sep,
+            quote_char=None,
+            schema={f"f{i}": pl.Utf8 for i in range(last + 1)},
+            columns=read,
+            infer_schema=False,
+            truncate_ragged_lines=True,  # more fields than wanted: ignored, as by the reference
+            extra_columns="ignore",
+            missing_columns="insert",
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError:
+        return None
+    first = pl.col("f0")
+    doubtful = first.is_null() | first.str.contains(_NOT_DATA) | pl.col(f"f{last}").is_null()
+    frame = frame.with_columns(
+        pl.int_range(0, frame.height, dtype=pl.UInt32).alias("_i"), (~doubtful).alias("_ok")
+    )
+    unset = source.unset
+    values = []
+    for key in keys:
+        at = columns.get(key)
+        if at is None:
+            values.append(pl.lit(None, pl.Utf8).alias(key))
+            continue
+        field = pl.col(f"f{at}")
+        if key == "ts":  # an empty field reads as null; for ts "" differs from unset (a warning)
+            field = field.fill_null("")
+        values.append(pl.when(field != unset).then(field).alias(key))
+    rows = frame.select("_i", "_ok", *values)
+    slow_at = rows.select(pl.col("_i").filter(~pl.col("_ok"))).to_series()
+    source.stats.records += frame.height - slow_at.len()
+    events = _emit(source, rows)
+    if not slow_at.len():
+        return events.drop("_i")
+    # row i is line i: the lines polars cannot vouch for go through the reference (a TSV
+    # data line of a known log type never changes the parser state, so the order of the
+    # two paths does not matter), merged back by line number
+    lines = segment.split(b"\n")
+    slow = []
+    for at in slow_at.to_list():
+        event = source.line(lines[at])
+        if event is not None:
+            slow.append((at, event))
+    if not slow:
+        return events.drop("_i")
+    return _merge(events, [at for at, _ in slow], [event for _, event in slow])
+
+
+def _merge(fast: pl.DataFrame, slow_at: list[int], slow: list[Event]) -> pl.DataFrame:
+    """Events from polars (with ``_i``) and from the reference (at lines ``slow_at``) -> one
+    event frame in line order."""
+    import polars as pl
+
+    from smbguard.logs.events import EVENT_COLUMNS, events_to_frame
+
+    try:
+        frame = events_to_frame(slow)
+    except UnicodeEncodeError:  # json.loads lets "\ud800" through; a frame cannot hold it
+        frame = events_to_frame([_without_surrogates(event) for event in slow])
+    frame = frame.select(pl.Series("_i", slow_at, dtype=pl.UInt32), *EVENT_COLUMNS)
+    return pl.concat([fast, frame]).sort("_i").drop("_i")
 
 
 class _Block:
@@ -579,18 +761,6 @@ class _Block:
             return "json"
         return None
 
-    def _state(self) -> tuple[Any, ...]:
-        """Everything the parsing of a data line depends on (besides the masked-ts flag,
-        which only decides whether a warning counted once is counted now or later)."""
-        source = self.source
-        return (source.log_type, source.sep, source.unset, source.columns, source._max_column,
-                source._column_items)  # fmt: skip
-
-    def _set_state(self, state: tuple[Any, ...]) -> None:
-        source = self.source
-        (source.log_type, source.sep, source.unset, source.columns, source._max_column,
-         source._column_items) = state  # fmt: skip
-
     def _run(self, lines: pl.Series) -> None:
         """A line that may change the parser state (a header; a JSON line while the log type
         is unknown; a non-JSON line in a JSON log: see the module comment) goes through the
@@ -617,22 +787,22 @@ class _Block:
             elif self.source.log_type is None:  # a JSON line may name the log type
                 rule = rule | line.str.starts_with("{")
             cuts = rest.to_frame().select(rule.arg_true()).to_series().to_list()
-            before = self._state()
+            before = _get_state(self.source)
             after = before
             end = rest.len()
             handled = []
             for cut in cuts:
                 self._slow(rest[cut], done + cut)
-                after = self._state()
+                after = _get_state(self.source)
                 if after != before:
                     end = cut
                     break
                 handled.append(cut)
             if end:  # the lines before the change, with the state they were read in
-                self._set_state(before)
+                _set_state(self.source, before)
                 fast = self._tsv if mode == "tsv" else self._json
                 fast(rest.slice(0, end), done, handled)
-                self._set_state(after)
+                _set_state(self.source, after)
             done += end + 1 if end < rest.len() else end
 
     def _rstrip(self, line: pl.Expr) -> pl.Expr:
@@ -714,39 +884,44 @@ class _Block:
         self._emit(df.select("_i", "_ok", *values))
 
     def _emit(self, rows: pl.DataFrame) -> None:
-        """Rows of raw field values (null = unset; only rows with ``_ok`` count) -> times,
-        the masked-timestamp warning, events."""
-        import polars as pl
-
-        source = self.source
-        stats = source.stats
-        ok = pl.col("_ok")
-        ts = pl.col("ts")
-        x = ts.cast(pl.Float64, strict=False)
-        whole = x.floor()
-        micro = ((x - whole) * 1e6).round(0, mode="half_to_even")  # as datetime.fromtimestamp
-        epoch_us = whole.cast(pl.Int64) * 1_000_000 + micro.cast(pl.Int64)
-        fast = ts.str.contains(_TS_RX)
-        when = pl.when(fast).then(pl.from_epoch(epoch_us, time_unit="us").dt.replace_time_zone("UTC"))
-        rows = rows.with_columns(time=when, _fast=fast)
-        others = rows.select(ts.filter(ok & ~pl.col("_fast")).unique()).to_series().drop_nulls()
-        if others.len():  # masked ("XXXXXXXXXX.XXXXXX"), odd or out-of-range values: the reference
-            mapping = {value: parse_epoch(value) for value in others.to_list()}
-            other = ts.replace_strict(mapping, default=None, return_dtype=pl.Datetime("us", "UTC"))
-            rows = rows.with_columns(time=pl.coalesce(pl.col("time"), other))
-        if not source._masked_warned and rows.select(
-            (ok & ts.is_not_null() & pl.col("time").is_null()).any()
-        ).item():
-            source._masked_warned = True
-            stats.warn("timestamps are masked or invalid; events have no time")
-        events = _to_events(rows, source.log_type, source.path)
+        events = _emit(self.source, rows)
         if events.height:
-            stats.events += events.height
-            times = events["time"]
-            for value in (times.min(), times.max()):
-                if isinstance(value, datetime):
-                    stats.see(value.replace(tzinfo=UTC))
             self.fast.append(events)
+
+
+def _emit(source: ZeekSource, rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows of raw field values (``_i``, ``_ok``, the keys; null = unset; only rows with
+    ``_ok`` count) -> times, the masked-timestamp warning, the events (with ``_i``)."""
+    import polars as pl
+
+    stats = source.stats
+    ok = pl.col("_ok")
+    ts = pl.col("ts")
+    x = ts.cast(pl.Float64, strict=False)
+    whole = x.floor()
+    micro = ((x - whole) * 1e6).round(0, mode="half_to_even")  # as datetime.fromtimestamp
+    epoch_us = whole.cast(pl.Int64) * 1_000_000 + micro.cast(pl.Int64)
+    fast = ts.str.contains(_TS_RX)
+    when = pl.when(fast).then(pl.from_epoch(epoch_us, time_unit="us").dt.replace_time_zone("UTC"))
+    rows = rows.with_columns(time=when, _fast=fast)
+    others = rows.select(ts.filter(ok & ~pl.col("_fast")).unique()).to_series().drop_nulls()
+    if others.len():  # masked ("XXXXXXXXXX.XXXXXX"), odd or out-of-range values: the reference
+        mapping = {value: parse_epoch(value) for value in others.to_list()}
+        other = ts.replace_strict(mapping, default=None, return_dtype=pl.Datetime("us", "UTC"))
+        rows = rows.with_columns(time=pl.coalesce(pl.col("time"), other))
+    if not source._masked_warned and rows.select(
+        (ok & ts.is_not_null() & pl.col("time").is_null()).any()
+    ).item():
+        source._masked_warned = True
+        stats.warn("timestamps are masked or invalid; events have no time")
+    events = _to_events(rows, source.log_type, source.path)
+    if events.height:
+        stats.events += events.height
+        times = events["time"]
+        for value in (times.min(), times.max()):
+            if isinstance(value, datetime):
+                stats.see(value.replace(tzinfo=UTC))
+    return events
 
 
 def _without_surrogates(event: Event) -> Event:
