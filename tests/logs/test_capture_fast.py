@@ -14,12 +14,14 @@ import random
 import struct
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smbguard.errors import DecodeError
+from smbguard.logs import capture
 from smbguard.logs.capture import (
     CaptureAnalyzer,
     _ntlm_message,
@@ -186,14 +188,20 @@ def _tcp(
     *,
     total: int | None = None,
     doff: int = 5,
+    ip_options: bool = False,
+    down: bool = False,
 ) -> bytes:
+    """An Ethernet/IPv4/TCP frame between 192.0.2.``src`` (the client) and 192.0.2.200 (the
+    server), from the server when ``down``."""
+    client, server = bytes([192, 0, 2, src]), bytes([192, 0, 2, 200])
     tcp = struct.pack(">HHIIBBHHH", sport, dport, seq, 0, doff << 4, flags, 65535, 0, 0) + bytes(
         max(0, doff - 5) * 4
     )
-    length = 20 + len(tcp) + len(payload) if total is None else total
+    options = b"\x01\x01\x01\x00" if ip_options else b""  # NOP NOP NOP EOL: a frame for _packet
+    length = 20 + len(options) + len(tcp) + len(payload) if total is None else total
     ip = struct.pack(
         ">BBHHHBBH4s4s",
-        0x45,
+        0x46 if ip_options else 0x45,
         0,
         length & 0xFFFF,
         1,
@@ -201,10 +209,10 @@ def _tcp(
         64,
         6,
         0,
-        bytes([192, 0, 2, src]),
-        bytes([192, 0, 2, 200]),
+        server if down else client,
+        client if down else server,
     )
-    return b"\x00" * 12 + b"\x08\x00" + ip + tcp + payload
+    return b"\x00" * 12 + b"\x08\x00" + ip + options + tcp + payload
 
 
 def _smb2(
@@ -272,6 +280,8 @@ def _hostile_captures(draw: st.DrawFn) -> bytes:
     """A few TCP connections carrying NetBIOS messages cut at random places, with hostile
     sequence numbers, bad NetBIOS lengths, truncated frames and wrong IP total lengths."""
     streams: dict[tuple[int, bool], bytes] = {}
+    # client ports: an SMB port now and then (then the server's answers are a flow of their own)
+    cports = [draw(st.sampled_from([40000 + conn, 40000 + conn, 40000 + conn, 139])) for conn in range(3)]
     for conn in range(draw(st.integers(1, 3))):
         for up in (True, False):
             msgs = draw(st.lists(_messages, max_size=5))
@@ -289,8 +299,10 @@ def _hostile_captures(draw: st.DrawFn) -> bytes:
     pos = dict.fromkeys(streams, 0)
     for (conn, up), seq in base.items():
         if draw(st.booleans()):
-            sport, dport = (40000 + conn, 445) if up else (445, 40000 + conn)
-            records.append((1.0, _tcp(conn + 1, sport, dport, (seq - 1) & 0xFFFFFFFF, 0x02, b"")))
+            sport, dport = (cports[conn], 445) if up else (445, cports[conn])
+            records.append(
+                (1.0, _tcp(conn + 1, sport, dport, (seq - 1) & 0xFFFFFFFF, 0x02, b"", down=not up))
+            )
     for step in range(draw(st.integers(0, 40))):
         key = draw(st.sampled_from(sorted(streams)))
         conn, up = key
@@ -304,7 +316,7 @@ def _hostile_captures(draw: st.DrawFn) -> bytes:
         if not draw(st.integers(0, 15)):
             seq = draw(st.integers(0, 0xFFFFFFFF))
         flags = draw(st.sampled_from([0x18, 0x18, 0x10, 0x11, 0x14, 0x02]))
-        sport, dport = (40000 + conn, 445) if up else (445, 40000 + conn)
+        sport, dport = (cports[conn], 445) if up else (445, cports[conn])
         frame = _tcp(
             conn + 1,
             sport,
@@ -314,6 +326,8 @@ def _hostile_captures(draw: st.DrawFn) -> bytes:
             chunk,
             total=None if draw(st.integers(0, 9)) else draw(st.integers(0, 0xFFFF)),
             doff=5 if draw(st.integers(0, 9)) else draw(st.integers(0, 15)),
+            ip_options=not draw(st.integers(0, 7)),
+            down=not up and bool(draw(st.integers(0, 9))),  # now and then a flow of its own
         )
         if not draw(st.integers(0, 9)):
             frame = frame[: draw(st.integers(0, len(frame)))]
@@ -329,6 +343,17 @@ def test_fuzz_hostile_streams_same_as_reference(
     path = tmp_path_factory.mktemp("fuzz") / "f.pcap"
     path.write_bytes(blob)
     assert_same(path, block_size)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_hostile_captures())
+def test_fuzz_flow_eviction_same_as_reference(tmp_path_factory: pytest.TempPathFactory, blob: bytes) -> None:
+    """Room for one open flow only: each new connection evicts the open one, on both paths
+    (the fast path's flow index follows)."""
+    path = tmp_path_factory.mktemp("evict") / "f.pcap"
+    path.write_bytes(blob)
+    with mock.patch.object(capture, "MAX_FLOWS", 1):
+        assert_same(path)
 
 
 @settings(max_examples=300, deadline=None)
@@ -490,13 +515,13 @@ def _one_message_per_segment(draw: st.DrawFn) -> bytes:
     fast loop (quiet messages, kept prefixes, first message of a flow)."""
     records = [
         (1.0, _tcp(1, 40000, 445, 99, 0x02, b"")),
-        (1.0, _tcp(1, 445, 40000, 499, 0x12, b"")),
+        (1.0, _tcp(1, 445, 40000, 499, 0x12, b"", down=True)),
     ]
     seqs = {True: 100, False: 500}
     for step, (up, message) in enumerate(draw(st.lists(st.tuples(st.booleans(), _messages), max_size=12))):
         nbss = b"\x00" + len(message).to_bytes(3, "big") + message
         sport, dport = (40000, 445) if up else (445, 40000)
-        records.append((2.0 + step, _tcp(1, sport, dport, seqs[up], 0x18, nbss)))
+        records.append((2.0 + step, _tcp(1, sport, dport, seqs[up], 0x18, nbss, down=not up)))
         seqs[up] += len(nbss)
     return _pcap(records)
 

@@ -102,41 +102,47 @@ _SMB2_INTERESTING = frozenset(
 )
 _SMB2_WRITE_FIXED = 64 + 48  # header + WRITE request fixed part ([MS-SMB2] 2.2.21): all that is decoded
 # Ethernet + IPv4 without options + TCP, the common frame ([RFC 791] 3.1, [RFC 9293] 3.1): EtherType,
-# version/IHL, total length, flags/fragment offset, protocol, source, destination, ports, sequence
-# number, data offset, TCP flags
-_ETH_IP4_TCP = struct.Struct(">12xHBxH2xHxB2x4s4sHHI4xBB")
+# version/IHL, total length, flags/fragment offset, protocol, sequence number, data offset, TCP flags
+_ETH_IP4_TCP = struct.Struct(">12xHBxH2xHxB14xI4xBB")
+# the 12 bytes from its IPv4 source address to its TCP destination port: addresses and ports
+_ADDRESSES = struct.Struct(">4s4sHH")
+_ADDRESSES_AT = 26
 
 
 # responses _smb2_response reads only the header of
 _SMB2_DECODED_NOTHING = frozenset({smb2.Command.WRITE, smb2.Command.SET_INFO})
-# the first HEAD_BYTES of a message: protocol id, Command (two bytes) and NextCommand of an SMB2
-# header ([MS-SMB2] 2.2.1), enough to tell the messages _message decodes nothing from
-_SMB_HEAD = struct.Struct("<I8xBB6xI")
+# the first HEAD_BYTES of a message: protocol id, the SMB1 Command ([MS-CIFS] 2.2.3.1), and the
+# Command (two bytes) and NextCommand of an SMB2 header ([MS-SMB2] 2.2.1): all that _keep reads
+_SMB_HEAD = struct.Struct("<IB7xBB6xI")
 _SMB2_PROTOCOL = int.from_bytes(b"\xfeSMB", "little")
+_SMB1_PROTOCOL = int.from_bytes(b"\xffSMB", "little")
+_COMPRESSED_PROTOCOL = int.from_bytes(b"\xfcSMB", "little")
 # a NetBIOS session header read as one number: type 0 (session message) makes it the length
 _U32BE = struct.Struct(">I")
 
 
-def _keep(head: bytes, limit: int, to_server: bool) -> int:
+def _keep(
+    protocol: int, smb1_command: int, command: int, command_hi: int, chained: int, limit: int, to_server: bool
+) -> int:
     """How many bytes of a message :meth:`CaptureAnalyzer._message` reads, from its first bytes.
 
-    ``head`` holds the first min(limit, HEAD_BYTES) bytes, ``limit`` is what
-    :class:`Direction` would deliver. Whatever is returned, ``_message`` must
-    behave exactly as with ``limit`` bytes (tests/logs/test_capture_fast.py)."""
-    magic = head[:4]
-    if magic == b"\xfeSMB":
-        if int.from_bytes(head[20:24], "little") >= 64:
+    The first five arguments are the fields :data:`_SMB_HEAD` reads from its first
+    HEAD_BYTES bytes; ``limit`` is what :class:`Direction` would deliver (more than
+    HEAD_BYTES). Whatever is returned, ``_message`` must behave exactly as with ``limit``
+    bytes (tests/logs/test_capture_fast.py)."""
+    if protocol == _SMB2_PROTOCOL:
+        if chained >= 64:
             return limit  # compounded: the chain walk depends on the message length
-        if head[13] or head[12] not in _SMB2_INTERESTING:
+        if command_hi or command not in _SMB2_INTERESTING:
             return HEAD_BYTES  # Command and NextCommand are all the chain walk reads
-        if head[12] == smb2.Command.WRITE and to_server:
+        if command == smb2.Command.WRITE and to_server:
             return _SMB2_WRITE_FIXED
-        if head[12] in _SMB2_DECODED_NOTHING and not to_server:
+        if command in _SMB2_DECODED_NOTHING and not to_server:
             return 64  # the header only: WRITE and SET_INFO responses are not decoded further
         return limit
-    if magic == b"\xffSMB":
-        return limit if head[4] in _SMB1_INTERESTING else 5
-    if magic == b"\xfcSMB":
+    if protocol == _SMB1_PROTOCOL:
+        return limit if smb1_command in _SMB1_INTERESTING else 5
+    if protocol == _COMPRESSED_PROTOCOL:
         return 16  # the compression transform header
     return 4  # encrypted or not SMB: only the protocol id is read
 
@@ -328,11 +334,13 @@ def fast_smb1_dialects(msg: bytes) -> tuple[str, ...]:
 
 
 def _keep_up(head: bytes, limit: int) -> int:
-    return _keep(head, limit, True)
+    protocol, smb1_command, command, command_hi, chained = _SMB_HEAD.unpack_from(head)
+    return _keep(protocol, smb1_command, command, command_hi, chained, limit, True)
 
 
 def _keep_down(head: bytes, limit: int) -> int:
-    return _keep(head, limit, False)
+    protocol, smb1_command, command, command_hi, chained = _SMB_HEAD.unpack_from(head)
+    return _keep(protocol, smb1_command, command, command_hi, chained, limit, False)
 
 
 _CREATED = frozenset({0, 2, 3})  # CreateAction: FILE_SUPERSEDED, FILE_CREATED, FILE_OVERWRITTEN
@@ -429,6 +437,8 @@ class _Flow:
     sport: int
     c2s: Direction
     s2c: Direction
+    key: tuple[bytes, int, bytes, int] = (b"", 0, b"", 0)  # its key in CaptureAnalyzer.flows
+    index_keys: tuple[bytes, ...] = ()  # its keys in CaptureAnalyzer._index
     smb1_dialects: tuple[str, ...] = ()
     smb1_session: bool = False
     pending: dict[tuple[int, int], tuple[Any, ...]] = field(default_factory=dict)
@@ -501,6 +511,9 @@ class CaptureAnalyzer:
         self._negotiate_request = smb2.decode_negotiate_request if reference else fast_negotiate_request
         self._smb1_dialects = smb1_dialects if reference else fast_smb1_dialects
         self._names: dict[bytes, str] = {}  # address bytes -> text, for new flows
+        # fast path: source address to destination port of an IPv4 packet (12 bytes) ->
+        # (direction, flow, to the server) of the open flow it belongs to
+        self._index: dict[bytes, tuple[KeepingDirection, _Flow, bool]] = {}
         self.stats = SourceStats(path=path, type="pcap")
         self.flows: dict[tuple[bytes, int, bytes, int], _Flow] = {}
         self.servers: dict[tuple[str, int], _Server] = {}
@@ -561,10 +574,13 @@ class CaptureAnalyzer:
             stats.warn(str(exc))
             return
         flows = self.flows
+        index = self._index
         ports = self.ports
         unpack_ts = struct.Struct(record.format[0] + "II").unpack_from  # seconds, fraction
         unpack_frame = _ETH_IP4_TCP.unpack_from
+        unpack_addresses = _ADDRESSES.unpack_from
         unpack_head = _SMB_HEAD.unpack_from
+        addresses = _ADDRESSES_AT + 16  # from the record header
         fast_link = linktype == 1
         for block, ends in pcap_records(handle, stats, record, self.block_size):
             pos = 0
@@ -573,9 +589,7 @@ class CaptureAnalyzer:
                 pos = end
                 stats.records += 1
                 if fast_link and end - at >= 70:
-                    etype, vihl, total, frag, proto, src, dst, sport, dport, seq, doff, flags = unpack_frame(
-                        block, at + 16
-                    )
+                    etype, vihl, total, frag, proto, seq, doff, flags = unpack_frame(block, at + 16)
                     if etype == 0x0800 and proto == 6 and vihl & 0x0F == 5 and not frag & 0x3FFF:
                         # what _packet does with this frame, without its copies and objects
                         if total < 40:
@@ -589,20 +603,26 @@ class CaptureAnalyzer:
                             if not flags & (SYN | RST):
                                 continue
                             n = 0
-                        if dport in ports:
-                            key = (src, sport, dst, dport)
-                            up = True
-                        elif sport in ports:
-                            key = (dst, dport, src, sport)
-                            up = False
-                        else:
-                            continue
-                        flow = flows.get(key)
-                        if flow is None:
-                            if not n and not flags & SYN:
+                        d: KeepingDirection
+                        entry = index.get(block[at + addresses : at + addresses + 12])
+                        if entry is None:
+                            src, dst, sport, dport = unpack_addresses(block, at + addresses)
+                            if dport in ports:
+                                key = (src, sport, dst, dport)
+                                up = True
+                            elif sport in ports:
+                                key = (dst, dport, src, sport)
+                                up = False
+                            else:
                                 continue
-                            flow = self._new_flow(key)
-                        d: KeepingDirection = flow.c2s if up else flow.s2c  # type: ignore[assignment]
+                            flow = flows.get(key)
+                            if flow is None:
+                                if not n and not flags & SYN:
+                                    continue
+                                flow = self._new_flow(key)
+                            d = flow.c2s if up else flow.s2c  # type: ignore[assignment]
+                        else:
+                            d, flow, up = entry  # the flow these addresses and ports belong to
                         if n and seq == d.next_seq and not flags & (SYN | RST) and d.synced and not d.ooo:
                             # in order: what KeepingDirection.feed would do, without its calls
                             if n <= d.skip:
@@ -628,7 +648,9 @@ class CaptureAnalyzer:
                                 ts = sec + frac * scale
                                 if length > HEAD_BYTES:
                                     server = flow.state
-                                    protocol, command, command_hi, chained = unpack_head(block, pstart + 4)
+                                    protocol, smb1_command, command, command_hi, chained = unpack_head(
+                                        block, pstart + 4
+                                    )
                                     if (
                                         protocol == _SMB2_PROTOCOL
                                         and chained < 64
@@ -656,7 +678,9 @@ class CaptureAnalyzer:
                                             server.last = ts
                                         self._chain_file = None
                                         continue
-                                    keep = _keep(block[pstart + 4 : pstart + 4 + HEAD_BYTES], length, up)
+                                    keep = _keep(
+                                        protocol, smb1_command, command, command_hi, chained, length, up
+                                    )
                                     if keep < length:
                                         pend = pstart + 4 + (keep if keep > HEAD_BYTES else HEAD_BYTES)
                                 self._message(flow, up, ts, block[pstart + 4 : pend], length)
@@ -669,7 +693,7 @@ class CaptureAnalyzer:
                         sec, frac = unpack_ts(block, at)
                         d.feed(sec + frac * scale, seq, flags, block[pstart:pend] if n else b"")
                         if flags & RST and flow.c2s.next_seq is not None:
-                            flows.pop(key, None)
+                            self._drop_flow(flow.key)
                         while out:
                             event = out.popleft()
                             stats.events += 1
@@ -742,11 +766,11 @@ class CaptureAnalyzer:
         direction = flow.c2s if to_server else flow.s2c
         direction.feed(ts, seg.seq, seg.flags, seg.payload)
         if seg.flags & (FIN | RST) and flow.c2s.next_seq is not None and seg.flags & RST:
-            self.flows.pop(key, None)
+            self._drop_flow(key)
 
     def _new_flow(self, key: tuple[bytes, int, bytes, int]) -> _Flow:
         if len(self.flows) >= MAX_FLOWS:
-            self.flows.pop(next(iter(self.flows)))
+            self._drop_flow(next(iter(self.flows)))
             self.stats.warn(f"more than {MAX_FLOWS} concurrent connections: oldest dropped")
         if self.reference:
             client, server = _addr(key[0]), _addr(key[2])
@@ -777,7 +801,27 @@ class CaptureAnalyzer:
             )
         holder.append(flow)
         self.flows[key] = flow
+        flow.key = key
+        if not self.reference and len(key[0]) == 4:
+            # IPv4: the bytes from source address to destination port of the packets of each
+            # direction, for the fast loop; server-to-client packets only when they belong to
+            # this flow (a client port that is an SMB port makes them a flow of their own)
+            client_port, server_port = key[1].to_bytes(2, "big"), key[3].to_bytes(2, "big")
+            up_key = key[0] + key[2] + client_port + server_port
+            self._index[up_key] = (flow.c2s, flow, True)  # type: ignore[assignment]
+            if key[1] in self.ports:
+                flow.index_keys = (up_key,)
+            else:
+                down_key = key[2] + key[0] + server_port + client_port
+                self._index[down_key] = (flow.s2c, flow, False)  # type: ignore[assignment]
+                flow.index_keys = (up_key, down_key)
         return flow
+
+    def _drop_flow(self, key: tuple[bytes, int, bytes, int]) -> None:
+        flow = self.flows.pop(key, None)
+        if flow is not None:
+            for index_key in flow.index_keys:
+                del self._index[index_key]
 
     def _server(self, flow: _Flow) -> _Server:
         key = (flow.server, flow.sport)
