@@ -328,7 +328,7 @@ def fast_smb1_dialects(msg: bytes) -> tuple[str, ...]:
         data = msg[35 : 35 + count]
         if len(data) == count and data[:1] == b"\x02" and data[-1:] == b"\x00":
             names = data[1:-1].split(b"\x00\x02")
-            if len(names) <= 64 and not any(b"\x00" in name for name in names):
+            if len(names) <= 64 and data.count(b"\x00") == len(names):  # no NUL inside a name
                 return tuple([oem(name) for name in names])
     return smb1_dialects(msg)
 
@@ -348,6 +348,8 @@ MAX_FILES_PER_FLOW = 10_000
 _RELATED_FILE_ID = b"\xff" * 16
 MAX_FLOWS = 65_536
 STATUS_MORE_PROCESSING = 0xC0000016
+_SESSION_IS_GUEST = int(smb2.SessionFlags.IS_GUEST)
+_SESSION_IS_NULL = int(smb2.SessionFlags.IS_NULL)
 STATUS_INSUFF_SERVER_RESOURCES = 0xC0000205
 STATUS_INVALID_HANDLE = 0xC0000008
 STATUS_ACCESS_DENIED = 0xC0000022
@@ -582,12 +584,13 @@ class CaptureAnalyzer:
         unpack_head = _SMB_HEAD.unpack_from
         addresses = _ADDRESSES_AT + 16  # from the record header
         fast_link = linktype == 1
+        syn_rst = SYN | RST
         for block, ends in pcap_records(handle, stats, record, self.block_size):
+            stats.records += len(ends)  # all read: counted once per block
             pos = 0
             for end in ends:
                 at = pos  # the record header; its frame is block[at + 16 : end]
                 pos = end
-                stats.records += 1
                 if fast_link and end - at >= 70:
                     etype, vihl, total, frag, proto, seq, doff, flags = unpack_frame(block, at + 16)
                     if etype == 0x0800 and proto == 6 and vihl & 0x0F == 5 and not frag & 0x3FFF:
@@ -600,7 +603,7 @@ class CaptureAnalyzer:
                             pend = end
                         n = pend - pstart
                         if n <= 0:
-                            if not flags & (SYN | RST):
+                            if not flags & syn_rst:
                                 continue
                             n = 0
                         d: KeepingDirection
@@ -620,10 +623,10 @@ class CaptureAnalyzer:
                                 if not n and not flags & SYN:
                                     continue
                                 flow = self._new_flow(key)
-                            d = flow.c2s if up else flow.s2c  # type: ignore[assignment]
+                            d = flow.c2s if up else flow.s2c
                         else:
                             d, flow, up = entry  # the flow these addresses and ports belong to
-                        if n and seq == d.next_seq and not flags & (SYN | RST) and d.synced and not d.ooo:
+                        if n and seq == d.next_seq and not flags & syn_rst and d.synced and not d.ooo:
                             # in order: what KeepingDirection.feed would do, without its calls
                             if n <= d.skip:
                                 d.skip -= n
@@ -808,12 +811,12 @@ class CaptureAnalyzer:
             # this flow (a client port that is an SMB port makes them a flow of their own)
             client_port, server_port = key[1].to_bytes(2, "big"), key[3].to_bytes(2, "big")
             up_key = key[0] + key[2] + client_port + server_port
-            self._index[up_key] = (flow.c2s, flow, True)  # type: ignore[assignment]
+            self._index[up_key] = (flow.c2s, flow, True)
             if key[1] in self.ports:
                 flow.index_keys = (up_key,)
             else:
                 down_key = key[2] + key[0] + server_port + client_port
-                self._index[down_key] = (flow.s2c, flow, False)  # type: ignore[assignment]
+                self._index[down_key] = (flow.s2c, flow, False)
                 flow.index_keys = (up_key, down_key)
         return flow
 
@@ -1164,10 +1167,15 @@ class CaptureAnalyzer:
                     server.challenge = ntlmssp.decode_challenge(raw)
                 return
             pending = flow.pending.pop((2, message_id), None)
+            # is_guest/is_null of the SessionFlags, with int arithmetic: an IntFlag "&" costs
+            # microseconds (it builds a flag value), and this runs for every logon
+            session_flags = int(resp2.session_flags)
+            guest = bool(session_flags & _SESSION_IS_GUEST)
+            null = bool(session_flags & _SESSION_IS_NULL)
             if status == 0:
-                if resp2.is_guest:
+                if guest:
                     server.guest = True
-                if resp2.is_null:
+                if null:
                     server.null = True
             self._logon(
                 flow,
@@ -1175,8 +1183,8 @@ class CaptureAnalyzer:
                 ts,
                 status,
                 pending,
-                guest=resp2.is_guest,
-                null=resp2.is_null,
+                guest=guest,
+                null=null,
                 protocol="SMB2",
             )
         elif cmd == smb2.Command.TREE_CONNECT:

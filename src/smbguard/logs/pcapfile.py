@@ -48,19 +48,7 @@ def read_packets(handle: IO[bytes], stats: SourceStats) -> Iterator[Packet]:
 
 
 def _pcap(handle: IO[bytes], stats: SourceStats, magic: bytes) -> Iterator[Packet]:
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        endian = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        endian = ">"
-    else:
-        raise CaptureFormatError("not a pcap or pcapng file")
-    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
-    rest = handle.read(20)
-    if len(rest) < 20:
-        raise CaptureFormatError("truncated pcap header")
-    linktype = struct.unpack(endian + "I", rest[16:20])[0] & 0x0FFFFFFF
-    scale = 1e-9 if nano else 1e-6
-    record = struct.Struct(endian + "IIII")
+    record, linktype, scale = pcap_header(handle, magic)
     read = handle.read
     while True:
         header = read(16)
@@ -398,6 +386,11 @@ MAX_OOO_BYTES = 1 << 20
 # deliver(timestamp, message_head, full_length): at most ``cap`` bytes of each message
 Deliver = Callable[[float, bytes, int], None]
 
+# keep(head, limit): how many bytes of a message the reader of the messages needs, given its
+# first min(limit, HEAD_BYTES) bytes and ``limit`` = min(message length, cap)
+Keep = Callable[[bytes, int], int]
+HEAD_BYTES = 24
+
 
 @dataclass(slots=True)
 class Direction:
@@ -406,7 +399,14 @@ class Direction:
     Only the first ``cap`` bytes of a message are kept; the rest is skipped without
     copying. Out-of-order segments wait in a bounded buffer; a gap that does not
     fill in time makes the stream resynchronise on the next segment that starts
-    with a NetBIOS header followed by an SMB protocol id."""
+    with a NetBIOS header followed by an SMB protocol id.
+
+    With ``keep`` (the fast capture path), only the bytes ``keep(head, limit)`` asks
+    for are copied: each message is still delivered exactly when, and with the
+    timestamp with which, it would be without ``keep`` (when its first ``cap`` bytes
+    have arrived), but the rest is counted off by sequence-number arithmetic. Without
+    ``keep`` the states for this (``want`` = the whole message, ``held``, ``until``,
+    ``after``) never leave their initial values."""
 
     deliver: Deliver
     cap: int = 70_000
@@ -421,6 +421,13 @@ class Direction:
     ooo: dict[int, bytes] = field(default_factory=dict)
     ooo_bytes: int = 0
     gaps: int = 0
+    keep: Keep | None = None
+    want: int = 0  # bytes of the current message to collect
+    decided: bool = False  # ``keep`` was asked for the current message
+    held: bytes | None = None  # collected message waiting for its delivery point
+    held_full: int = 0
+    until: int = 0  # bytes still to arrive before the held message is delivered
+    after: int = 0  # bytes to skip after the held message is delivered
 
     def feed(self, ts: float, seq: int, flags: int, payload: bytes) -> None:
         size = len(payload)
@@ -478,96 +485,6 @@ class Direction:
             self.ooo_bytes -= len(nxt)
             self._consume(ts, nxt)
             self.next_seq = (self.next_seq + len(nxt)) & 0xFFFFFFFF
-
-    def _reset(self) -> None:
-        self.header = b""
-        self.parts = []
-        self.collected = 0
-        self.msg_len = 0
-        self.skip = 0
-
-    def _consume(self, ts: float, data: bytes) -> None:
-        if not self.synced:
-            # resynchronise: this segment must start a NetBIOS message carrying SMB
-            if len(data) >= 8 and data[0] == 0 and data[4:8] in SMB_MAGICS:
-                self.synced = True
-                self._reset()
-            else:
-                return
-        end = len(data)
-        if not self.msg_len and not self.header and not self.skip and end >= 8 and data[0] == 0:
-            # common case: the segment is exactly one whole session message
-            length = int.from_bytes(data[1:4], "big")
-            if length + 4 == end and length <= self.cap:
-                self.deliver(ts, data[4:], length)
-                return
-        pos = 0
-        while pos < end:
-            if self.skip:
-                n = min(self.skip, end - pos)
-                self.skip -= n
-                pos += n
-                continue
-            if self.msg_len == 0 and len(self.header) < 4:
-                need = 4 - len(self.header)
-                self.header += data[pos : pos + need]
-                pos += need
-                if len(self.header) < 4:
-                    return
-                mtype = self.header[0]
-                length = int.from_bytes(self.header[1:4], "big")
-                if mtype not in NBSS_TYPES or length > MAX_NBSS:
-                    self.synced = False  # garbage: wait for the next plausible segment
-                    self._reset()
-                    return
-                self.header = b""
-                if length == 0:
-                    continue
-                if mtype != 0:
-                    self.skip = length
-                    continue
-                self.msg_len = length
-                self.collected = 0
-                self.parts = []
-                continue
-            want = min(self.msg_len, self.cap) - self.collected
-            chunk = data[pos : pos + want]
-            self.parts.append(chunk)
-            self.collected += len(chunk)
-            pos += len(chunk)
-            if self.collected >= min(self.msg_len, self.cap):
-                message = self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
-                full = self.msg_len
-                self.skip = self.msg_len - self.collected
-                self.parts = []
-                self.collected = 0
-                self.msg_len = 0
-                self.deliver(ts, message, full)
-
-
-# keep(head, limit): how many bytes of a message the reader of the messages needs, given its
-# first min(limit, HEAD_BYTES) bytes and ``limit`` = min(message length, cap)
-Keep = Callable[[bytes, int], int]
-HEAD_BYTES = 24
-
-
-@dataclass(slots=True)
-class KeepingDirection(Direction):
-    """A :class:`Direction` that copies only the bytes ``keep`` asks for.
-
-    Each message is still delivered exactly when, and with the timestamp with which,
-    :class:`Direction` would deliver it (when its first ``cap`` bytes have arrived),
-    but only its first ``keep(head, limit)`` bytes are collected; the rest is counted
-    off by sequence-number arithmetic, never copied. With ``keep`` returning
-    ``limit`` it behaves exactly like :class:`Direction`."""
-
-    keep: Keep | None = None
-    want: int = 0  # bytes of the current message to collect
-    decided: bool = False  # ``keep`` was asked for the current message
-    held: bytes | None = None  # collected message waiting for its delivery point
-    held_full: int = 0
-    until: int = 0  # bytes still to arrive before the held message is delivered
-    after: int = 0  # bytes to skip after the held message is delivered
 
     def _reset(self) -> None:
         self.header = b""
@@ -677,3 +594,7 @@ class KeepingDirection(Direction):
                 continue
             self.skip = full - limit
             self.deliver(ts, message, full)
+
+
+# The name the fast path uses: a Direction given a ``keep``.
+KeepingDirection = Direction
