@@ -628,7 +628,8 @@ def _segment_log(draw: st.DrawFn) -> tuple[bytes, int | None, int]:
             expected = None
         elif need and expected is not None:
             expected += 1
-    data = b"\n".join(out) + (b"\n" if draw(st.booleans()) else b"")
+    ends = draw(st.booleans()) or not out[-1]  # (an empty last line is a line only with its "\n")
+    data = b"\n".join(out) + (b"\n" if ends else b"")
     return data, expected, data_lines
 
 

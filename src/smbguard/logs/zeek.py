@@ -897,13 +897,12 @@ def _emit(source: ZeekSource, rows: pl.DataFrame) -> pl.DataFrame:
     stats = source.stats
     ok = pl.col("_ok")
     ts = pl.col("ts")
-    x = ts.cast(pl.Float64, strict=False)
+    rows = rows.with_columns(_x=ts.cast(pl.Float64, strict=False), _fast=ts.str.contains(_TS_RX))
+    x = pl.col("_x")  # parsed once (a column, not an expression evaluated at each use)
     whole = x.floor()
     micro = ((x - whole) * 1e6).round(0, mode="half_to_even")  # as datetime.fromtimestamp
     epoch_us = whole.cast(pl.Int64) * 1_000_000 + micro.cast(pl.Int64)
-    fast = ts.str.contains(_TS_RX)
-    when = pl.when(fast).then(pl.from_epoch(epoch_us, time_unit="us").dt.replace_time_zone("UTC"))
-    rows = rows.with_columns(time=when, _fast=fast)
+    rows = rows.with_columns(time=pl.when(pl.col("_fast")).then(epoch_us.cast(pl.Datetime("us", "UTC"))))
     others = rows.select(ts.filter(ok & ~pl.col("_fast")).unique()).to_series().drop_nulls()
     if others.len():  # masked ("XXXXXXXXXX.XXXXXX"), odd or out-of-range values: the reference
         mapping = {value: parse_epoch(value) for value in others.to_list()}
@@ -946,6 +945,33 @@ def _taken(count: int, handled: list[int]) -> pl.Expr:
     return (~pl.int_range(0, count, dtype=pl.UInt32).is_in(handled)).alias("taken")
 
 
+_SHARE_FROM = {"smb_files": "path", "smb_mapping": "path", "smb_cmd": "tree"}
+
+
+def _s_expr(name: str) -> pl.Expr:
+    """:func:`_s` over a column: "-", "(empty)" and "" are None."""
+    import polars as pl
+
+    column = pl.col(name)
+    test = column != _EMPTY[0]
+    for value in _EMPTY[1:]:
+        test = test & (column != value)
+    return pl.when(test).then(column)
+
+
+def _file_actions() -> pl.DataFrame:
+    """smb_files actions that give an event: their kind and event_id."""
+    import polars as pl
+
+    return pl.DataFrame(
+        {
+            "action": list(_FILE_ACTIONS),
+            "_kind": [kind.value for kind in _FILE_ACTIONS.values()],
+            "_event_id": [f"zeek:smb_files:{action}" for action in _FILE_ACTIONS],
+        }
+    )
+
+
 def _to_events(rows: pl.DataFrame, log_type: str | None, path: str) -> pl.DataFrame:
     """:meth:`ZeekSource._event` over a frame of field values: the event frame (plus ``_i``)."""
     import polars as pl
@@ -953,19 +979,16 @@ def _to_events(rows: pl.DataFrame, log_type: str | None, path: str) -> pl.DataFr
     from smbguard.logs.events import EVENT_COLUMNS, frame_schema
 
     if log_type not in _TYPE_KEYS:
-        return rows.clear().select("_i")
-
-    def s(name: str) -> pl.Expr:  # _s(): "-", "(empty)" and "" are None
-        column = pl.col(name)
-        test = column != _EMPTY[0]
-        for value in _EMPTY[1:]:
-            test = test & (column != value)
-        return pl.when(test).then(column)
-
-    def share_of(value: pl.Expr) -> pl.Expr:  # _share_of(): last path part, trailing "\" ignored
-        distinct = value.unique(maintain_order=True)  # few distinct paths: work on those
-        last = distinct.str.extract(r"([^\\]*)\\*$", 1)
-        return value.replace_strict(distinct, pl.when(last != "").then(last), default=None)
+        return pl.DataFrame(schema={"_i": pl.UInt32, **frame_schema()})
+    s = _s_expr
+    if log_type in _SHARE_FROM:  # _share_of(_s(...)) once per distinct value, joined back
+        name = _SHARE_FROM[log_type]
+        distinct = rows.select(pl.col(name).unique())
+        last = s(name).str.extract(r"([^\\]*)\\*$", 1)
+        shares = distinct.with_columns(pl.when(last != "").then(last).alias("_share"))
+        rows = rows.join(shares, on=name, how="left", maintain_order="left")
+    if log_type == "smb_files":  # kind and event_id of each action, joined
+        rows = rows.join(_file_actions(), on="action", how="left", maintain_order="left")
 
     def lit(text: str) -> pl.Expr:
         return pl.lit(text, pl.Utf8)
@@ -978,16 +1001,12 @@ def _to_events(rows: pl.DataFrame, log_type: str | None, path: str) -> pl.DataFr
     }
     keep: pl.Expr
     if log_type == "smb_files":
-        action = s("action").fill_null("")
-        kind = action.replace_strict(
-            {k: v.value for k, v in _FILE_ACTIONS.items()}, default=None, return_dtype=pl.Utf8
-        )
-        rename = action == "SMB::FILE_RENAME"
-        keep = kind.is_not_null()
+        rename = pl.col("action") == "SMB::FILE_RENAME"
+        keep = pl.col("_kind").is_not_null()  # an action of _FILE_ACTIONS (none is "-" or "")
         cols |= {
-            "kind": kind,
-            "event_id": pl.concat_str(lit("zeek:smb_files:"), action),
-            "share": share_of(s("path")),
+            "kind": pl.col("_kind"),
+            "event_id": pl.col("_event_id"),
+            "share": pl.col("_share"),
             "path": pl.when(rename).then(s("prev_name")).otherwise(s("name")),
             "new_path": pl.when(rename).then(s("name")),
         }
@@ -996,7 +1015,7 @@ def _to_events(rows: pl.DataFrame, log_type: str | None, path: str) -> pl.DataFr
         cols |= {
             "kind": lit(EventKind.SHARE_CONNECT.value),
             "event_id": lit("zeek:smb_mapping"),
-            "share": share_of(s("path")),
+            "share": pl.col("_share"),
             "path": s("path"),
             "detail": s("share_type"),
         }
@@ -1021,7 +1040,7 @@ def _to_events(rows: pl.DataFrame, log_type: str | None, path: str) -> pl.DataFr
             "status": pl.when(failed).then(status),
             "user": s("username"),
             "protocol": pl.when(failed).then(version).otherwise(lit("SMB1")),
-            "share": pl.when(smb1).then(share_of(s("tree"))),
+            "share": pl.when(smb1).then(pl.col("_share")),
             "detail": pl.when(smb1).then(command),
         }
     elif log_type == "ntlm":
