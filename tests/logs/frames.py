@@ -70,13 +70,15 @@ def events(draw: st.DrawFn) -> Event:
 @st.composite
 def event_streams(draw: st.DrawFn, max_size: int = 80) -> list[Event]:
     """Events with times: mostly non-decreasing (steps 0-15 s, so ties happen), sometimes
-    going back, sometimes missing."""
+    going back, sometimes missing; or no time at all (Zeek logs with masked ``ts``), or
+    none for one client address only (groups without any time beside timed ones)."""
     out: list[Event] = []
     now = T0
+    untimed = draw(st.sampled_from(("some", "some", "all", "10.0.0.1")))
     for event in draw(st.lists(events(), max_size=max_size)):
         step = draw(st.sampled_from((0, 0, 1, 2, 5, 15, -7, None)))
         when: datetime | None
-        if step is None:
+        if step is None or untimed == "all" or event.src_ip == untimed:
             when = None
         else:
             now = now + timedelta(seconds=step)

@@ -270,6 +270,64 @@ def test_shared_strategy_streams(stream: list[Event], cuts: list[int]) -> None:
     check(stream, cuts, _logons())
 
 
+def _untimed(stream: list[Event], client: str = "10.0.0.2") -> list[Event]:
+    """The stream with every event of source address ``client`` without a time (so the
+    groups of that client have no time at all, the others keep theirs)."""
+    return [
+        Event(**{**{n: getattr(e, n) for n in e.__slots__}, "time": None}) if e.src_ip == client else e
+        for e in stream
+    ]
+
+
+@settings(max_examples=50, deadline=None)
+@given(file_streams(steps=_ORDERED), logon_streams(steps=_ORDERED), _CUTS, st.booleans())
+def test_groups_without_times_take_the_column_path(
+    files: list[Event], logons: list[Event], cuts: list[int], everything: bool
+) -> None:
+    """Groups whose events all lack a time (Zeek logs with masked ts), alone or beside
+    groups with ordered times in the same frames: no row fallback, same state."""
+    if everything:
+        files = [Event(**{**{n: getattr(e, n) for n in e.__slots__}, "time": None}) for e in files]
+        logons = [Event(**{**{n: getattr(e, n) for n in e.__slots__}, "time": None}) for e in logons]
+    with _no_row_fallback():
+        check(_untimed(files), cuts, _ransom())
+        check(_untimed(logons), cuts, _logons())
+        check(_untimed(files), cuts, _ransom(Thresholds()))
+
+
+@settings(max_examples=30, deadline=None)
+@given(file_streams(steps=(None,)), logon_streams(steps=(None,)), _CUTS)
+def test_untimed_windows_ignore_the_cap(files: list[Event], logons: list[Event], cuts: list[int]) -> None:
+    """``push`` without a time never drops (the 100,000-item cap included): with the cap
+    made tiny, untimed groups still take the column path and keep every item."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(frame_windows, "_WINDOW_CAP", 2)
+        with _no_row_fallback():
+            check(files, cuts, _ransom())
+            check(logons, cuts, _logons())
+
+
+@settings(max_examples=60, deadline=None)
+@given(file_streams(steps=_ORDERED), logon_streams(steps=_ORDERED), _CUTS, st.lists(st.integers(0, 120)))
+def test_times_and_missing_times_mixed_in_a_group(
+    files: list[Event], logons: list[Event], cuts: list[int], holes: list[int]
+) -> None:
+    """An untimed client whose group later (or earlier) gets timed events, and timed
+    groups with a few missing times: such groups go row by row, exactly."""
+    def punch(stream: list[Event]) -> list[Event]:
+        out = _untimed(stream)
+        for hole in holes:
+            if out:
+                e = out[hole % len(out)]
+                out[hole % len(out)] = Event(
+                    **{**{n: getattr(e, n) for n in e.__slots__}, "time": None if e.time else T0}
+                )
+        return out
+
+    check(punch(files), cuts, _ransom())
+    check(punch(logons), cuts, _logons())
+
+
 @settings(max_examples=100, deadline=None)
 @given(file_streams(steps=_ORDERED), logon_streams(steps=_ORDERED), _CUTS)
 def test_default_thresholds(files: list[Event], logons: list[Event], cuts: list[int]) -> None:

@@ -720,6 +720,19 @@ class AdminShareDetector(_Simple):
         pipe = (path or "").lstrip("\\").lower().removeprefix("pipe\\")
         return f"IPC$\\{pipe}" if pipe in self.pipes else None
 
+    def feed_frame(self, frame: pl.DataFrame) -> None:
+        """:meth:`_Simple.feed_frame` on the rows whose share :meth:`match` can accept (an
+        administrative share or IPC$, tested once per distinct share): the others match
+        nothing, so they change nothing."""
+        if frame.height:
+            shares = frame.get_column("share")
+            wanted = _where(shares, lambda s: self._admin_item(s) is not None or (s or "").upper() == "IPC$")
+            mask = frame.select(wanted.alias("__wanted")).to_series()
+            if not mask.all():
+                frame = frame.filter(mask)
+            if frame.height:
+                self.feed_rows(_weighted(frame, self.frame_columns_of(frame)))
+
     def frame_columns_of(self, frame: pl.DataFrame) -> list[str | pl.Expr]:
         import polars as pl
 

@@ -25,9 +25,15 @@ time in ``[when - W, when]``", so:
 * the window left behind is the tail of the group's items with ``t >= last - W``:
   the old deque loses its expired head and gains the frame's tail, in order.
 
-Groups where that picture does not hold (a missing time, time going backwards, a window
-that already holds a missing or unordered time, the 100,000-item cap or the 10,000
-accounts guard within reach) are fed through ``feed`` row by row: groups are
+A group without any time (its window's items and its rows in the frame) is exact too:
+``push(None, item)`` appends and never drops (the cap is only applied after a push with
+a time), so counts are running counts, distinct counts running distinct counts, and the
+window left behind is everything. Peaks of distinct counts are often known without the
+per-row computation (see :func:`_distinct_peaks`).
+
+Groups where that picture does not hold (times and missing times mixed, time going
+backwards, a window that already holds an unordered time, the 100,000-item cap or the
+10,000 accounts guard within reach) are fed through ``feed`` row by row: groups are
 independent, so mixing the two is exact. When a detector-wide guard (the 100,000 groups
 of the ransomware detector) or a time too close to ``datetime.min`` could be reached in
 this frame, the whole frame goes row by row.
@@ -92,10 +98,11 @@ def _times_fit(frame: pl.DataFrame, seconds: float) -> bool:
     return isinstance(low, int) and low >= (datetime.min.replace(tzinfo=UTC) + margin - EPOCH) // US
 
 
-def _datetimes(values: list[int], clock: dict[int, datetime]) -> list[datetime]:
-    """Microseconds since the epoch -> aware datetimes, each distinct value built once per
-    ``clock`` (a frame's cache shared by its windows)."""
-    missing = list(set(values).difference(clock))
+def _datetimes(values: list[int | None], clock: dict[int | None, datetime | None]) -> list[datetime | None]:
+    """Microseconds since the epoch -> aware datetimes (None stays None), each distinct
+    value built once per ``clock`` (a frame's cache shared by its windows)."""
+    clock.setdefault(None, None)
+    missing: list[int] = [v for v in set(values).difference(clock) if v is not None]
     if missing:  # EPOCH + timedelta(0, 0, us), without a Python-level loop
         clock.update(
             zip(missing, map(EPOCH.__add__, map(timedelta, repeat(0), repeat(0), missing)), strict=True)
@@ -129,7 +136,7 @@ class _Block:
 
     def __init__(self, rows: pl.DataFrame) -> None:
         self.rows = rows
-        self.clock: dict[int, datetime] = {}
+        self.clock: dict[int | None, datetime | None] = {}
 
 
 class _Pending:
@@ -248,12 +255,13 @@ def _forget(detector: RansomwareDetector | FailedLogonDetector) -> None:
 def _carried(
     windows: list[_Window | None], gids: list[int], names: list[str], carry: _Carry
 ) -> tuple[pl.DataFrame, set[int]]:
-    """The items already in these windows as rows (gid, t, item, new=False); gids whose
-    window holds an item without a time are returned apart (their groups go row by row)."""
+    """The items already in these windows as rows (gid, t, item, new=False; t null for a
+    missing time); gids whose window holds items with and without a time are returned
+    apart (their groups go row by row)."""
     import polars as pl
 
     out_gid: list[int] = []
-    out_t: list[int] = []
+    out_t: list[int | None] = []
     out_item: list[str] = []
     bad: set[int] = set()
     sealed_gid: list[int] = []
@@ -271,10 +279,10 @@ def _carried(
             continue
         times, items = zip(*items_now, strict=True)
         distinct = set(times)
-        if None in distinct:
+        if None in distinct and len(distinct) > 1:  # times and missing times mixed
             bad.add(gid)
             continue
-        micros = {when: (when - EPOCH) // US for when in distinct}
+        micros = {when: None if when is None else (when - EPOCH) // US for when in distinct}
         out_t.extend(map(micros.__getitem__, times))
         out_item.extend(items)
         out_gid.extend([gid] * len(times))
@@ -302,12 +310,17 @@ def _sequence(carried: pl.DataFrame, fresh: pl.DataFrame) -> pl.DataFrame:
 
 
 def _unordered(seq: pl.DataFrame) -> set[int]:
-    """Gids whose sequence has a missing time, goes back in time or could reach the window cap."""
+    """Gids whose sequence mixes times and missing times, goes back in time or could reach
+    the window cap. (A sequence without any time is fine: ``push`` then never drops, cap
+    included, so the window is simply everything pushed.)"""
     import polars as pl
 
     t = pl.col("t")
+    untimed = t.is_null().all()
     bad = seq.group_by("gid").agg(
-        (t.is_null().any() | (t.diff() < 0).any() | (pl.len() > _WINDOW_CAP)).alias("bad")
+        (
+            (t.is_null().any() & ~untimed) | (t.diff() < 0).any() | ((pl.len() > _WINDOW_CAP) & ~untimed)
+        ).alias("bad")
     )
     return set(bad.filter(pl.col("bad")).get_column("gid").to_list())
 
@@ -315,9 +328,23 @@ def _unordered(seq: pl.DataFrame) -> set[int]:
 def _stats(seq: pl.DataFrame, w: int, distinct: bool, count: bool = True) -> pl.DataFrame:
     """Add ``cnt`` (items of the group with time in ``[t - w, t]``; unless not ``count``) and,
     with ``distinct``, ``dist`` (distinct items among them) to every row of a clean
-    sequence (see module doc)."""
+    sequence (see module doc). A group without any time keeps everything it was pushed:
+    ``cnt`` is then its running count, ``dist`` its running number of distinct items. The
+    rows come back grouped by gid, each group's rows in order (groups may be reordered)."""
     import polars as pl
 
+    untimed = seq.get_column("t").null_count()
+    if untimed:
+        names = [*seq.columns, *(["cnt"] if count else []), *(["dist"] if distinct else [])]
+        item = pl.col("item")
+        no_time = seq.filter(pl.col("t").is_null()).with_columns(
+            (pl.int_range(pl.len()).over("gid") + 1).cast(pl.Int64).alias("cnt"),
+            item.is_first_distinct().over("gid").cast(pl.Int64).cum_sum().over("gid").alias("dist"),
+        )
+        if untimed == seq.height:
+            return no_time.select(names)
+        timed = _stats(seq.filter(pl.col("t").is_not_null()), w, distinct, count)
+        return pl.concat([timed.select(names), no_time.select(names)])
     n = seq.height
     if n == 0:
         return seq.with_columns(pl.lit(0, pl.Int64).alias("cnt"), pl.lit(0, pl.Int64).alias("dist"))
@@ -373,6 +400,46 @@ def _stats(seq: pl.DataFrame, w: int, distinct: bool, count: bool = True) -> pl.
     return out.with_columns((opened - closed).alias("dist"))
 
 
+def _distinct_peaks(
+    seq: pl.DataFrame, final: pl.DataFrame, peaks: list[int], least: int = 0
+) -> tuple[pl.DataFrame, list[tuple[int, int]]]:
+    """Where the peak of the distinct count can be had without computing it per row.
+
+    A window never holds more distinct items than its group's whole sequence (carried and
+    new) has, ``u``; the window after the group's last row (``final``, a new row: every
+    group here has some) holds ``l`` of them. So a group with ``u <= peaks[gid]`` cannot
+    raise its peak, and one with ``l == u`` (and, with ``least``, at least that many items
+    in its final window, the row's count threshold) peaks at exactly ``u``. Returns the
+    rows of the other groups (to compute per row) and those exact (gid, peak) values."""
+    import polars as pl
+
+    if seq.height == 0:
+        return seq, []
+    item, gid = pl.col("item"), pl.col("gid")
+    bound = seq.group_by("gid").agg(item.n_unique().alias("u"))
+    last = final.group_by("gid").agg(item.n_unique().alias("l"), pl.len().alias("len"))
+    peak = gid.replace_strict(list(range(len(peaks))), peaks, default=0, return_dtype=pl.Int64)
+    over = bound.filter(pl.col("u") > peak).join(last, on="gid", how="left")
+    exact = (pl.col("l") == pl.col("u")) & (pl.col("len") >= least)
+    settled = over.filter(exact)
+    rest = over.filter(~exact.fill_null(False)).get_column("gid")
+    found = list(zip(settled.get_column("gid").to_list(), settled.get_column("u").to_list(), strict=True))
+    if rest.len() == bound.height:
+        return seq, found
+    return seq.filter(gid.is_in(rest.to_list())), found
+
+
+def _final_rows(seq: pl.DataFrame, w: int) -> pl.DataFrame:
+    """The rows (gid, t, item) each group's window holds after its last row, as ``push``
+    leaves it: the items with time at or after the last time minus ``w`` (the old deque
+    without the items that expired, then the frame's items still inside), or all of
+    them in a group without times."""
+    import polars as pl
+
+    t = pl.col("t")
+    return seq.filter((t >= t.last().over("gid") - w) | t.is_null()).select("gid", "t", "item")
+
+
 def _group_max(seq: pl.DataFrame, value: str) -> list[tuple[int, int]]:
     """(gid, max of ``value`` over the group's new rows)."""
     import polars as pl
@@ -381,15 +448,11 @@ def _group_max(seq: pl.DataFrame, value: str) -> list[tuple[int, int]]:
     return list(zip(peaks.get_column("gid").to_list(), peaks.get_column(value).to_list(), strict=True))
 
 
-def _leave_windows(windows: list[_Window | None], seq: pl.DataFrame, w: int, carry: _Carry) -> pl.DataFrame:
-    """Leave each touched window as ``push`` would: the group's items with time at or after
-    its last time minus ``w`` (the old deque without the items that expired, then the
-    frame's items still inside), deferred (built when first read, see :class:`_Window`).
-    Returns the rows (gid, t, item) the windows now hold."""
+def _leave_windows(windows: list[_Window | None], final: pl.DataFrame, carry: _Carry) -> pl.DataFrame:
+    """Leave each touched window holding its ``final`` rows (see :func:`_final_rows`),
+    deferred (built when first read, see :class:`_Window`). Returns ``final``."""
     import polars as pl
 
-    t = pl.col("t")
-    final = seq.filter(t >= t.last().over("gid") - w).select("gid", "t", "item")
     block = _Block(final.select("t", "item"))
     sizes = final.group_by("gid", maintain_order=True).agg(pl.len().alias("n"))
     deferred: list[tuple[_Window, _Pending]] = []
@@ -446,7 +509,22 @@ def _ext_expr(column: pl.Expr) -> pl.Expr:
     return column.str.extract(r"\.([^.\\/]*)$", 1).str.to_lowercase().fill_null("")
 
 
+def _ransom_derived(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with the derived columns of :func:`_ransom_columns`, computed once per
+    distinct (kind, path, new_path) when that saves work (they depend on nothing else)."""
+    on = ["kind", "path", "new_path"]
+    head = frame.head(4096)
+    if 8 * head.select(on).unique().height > head.height:  # many distinct values: not worth it
+        return _ransom_columns(frame)
+    combos = frame.select(on).unique()
+    if 4 * combos.height > frame.height:
+        return _ransom_columns(frame)
+    return frame.join(_ransom_columns(combos), on=on, how="left", nulls_equal=True, maintain_order="left")
+
+
 def _ransom_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """The per-row values :meth:`RansomwareDetector.feed` derives from (kind, path,
+    new_path): polars for ASCII rows, :func:`_ransom_derive` for the others."""
     import polars as pl
 
     kind, path, new_path = pl.col("kind"), pl.col("path"), pl.col("new_path")
@@ -543,7 +621,7 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
             files=_Window(t.ransomware_window), ext_changes=_Window(t.ransomware_window)
         )
     states = [groups[key] for key in keys]
-    df = _gid_column(_ransom_columns(df), "__key", keys)
+    df = _gid_column(_ransom_derived(df), "__key", keys)
 
     gids = list(range(len(keys)))
     files: list[_Window | None] = [s.files for s in states]
@@ -567,23 +645,22 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
         slow = pl.col("gid").is_in(sorted(bad))
         _feed_rows(detector, df.filter(slow))
         df = df.filter(~slow)
+        ext_rows = ext_rows.filter(~slow)
         file_seq = file_seq.filter(~slow)
         ext_seq = ext_seq.filter(~slow)
 
     apply_tallies({keys[g]: states[g].tally for g in gids if g not in bad}, df, "__key", "kind")
 
-    for gid, peak in _group_max(_stats(file_seq, w, distinct=True, count=False), "dist"):
+    file_final = _final_rows(file_seq, w)
+    rising, settled = _distinct_peaks(file_seq, file_final, [s.peak_files for s in states])
+    for gid, peak in settled + _group_max(_stats(rising, w, distinct=True, count=False), "dist"):
         if peak > states[gid].peak_files:
             states[gid].peak_files = peak
     if ext_seq.height:
         for gid, peak in _group_max(_stats(ext_seq, w, distinct=False), "cnt"):
             if peak > states[gid].peak_ext_changes:
                 states[gid].peak_ext_changes = peak
-        counted = (
-            df.filter(pl.col("__is_ext"))
-            .group_by("gid", "__new_ext", maintain_order=True)
-            .agg(pl.len().alias("n"))
-        )
+        counted = ext_rows.group_by("gid", "__new_ext", maintain_order=True).agg(pl.len().alias("n"))
         for gid, ext, n in counted.iter_rows():
             seen = states[gid].new_extensions
             if ext in seen:
@@ -610,10 +687,12 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
         if gid not in bad and not state.alerted and detector._reasons(state):
             state.alerted = True
 
-    final = _leave_windows(files, file_seq, w, file_carry)
+    final = _leave_windows(files, file_final, file_carry)
     file_carry.update(keys, gids, [None if g in bad else files[g] for g in gids], final)
     final = (
-        _leave_windows(exts, ext_seq, w, ext_carry) if ext_seq.height else ext_seq.select("gid", "t", "item")
+        _leave_windows(exts, _final_rows(ext_seq, w), ext_carry)
+        if ext_seq.height
+        else ext_seq.select("gid", "t", "item")
     )
     ext_carry.update(keys, ext_gids, [None if g in bad else exts[g] for g in gids], final)
 
@@ -764,10 +843,14 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
             state.peak_account_failures = max(state.peak_account_failures, peak)
             if not state.brute and peak >= t.brute_force_failures:
                 state.brute = True
-        spray = _stats(spray_seq, w_spray, distinct=True).with_columns(
+        spray_final = _final_rows(spray_seq, w_spray)
+        rising, settled = _distinct_peaks(
+            spray_seq, spray_final, [s.peak_distinct_accounts for s in states], t.spray_accounts
+        )
+        spray = _stats(rising, w_spray, distinct=True).with_columns(
             pl.when(pl.col("cnt") >= t.spray_accounts).then(pl.col("dist")).otherwise(0).alias("v")
         )
-        for gid, peak in _group_max(spray, "v"):
+        for gid, peak in settled + _group_max(spray, "v"):
             state = states[gid]
             state.peak_distinct_accounts = max(state.peak_distinct_accounts, peak)
             if not state.spray and peak >= t.spray_accounts:
@@ -779,9 +862,9 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
             states[g].per_account[a] if g not in bad else None
             for g, a in zip(pair_gid, pair_account, strict=True)
         ]
-        final = _leave_windows(live, brute_seq, w_brute, brute_carry)
+        final = _leave_windows(live, _final_rows(brute_seq, w_brute), brute_carry)
         brute_carry.update(pair_names, list(range(len(pair_gid))), live, final)
-        final = _leave_windows(spray_windows, spray_seq, w_spray, spray_carry)
+        final = _leave_windows(spray_windows, spray_final, spray_carry)
         spray_carry.update(
             keys,
             list(range(len(keys))),
