@@ -5,8 +5,8 @@ The log type comes from ``#path`` (TSV) or from the field names (JSON).
 
 :meth:`ZeekSource.events` reads line by line (:meth:`ZeekSource.parse_line`, the
 readable reference); :meth:`ZeekSource.frames` gives the same events as polars frames,
-parsing whole blocks in polars and sending every line it cannot decide with certainty
-through the reference (see "event frames" below).
+parsing whole blocks in polars (TSV data lines with polars' CSV reader) and sending every
+line it cannot decide with certainty through the reference (see "event frames" below).
 """
 
 from __future__ import annotations
@@ -366,11 +366,15 @@ def _s(value: Any) -> str | None:
 # The fast path of ZeekSource.frames(): parse_line() and _event() re-expressed over whole
 # blocks of lines with polars. It only takes lines whose meaning it can decide with
 # certainty; every other line goes through ZeekSource.line() (the reference) and its
-# event is merged back in file order. Header lines ("#...") always take the reference
-# path and cut the block into runs with a fixed parser state. Within a run, a line that
-# could change the state (a JSON line while the log type is unknown, a non-JSON line in
-# a JSON log) is handled by the reference and the run goes on from the state it left.
-# tests/logs/test_zeek_frames.py proves both paths equal (real logs, hostile lines).
+# event is merged back in file order. Header lines ("#...") always take the reference.
+# Two readers (_block_frames chooses): TSV data lines of a known log type are read in
+# segments by polars' CSV reader (_tsv_segment: row i is line i; doubtful rows go to the
+# reference by line number); everything else takes the line runs (_Block): lines split
+# in polars, cut into runs with a fixed parser state; within a run, a line that could
+# change the state (a JSON line while the log type is unknown, a non-JSON line in a JSON
+# log) is handled by the reference and the run goes on from the state it left.
+# tests/logs/test_zeek_frames.py proves both paths equal (real logs, hostile lines);
+# docs/zeek-frames.md gives the argument and the numbers.
 
 _BLOCK = 8 << 20  # bytes read per block; blocks end at a line end (a longer line grows it)
 _SMALL = 32  # shorter runs of lines go through the reference (cheaper than polars' set-up)
