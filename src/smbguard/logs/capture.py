@@ -102,11 +102,10 @@ _SMB2_INTERESTING = frozenset(
 )
 _SMB2_WRITE_FIXED = 64 + 48  # header + WRITE request fixed part ([MS-SMB2] 2.2.21): all that is decoded
 # Ethernet + IPv4 without options + TCP, the common frame ([RFC 791] 3.1, [RFC 9293] 3.1): EtherType,
-# version/IHL, total length, flags/fragment offset, protocol, sequence number, data offset, TCP flags
-_ETH_IP4_TCP = struct.Struct(">12xHBxH2xHxB14xI4xBB")
-# the 12 bytes from its IPv4 source address to its TCP destination port: addresses and ports
-_ADDRESSES = struct.Struct(">4s4sHH")
-_ADDRESSES_AT = 26
+# version/IHL, total length, flags/fragment offset, protocol, the 12 bytes from the source address
+# to the destination port (the flow index key), sequence number, data offset, TCP flags
+_ETH_IP4_TCP = struct.Struct(">12xHBxH2xHxB2x12sI4xBB")
+_ADDRESSES = struct.Struct(">4s4sHH")  # those 12 bytes: addresses and ports
 
 
 # responses _smb2_response reads only the header of
@@ -580,9 +579,8 @@ class CaptureAnalyzer:
         ports = self.ports
         unpack_ts = struct.Struct(record.format[0] + "II").unpack_from  # seconds, fraction
         unpack_frame = _ETH_IP4_TCP.unpack_from
-        unpack_addresses = _ADDRESSES.unpack_from
+        unpack_addresses = _ADDRESSES.unpack
         unpack_head = _SMB_HEAD.unpack_from
-        addresses = _ADDRESSES_AT + 16  # from the record header
         fast_link = linktype == 1
         syn_rst = SYN | RST
         for block, ends in pcap_records(handle, stats, record, self.block_size):
@@ -592,7 +590,9 @@ class CaptureAnalyzer:
                 at = pos  # the record header; its frame is block[at + 16 : end]
                 pos = end
                 if fast_link and end - at >= 70:
-                    etype, vihl, total, frag, proto, seq, doff, flags = unpack_frame(block, at + 16)
+                    etype, vihl, total, frag, proto, addresses, seq, doff, flags = unpack_frame(
+                        block, at + 16
+                    )
                     if etype == 0x0800 and proto == 6 and vihl & 0x0F == 5 and not frag & 0x3FFF:
                         # what _packet does with this frame, without its copies and objects
                         if total < 40:
@@ -607,9 +607,9 @@ class CaptureAnalyzer:
                                 continue
                             n = 0
                         d: KeepingDirection
-                        entry = index.get(block[at + addresses : at + addresses + 12])
+                        entry = index.get(addresses)
                         if entry is None:
-                            src, dst, sport, dport = unpack_addresses(block, at + addresses)
+                            src, dst, sport, dport = unpack_addresses(addresses)
                             if dport in ports:
                                 key = (src, sport, dst, dport)
                                 up = True
@@ -892,7 +892,7 @@ class CaptureAnalyzer:
                 pos = 0
                 for _ in range(32):
                     part = msg[pos:]
-                    next_command = int.from_bytes(part[20:24], "little") if len(part) >= 24 else 0
+                    next_command = _U32.unpack_from(part, 20)[0] if len(part) >= 24 else 0
                     if 64 <= next_command < len(part):
                         part = part[:next_command]
                     else:
