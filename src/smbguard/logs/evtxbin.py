@@ -13,7 +13,9 @@ inline the first time a chunk uses it) and the instance's substitution array: a 
 definition is parsed once per chunk into a :class:`Layout`: which substitution (or
 which literal text of the template) gives the EventID, System/TimeCreated@SystemTime,
 System/Channel, System/Computer and the EventData/UserData fields that
-:func:`smbguard.logs.winevent.event_row` reads. A record then costs a few slices.
+:func:`smbguard.logs.winevent.event_row` reads. A record then costs a few slices and the
+checks that make the result certain. (Used only with ``EvtxSource.fast``: in CPython it
+measured no faster than the Rust parser's XML; docs/evtx-binary.md has the numbers.)
 
 The layout reproduces what :func:`smbguard.logs.winevent.row_from_xml` finds in the
 rendered XML (its ``str.find`` and regular expressions), and only for shapes where that
@@ -51,6 +53,7 @@ _CHUNK_HEADER = struct.Struct("<8sQQQQIIII64xII")
 _RECORD = struct.Struct("<IIQQI")
 _U32 = struct.Struct("<I")
 _U16 = struct.Struct("<H")
+_INSTANCE = struct.Struct("<B5xII")  # libyal 5.4.x template instance, then a u32
 _NAME = struct.Struct("<IHH")  # libyal 5.3.x "Name": next offset, hash, character count
 _ELEMENT = struct.Struct("<BHII")  # token, dependency identifier, data size, name offset
 _SUBST = struct.Struct("<BHB")  # token, substitution identifier, value type
@@ -70,6 +73,8 @@ _FIXED = {
 }  # fmt: skip
 _VARIABLE = frozenset({T_STRING, T_SID, T_BINARY, T_BINXML})
 _UNSIGNED = {T_UINT8: 1, T_UINT16: 2, T_UINT32: 4, T_UINT64: 8}
+#: every value type libyal 5.5 (and the Rust parser) knows
+_KNOWN_TYPES = frozenset([*range(0x00, 0x16), 0x20, 0x21, 0x23, *range(0x81, 0x96)])
 
 _EPOCH_1601 = datetime(1601, 1, 1, tzinfo=UTC)
 _FILETIME_MIN = 116444736000000000  # 1970-01-01
@@ -121,6 +126,33 @@ def parse_chunk_header(chunk: bytes) -> ChunkHeader:
         first_num, last_num, first_id, last_id, header_size, last_offset, free, events_crc,
         flags, header_crc,
     )  # fmt: skip
+
+
+_TABLES = struct.Struct("<64I32I")  # libyal 3.1: common string offsets, template pointers
+
+
+def check_tables(chunk: bytes) -> None:
+    """The chunk header's string table and template table (libyal 3.1), which the Rust
+    parser reads in full when it loads a chunk (a bad entry fails the whole chunk there,
+    whether a record uses it or not): every string chain must hold well-formed names and
+    every template chain templates this reader parses; else DecodeError."""
+    offsets = _TABLES.unpack_from(chunk, 128)
+    seen: set[int] = set()
+    for offset in offsets[:64]:
+        while offset:
+            if offset in seen or len(seen) > 4096:
+                raise DecodeError("string table chain loops or is too long")
+            seen.add(offset)
+            _read_name(chunk, offset)
+            (offset,) = _U32.unpack_from(chunk, offset)
+    seen.clear()
+    for offset in offsets[64:]:
+        while offset:
+            if offset in seen or len(seen) > 1024:
+                raise DecodeError("template table chain loops or is too long")
+            seen.add(offset)
+            parse_template(chunk, offset)
+            (offset,) = _U32.unpack_from(chunk, offset)
 
 
 # ---------------------------------------------------------------------------- templates
@@ -190,7 +222,7 @@ class _TemplateParser:
         self.end = end
         self.order = 0
         self.max_index = -1
-        self.external: list[tuple[int, str]] = []  # names read from before the template
+        self.external: list[tuple[int, bytes]] = []  # names read from before the template
 
     def byte(self) -> int:
         if self.pos >= self.end:
@@ -215,7 +247,7 @@ class _TemplateParser:
         elif offset > self.pos:
             raise DecodeError("name defined after its use")  # Rust may read it; not us
         else:
-            self.external.append((offset, text))
+            self.external.append((offset + 6, self.chunk[offset + 6 : stop]))
         if not _WORD.fullmatch(text):
             raise DecodeError("element or attribute name is not a plain word")
         return text
@@ -245,7 +277,9 @@ class _TemplateParser:
                     raise DecodeError("template text that renders escaped")
                 out.append(text)
             elif token in (0x0D, 0x0E):
-                _token, index, _type = self.unpack(_SUBST)
+                _token, index, declared = self.unpack(_SUBST)
+                if declared not in _KNOWN_TYPES:  # the Rust parser fails on an unknown one
+                    raise DecodeError(f"substitution of unknown value type 0x{declared:02x}")
                 self.max_index = max(self.max_index, index)
                 out.append(Subst(index, token == 0x0E))
             else:
@@ -300,7 +334,7 @@ class Template:
     root: _Element
     max_index: int
     end: int
-    external: tuple[tuple[int, str], ...]  # (offset, name) of names read from outside it
+    external: tuple[tuple[int, bytes], ...]  # names read from outside it: (offset, bytes)
     serial: int  # identifies the template in layout caches
 
 
@@ -324,8 +358,12 @@ def parse_template(chunk: bytes, offset: int, limit: int = CHUNK_SIZE) -> Templa
         raise DecodeError("template size out of the chunk")
     key = (offset, chunk[start:end])
     cached = _TEMPLATES.get(key)
-    if cached is not None and all(_read_name(chunk, at)[0] == name for at, name in cached.external):
-        return cached
+    if cached is not None:
+        for at, raw in cached.external:  # the same names (count, characters, NUL) there
+            if chunk[at : at + len(raw)] != raw:
+                break
+        else:
+            return cached
     if _U32.unpack_from(chunk, start)[0] != _FRAGMENT or chunk[end - 1] != 0x00:
         raise DecodeError("template is not one fragment")
     parser = _TemplateParser(chunk, start + 4, end - 1)
@@ -570,6 +608,7 @@ class _Signature:
     expected: int
     sids: tuple[int, ...]
     nested: tuple[int, ...]
+    filetimes: tuple[int, ...]
 
 
 def _signature(types: bytes) -> _Signature:
@@ -588,7 +627,8 @@ def _signature(types: bytes) -> _Signature:
             raise DecodeError(f"value type 0x{value_type:02x} not read on the fast path")
     sids = tuple(i for i, t in enumerate(types) if t == T_SID)
     nested = tuple(i for i, t in enumerate(types) if t == T_BINXML)
-    return _Signature(mask, expected, sids, nested)
+    filetimes = tuple(i for i, t in enumerate(types) if t == T_FILETIME)
+    return _Signature(mask, expected, sids, nested, filetimes)
 
 
 class Instance(NamedTuple):
@@ -604,6 +644,7 @@ class Instance(NamedTuple):
     nested: tuple[tuple[int, Instance], ...]
 
 
+_new_instance = tuple.__new__  # Instance(...) without the generated __new__ (per record)
 _OWNER = 16  # a nested value's substitution k is numbered (k + 1) << _OWNER | its own index
 
 
@@ -663,22 +704,27 @@ class _Chunk:
         Checks every value's type and size, SIDs and nested BinXML (what the Rust parser
         would read otherwise or refuse; it reads undecodable UTF-16 lossily, no error)."""
         chunk = self.chunk
-        if at + 10 > end or chunk[at] != _TEMPLATE_INSTANCE:
+        if at + 14 > end:
+            raise DecodeError("template instance past the data")
+        # token 0x0c, one byte, template id, definition offset; then the substitution count
+        # when the definition is elsewhere (else the definition, then the count)
+        token, definition, count = _INSTANCE.unpack_from(chunk, at)
+        if token != _TEMPLATE_INSTANCE:
             raise DecodeError("not a template instance")
-        (definition,) = _U32.unpack_from(chunk, at + 6)
-        at += 10
         template = self.templates.get(definition)
-        if definition == at:  # the definition is inline: parse it, skip over it
+        if template is not None and definition != at + 10:
+            at += 14
+        elif definition == at + 10:  # the definition is inline: parse it, skip over it
             if template is not None:
                 raise DecodeError("template defined twice at one offset")
             template = self.templates[definition] = parse_template(chunk, definition, end)
             at = template.end
-        elif template is None:
+            if at + 4 > end:
+                raise DecodeError("substitution count past the data")
+            (count,) = _U32.unpack_from(chunk, at)
+            at += 4
+        else:
             raise DecodeError("template used before its definition")
-        if at + 4 > end:
-            raise DecodeError("substitution count past the data")
-        (count,) = _U32.unpack_from(chunk, at)
-        at += 4
         values = at + 4 * count
         if count <= template.max_index or values > end:
             raise DecodeError("substitution array does not fit the template or the data")
@@ -693,6 +739,10 @@ class _Chunk:
         offsets = list(accumulate(sizes, initial=values))
         if offsets[-1] > end:
             raise DecodeError("values run past the data")
+        for index in signature.filetimes:  # the Rust parser fails a date it cannot represent
+            start = offsets[index]
+            if int.from_bytes(chunk[start : start + 8], "little") >= _FILETIME_MAX:
+                raise DecodeError("FILETIME value beyond the checked range")
         for index in signature.sids:
             start = offsets[index]
             size = sizes[index]
@@ -712,7 +762,7 @@ class _Chunk:
                     raise DecodeError("nested BinXML does not end after its values")
                 found.append((i, inner))
             nested = tuple(found)
-        return Instance(template, definition, types, sizes, offsets, nested)
+        return _new_instance(Instance, (template, definition, types, sizes, offsets, nested))
 
     def layout(self, instance: Instance, expand: bool) -> Layout:
         """The layout of a record's template; ``expand``: with its nested BinXML values in
@@ -748,9 +798,10 @@ def read_chunk(chunk: bytes, wanted_ids: frozenset[int], wanted_fields: frozense
     """Every record of a 64 KiB chunk (libyal 4), in order, or DecodeError when the
     chunk is not one this reader reproduces with certainty (the caller then reads
     the chunk with the Rust parser)."""
-    if len(chunk) == CHUNK_SIZE and chunk.count(0) == CHUNK_SIZE:
+    if chunk[:8] != CHUNK_MAGIC and len(chunk) == CHUNK_SIZE and chunk.count(0) == CHUNK_SIZE:
         return []  # an empty chunk in a dirty file: the Rust parser skips it, no error
     header = parse_chunk_header(chunk)
+    check_tables(chunk)
     free = header.free_space_offset
     state = _Chunk(chunk, wanted_fields)
     shapes = state.shapes
@@ -765,10 +816,11 @@ def read_chunk(chunk: bytes, wanted_ids: frozenset[int], wanted_fields: frozense
     while pos < free:
         if pos + 28 > free:
             raise DecodeError("record header past the free space offset")
-        magic, size, record_id, _written, fragment = unpack_record(chunk, pos)
+        magic, size, record_id, written, fragment = unpack_record(chunk, pos)
         end = pos + size
         if (
             magic != RECORD_MAGIC
+            or written >= _FILETIME_MAX  # the Rust parser turns it into a date too
             or end > free
             or size < 40
             or u32(chunk, end - 4)[0] != size
