@@ -165,9 +165,8 @@ def bench_evtx(tmp: Path, rounds: int, records_wanted: int) -> None:
                 pass
             return src.stats.records
 
-        def frames(path: Path = path, workers: int | None = None, fast: bool = True) -> int:
+        def frames(path: Path = path, workers: int | None = None) -> int:
             src = EvtxSource(str(path), workers=workers)
-            src.fast = fast  # False: every chunk through the Rust parser's XML (the old path)
             for _ in src.frames():
                 pass
             return src.stats.records
@@ -191,18 +190,14 @@ def bench_evtx(tmp: Path, rounds: int, records_wanted: int) -> None:
         t_raw, n = best(rounds, raw)
         t_src, _ = best(rounds, source)
         t_here, _ = best(rounds, lambda: frames(workers=0))
-        t_here_xml, _ = best(rounds, lambda: frames(workers=0, fast=False))
         t_frames, _ = best(rounds, frames)
-        t_frames_xml, _ = best(rounds, lambda: frames(fast=False))
         t_before, _ = best(rounds, per_event)
         t_full, _ = best(rounds, full)
         print(f"EVTX {label} ({n} records, {size / 1e6:.1f} MB)")
         print(f"  evtx parser alone      {t_raw.rate(n, 'rec')}")
         print(f"  EvtxSource (normalise) {t_src.rate(n, 'rec')}")
-        print(f"  frames, one process    {t_here.rate(n, 'rec')}  (binary reader, evtxbin)")
-        print(f"  frames, one process    {t_here_xml.rate(n, 'rec')}  (Rust XML + regex, old)")
-        print(f"  frames (workers if big){t_frames.rate(n, 'rec')}  (binary reader, evtxbin)")
-        print(f"  frames (workers if big){t_frames_xml.rate(n, 'rec')}  (Rust XML + regex, old)")
+        print(f"  frames, one process    {t_here.rate(n, 'rec')}")
+        print(f"  frames (workers if big){t_frames.rate(n, 'rec')}")
         print(f"  analyze per event (old){t_before.rate(n, 'rec')}")
         print(f"  analyze (+ detectors)  {t_full.rate(n, 'rec')}")
 
