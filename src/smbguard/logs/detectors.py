@@ -724,14 +724,24 @@ class AdminShareDetector(_Simple):
         """:meth:`_Simple.feed_frame` on the rows whose share :meth:`match` can accept (an
         administrative share or IPC$, tested once per distinct share): the others match
         nothing, so they change nothing."""
-        if frame.height:
-            shares = frame.get_column("share")
-            wanted = _where(shares, lambda s: self._admin_item(s) is not None or (s or "").upper() == "IPC$")
-            mask = frame.select(wanted.alias("__wanted")).to_series()
-            if not mask.all():
-                frame = frame.filter(mask)
-            if frame.height:
-                self.feed_rows(_weighted(frame, self.frame_columns_of(frame)))
+        import polars as pl
+
+        if not frame.height:
+            return
+        distinct = frame.get_column("share").unique().to_list()
+        keep = [s for s in distinct if s is not None and self._accepts(s)]
+        if len(keep) < len(distinct):  # else every row may match: no filter
+            frame = frame.filter(pl.col("share").is_in(keep))  # (a null share is dropped)
+            if not frame.height:
+                return
+        # frame_columns_of, with the IPC$ test taken from the distinct shares at hand
+        ipc = pl.col("share").is_in([s for s in keep if s.upper() == "IPC$"]).fill_null(False)
+        path = pl.when(ipc).then(pl.col("path")).alias("path")
+        self.feed_rows(_weighted(frame, ["kind", "share", path, *_TALLY_COLUMNS]))
+
+    def _accepts(self, share: str) -> bool:
+        """Whether :meth:`match` can accept an event on this share (admin share or IPC$)."""
+        return self._admin_item(share) is not None or share.upper() == "IPC$"
 
     def frame_columns_of(self, frame: pl.DataFrame) -> list[str | pl.Expr]:
         import polars as pl
