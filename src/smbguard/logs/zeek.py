@@ -690,29 +690,36 @@ def _tsv_segment(source: ZeekSource, segment: bytes) -> pl.DataFrame | None:
     # data line of a known log type never changes the parser state, so the order of the
     # two paths does not matter), merged back by line number
     lines = segment.split(b"\n")
+    slow_lines = []
     slow = []
     for at in slow_at.to_list():
         event = source.line(lines[at])
         if event is not None:
-            slow.append((at, event))
-    if not slow:
-        return events.drop("_i")
-    return _merge(events, [at for at, _ in slow], [event for _, event in slow])
+            slow_lines.append(at)
+            slow.append(event)
+    return _merge([events], slow_lines, slow)
 
 
-def _merge(fast: pl.DataFrame, slow_at: list[int], slow: list[Event]) -> pl.DataFrame:
-    """Events from polars (with ``_i``) and from the reference (at lines ``slow_at``) -> one
-    event frame in line order."""
+def _merge(fast: list[pl.DataFrame], slow_at: list[int], slow: list[Event]) -> pl.DataFrame:
+    """Event frames from polars (each with ``_i``, the line number, in line order) and
+    events from the reference (at lines ``slow_at``) -> one event frame in line order."""
     import polars as pl
 
-    from smbguard.logs.events import EVENT_COLUMNS, events_to_frame
+    from smbguard.logs.events import EVENT_COLUMNS, events_to_frame, frame_schema
 
-    try:
-        frame = events_to_frame(slow)
-    except UnicodeEncodeError:  # json.loads lets "\ud800" through; a frame cannot hold it
-        frame = events_to_frame([_without_surrogates(event) for event in slow])
-    frame = frame.select(pl.Series("_i", slow_at, dtype=pl.UInt32), *EVENT_COLUMNS)
-    return pl.concat([fast, frame]).sort("_i").drop("_i")
+    frames = list(fast)
+    if slow:
+        try:
+            frame = events_to_frame(slow)
+        except UnicodeEncodeError:  # json.loads lets "\ud800" through; a frame cannot hold it
+            frame = events_to_frame([_without_surrogates(event) for event in slow])
+        frames.append(frame.select(pl.Series("_i", slow_at, dtype=pl.UInt32), *EVENT_COLUMNS))
+    if not frames:
+        return pl.DataFrame(schema=frame_schema())
+    out = pl.concat(frames) if len(frames) > 1 else frames[0]
+    if slow:  # reference lines are not all taken in file order
+        out = out.sort("_i")
+    return out.drop("_i")
 
 
 class _Block:
@@ -729,27 +736,12 @@ class _Block:
     def run(self, text: str) -> pl.DataFrame:
         import polars as pl
 
-        from smbguard.logs.events import EVENT_COLUMNS, events_to_frame, frame_schema
-
         self.has_cr = "\r" in text
         lines = pl.Series("l", [text]).str.split("\n").explode()
         if text.endswith("\n"):
             lines = lines.slice(0, lines.len() - 1)
         self._run(lines)
-        frames = self.fast
-        if self.slow:
-            try:
-                slow = events_to_frame(self.slow)
-            except UnicodeEncodeError:  # json.loads lets "\ud800" through; a frame cannot hold it
-                slow = events_to_frame([_without_surrogates(event) for event in self.slow])
-            slow = slow.select(pl.Series("_i", self.slow_at, dtype=pl.UInt32), *EVENT_COLUMNS)
-            frames = [*frames, slow]
-        if not frames:
-            return pl.DataFrame(schema=frame_schema())
-        out = pl.concat(frames) if len(frames) > 1 else frames[0]
-        if self.slow:  # reference lines are not all taken in file order (see _run)
-            out = out.sort("_i")
-        return out.drop("_i")
+        return _merge(self.fast, self.slow_at, self.slow)  # slow lines out of order: see _run
 
     def _slow(self, line: str, at: int) -> None:
         event = self.source.line(line.encode())
