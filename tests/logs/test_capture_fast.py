@@ -44,7 +44,6 @@ from smbguard.logs.pcapfile import (
     MAX_OOO_SEGMENTS,
     CaptureFormatError,
     Direction,
-    KeepingDirection,
     ip_of_frame,
     read_blocks,
     read_packets,
@@ -80,8 +79,7 @@ def outcome(path: Path, *, reference: bool, block_size: int = 0) -> dict[str, An
         for d in (flow.c2s, flow.s2c):
             assert len(d.ooo) <= MAX_OOO_SEGMENTS + 1 and d.ooo_bytes <= MAX_OOO_BYTES + 0xFFFF
             assert d.collected <= d.cap and sum(map(len, d.parts)) <= d.cap
-            if isinstance(d, KeepingDirection):
-                assert d.held is None or len(d.held) <= d.cap
+            assert d.held is None or len(d.held) <= d.cap
     return {
         "events": events,
         "hosts": analyzer.hosts(),
@@ -406,13 +404,13 @@ def test_fuzz_block_reader_same_as_packet_reader(blob: bytes, size: int) -> None
 def test_fuzz_keeping_direction_delivers_prefixes(
     segments: list[tuple[int, bytes, int]], stream: bytes, keep_n: int, cap: int
 ) -> None:
-    """KeepingDirection delivers, at the same moments and in the same order as Direction,
+    """A Direction with ``keep`` delivers, at the same moments and in the same order as one without,
     each message's first ``keep`` bytes (never fewer than the head, never more than the
     cap); its buffers stay bounded whatever the segments."""
     ref: list[tuple[float, bytes, int]] = []
     got: list[tuple[float, bytes, int]] = []
     plain = Direction(lambda ts, m, full: ref.append((ts, m, full)), cap=cap)
-    keeping = KeepingDirection(
+    keeping = Direction(
         lambda ts, m, full: got.append((ts, m, full)), cap=cap, keep=lambda head, limit: keep_n
     )
     plain.feed(0.0, 999, 0x02, b"")

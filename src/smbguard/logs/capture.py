@@ -33,7 +33,6 @@ from smbguard.logs.pcapfile import (
     SYN,
     CaptureFormatError,
     Direction,
-    KeepingDirection,
     TcpSegment,
     ip_of_frame,
     pcap_header,
@@ -162,14 +161,22 @@ def _smb2_body(msg: bytes, size: int, structure: bytes) -> bool:
     return len(msg) >= size and msg[:4] == b"\xfeSMB" and msg[4:6] == b"\x40\x00" and msg[64:66] == structure
 
 
+def _buffer_at(msg: bytes, offset: int, length: int) -> bytes | None:
+    """The buffer ``smb2._buffer`` would return, or None where it would raise."""
+    if not length:
+        return b""
+    if offset < 64 or offset + length > len(msg):
+        return None
+    return msg[offset : offset + length]
+
+
 def _utf16_at(msg: bytes, offset: int, length: int) -> str | None:
     """The UTF-16 buffer at ``offset`` as ``_buffer`` + ``utf16`` would return it, or None."""
-    if not length:
-        return ""
-    if offset < 64 or offset + length > len(msg) or length & 1:
+    raw = _buffer_at(msg, offset, length)
+    if raw is None or length & 1:
         return None
     try:
-        return msg[offset : offset + length].decode("utf-16-le")
+        return raw.decode("utf-16-le")
     except UnicodeDecodeError:
         return None
 
@@ -208,15 +215,6 @@ def fast_tree_connect_request(msg: bytes) -> smb2.TreeConnectRequest:
 _SESSION_REQ = struct.Struct("<BBIIHHQ")  # Flags .. Channel, SecurityBufferOffset/Length, PreviousSessionId
 _SESSION_RESP = struct.Struct("<HHH")  # SessionFlags, SecurityBufferOffset, SecurityBufferLength
 _U64 = struct.Struct("<Q")
-
-
-def _buffer_at(msg: bytes, offset: int, length: int) -> bytes | None:
-    """The buffer ``smb2._buffer`` would return, or None where it would raise."""
-    if not length:
-        return b""
-    if offset < 64 or offset + length > len(msg):
-        return None
-    return msg[offset : offset + length]
 
 
 def fast_session_setup_request(msg: bytes) -> smb2.SessionSetupRequest:
@@ -514,7 +512,7 @@ class CaptureAnalyzer:
         self._names: dict[bytes, str] = {}  # address bytes -> text, for new flows
         # fast path: source address to destination port of an IPv4 packet (12 bytes) ->
         # (direction, flow, to the server) of the open flow it belongs to
-        self._index: dict[bytes, tuple[KeepingDirection, _Flow, bool]] = {}
+        self._index: dict[bytes, tuple[Direction, _Flow, bool]] = {}
         self.stats = SourceStats(path=path, type="pcap")
         self.flows: dict[tuple[bytes, int, bytes, int], _Flow] = {}
         self.servers: dict[tuple[str, int], _Server] = {}
@@ -606,7 +604,7 @@ class CaptureAnalyzer:
                             if not flags & syn_rst:
                                 continue
                             n = 0
-                        d: KeepingDirection
+                        d: Direction
                         entry = index.get(addresses)
                         if entry is None:
                             src, dst, sport, dport = unpack_addresses(addresses)
@@ -627,7 +625,7 @@ class CaptureAnalyzer:
                         else:
                             d, flow, up = entry  # the flow these addresses and ports belong to
                         if n and seq == d.next_seq and not flags & syn_rst and d.synced and not d.ooo:
-                            # in order: what KeepingDirection.feed would do, without its calls
+                            # in order: what Direction.feed would do, without its calls
                             if n <= d.skip:
                                 d.skip -= n
                                 d.next_seq = (seq + n) & 0xFFFFFFFF
@@ -799,8 +797,8 @@ class CaptureAnalyzer:
                 server,
                 key[1],
                 key[3],
-                KeepingDirection(up, keep=_keep_up),
-                KeepingDirection(down, keep=_keep_down),
+                Direction(up, keep=_keep_up),
+                Direction(down, keep=_keep_down),
             )
         holder.append(flow)
         self.flows[key] = flow

@@ -595,6 +595,3 @@ class Direction:
             self.skip = full - limit
             self.deliver(ts, message, full)
 
-
-# The name the fast path uses: a Direction given a ``keep``.
-KeepingDirection = Direction
