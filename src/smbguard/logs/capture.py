@@ -28,16 +28,13 @@ from smbguard.logs.events import Event, EventKind, SourceStats
 from smbguard.logs.pcapfile import (
     FIN,
     HEAD_BYTES,
-    PCAPNG_MAGIC,
     RST,
     SYN,
     CaptureFormatError,
     Direction,
     TcpSegment,
     ip_of_frame,
-    pcap_header,
-    pcap_records,
-    read_blocks,
+    packet_runs,
     read_packets,
     tcp_of_ip,
 )
@@ -547,56 +544,42 @@ class CaptureAnalyzer:
                 self.stats.warn(str(exc))
 
     def _fast_events(self, handle: IO[bytes]) -> Iterator[Event]:
-        """``events()`` without per-packet reads or objects: a classic pcap file is read in
-        blocks and its records found by offset; the common Ethernet/IPv4/TCP frame is decoded
-        in place with one ``unpack_from``; in-order segments inside a message body nobody
-        reads are only counted; a segment that is exactly one SMB message is handled here.
-        Every other packet (and every pcapng packet) goes through :meth:`_packet`."""
+        """``events()`` without per-packet reads or objects: the file (pcap or pcapng) is
+        read in blocks and its packets found by offset (:func:`packet_runs`); the common
+        Ethernet/IPv4/TCP frame is decoded in place with one ``unpack_from``; in-order
+        segments inside a message body nobody reads are only counted; a segment that is
+        exactly one SMB message is handled here. Every other packet goes through
+        :meth:`_packet`."""
         stats = self.stats
         out = self._out
-        try:
-            magic = handle.read(4)
-            if magic == PCAPNG_MAGIC or len(magic) < 4:
-                for block, records in read_blocks(handle, stats, magic=magic if len(magic) == 4 else b""):
-                    for ts, linktype, start, end in records:
-                        stats.records += 1
-                        self._packet(ts, linktype, block[start:end])
-                        while out:
-                            event = out.popleft()
-                            stats.events += 1
-                            stats.see(event.time)
-                            yield event
-                return
-            record, linktype, scale = pcap_header(handle, magic)
-        except CaptureFormatError as exc:
-            stats.skipped += 1
-            stats.warn(str(exc))
-            return
         flows = self.flows
         index = self._index
         ports = self.ports
-        unpack_ts = struct.Struct(record.format[0] + "II").unpack_from  # seconds, fraction
         unpack_frame = _ETH_IP4_TCP.unpack_from
         unpack_addresses = _ADDRESSES.unpack
         unpack_head = _SMB_HEAD.unpack_from
-        fast_link = linktype == 1
         syn_rst = SYN | RST
-        for block, ends in pcap_records(handle, stats, record, self.block_size):
-            stats.records += len(ends)  # all read: counted once per block
-            pos = 0
-            for end in ends:
-                at = pos  # the record header; its frame is block[at + 16 : end]
-                pos = end
-                if fast_link and end - at >= 70:
-                    etype, vihl, total, frag, proto, addresses, seq, doff, flags = unpack_frame(
-                        block, at + 16
-                    )
+        runs = packet_runs(handle, stats, self.block_size)
+        while True:
+            try:
+                block, starts, ends, linktype, ts_of = next(runs)
+            except StopIteration:
+                return
+            except CaptureFormatError as exc:
+                stats.skipped += 1
+                stats.warn(str(exc))
+                return
+            stats.records += len(ends)  # all read: counted once per run
+            fast_link = linktype == 1
+            for at, end in zip(starts, ends, strict=True):  # the frame is block[at:end]
+                if fast_link and end - at >= 54:
+                    etype, vihl, total, frag, proto, addresses, seq, doff, flags = unpack_frame(block, at)
                     if etype == 0x0800 and proto == 6 and vihl & 0x0F == 5 and not frag & 0x3FFF:
                         # what _packet does with this frame, without its copies and objects
                         if total < 40:
                             continue
-                        pstart = at + 50 + (doff >> 4) * 4
-                        pend = at + 30 + total
+                        pstart = at + 34 + (doff >> 4) * 4
+                        pend = at + 14 + total
                         if pend > end:
                             pend = end
                         n = pend - pstart
@@ -645,8 +628,7 @@ class CaptureAnalyzer:
                             ):
                                 # the segment is exactly one whole session message
                                 d.next_seq = (seq + n) & 0xFFFFFFFF
-                                sec, frac = unpack_ts(block, at)
-                                ts = sec + frac * scale
+                                ts = ts_of(block, at)
                                 if length > HEAD_BYTES:
                                     server = flow.state
                                     protocol, smb1_command, command, command_hi, chained = unpack_head(
@@ -691,8 +673,7 @@ class CaptureAnalyzer:
                                     stats.see(event.time)
                                     yield event
                                 continue
-                        sec, frac = unpack_ts(block, at)
-                        d.feed(sec + frac * scale, seq, flags, block[pstart:pend] if n else b"")
+                        d.feed(ts_of(block, at), seq, flags, block[pstart:pend] if n else b"")
                         if flags & RST and flow.c2s.next_seq is not None:
                             self._drop_flow(flow.key)
                         while out:
@@ -703,8 +684,7 @@ class CaptureAnalyzer:
                         continue
                     if etype == 0x0806 or (etype == 0x0800 and proto != 6 and vihl >> 4 == 4):
                         continue  # ARP, or IPv4 that is not TCP: _packet would find no TCP segment
-                sec, frac = unpack_ts(block, at)
-                self._packet(sec + frac * scale, linktype, block[at + 16 : end])
+                self._packet(ts_of(block, at), linktype, block[at:end])
                 while out:
                     event = out.popleft()
                     stats.events += 1

@@ -111,16 +111,15 @@ def pcap_leftover(stats: SourceStats, leftover: int) -> None:
 
 def pcap_records(
     handle: IO[bytes], stats: SourceStats, record: struct.Struct, size: int = BLOCK_SIZE
-) -> Iterator[tuple[bytes, list[int]]]:
+) -> Iterator[tuple[bytes, list[int], list[int]]]:
     """The records of a classic pcap file (its header already read), a block at a time.
 
-    Yields ``(block, ends)``: the first record's 16-byte header starts the block, and
-    record i ends at ``ends[i]``, where the next one's header starts (its frame is
-    ``block[previous end + 16 : ends[i]]``). The file is read ``size`` bytes at a time;
-    a record cut by the end of a block is completed by reading just its missing bytes, so
-    blocks are never concatenated. The same bounds, warnings and counters as
-    :func:`read_packets`. The one record loop of the fast readers: :func:`read_blocks` and
-    ``CaptureAnalyzer`` both iterate ``ends``, with no call per record."""
+    Yields ``(block, starts, ends)``: record i's frame is ``block[starts[i]:ends[i]]``, its
+    16-byte header the 16 bytes before ``starts[i]``; the first record's header starts the
+    block and each next header starts where the previous frame ends. The file is read
+    ``size`` bytes at a time; a record cut by the end of a block is completed by reading
+    just its missing bytes, so blocks are never concatenated. The same bounds, warnings
+    and counters as :func:`read_packets`."""
     incl_at = struct.Struct(record.format[0] + "8xI").unpack_from
     read = handle.read
     tail = b""
@@ -137,50 +136,207 @@ def pcap_records(
             return
         stop = len(block)
         pos = 0
+        starts: list[int] = []
         ends: list[int] = []
-        append = ends.append
+        add_start = starts.append
+        add_end = ends.append
         while stop - pos >= 16:
             incl = incl_at(block, pos)[0]
             if incl > MAX_RECORD:
                 if ends:
-                    yield block, ends
+                    yield block, starts, ends
                 pcap_corrupt(stats, incl)
                 return
             end = pos + 16 + incl
             if end > stop:
                 break
-            append(end)
+            add_start(pos + 16)
+            add_end(end)
             pos = end
         if ends:
-            yield block, ends
+            yield block, starts, ends
         tail = block[pos:] if pos < stop else b""
+
+
+# A run of packet records in one block of the file that share a link type and a timestamp
+# format: (block, starts, ends, link type, ts_of). Record i's frame is
+# ``block[starts[i]:ends[i]]`` and its timestamp ``ts_of(block, starts[i])``.
+Run = tuple[bytes, list[int], list[int], int, Callable[[bytes, int], float]]
+
+
+def packet_runs(
+    handle: IO[bytes], stats: SourceStats, size: int = BLOCK_SIZE, magic: bytes = b""
+) -> Iterator[Run]:
+    """The packets of :func:`read_packets` (same packets, bounds, warnings and counters,
+    same CaptureFormatError), as runs of offsets into blocks read ``size`` bytes at a
+    time: no read, copy or object per packet. ``magic``: the first 4 bytes when the
+    caller already read them. The one record loop of the fast readers:
+    :func:`read_blocks` and ``CaptureAnalyzer`` both iterate a run's offsets."""
+    magic = magic or handle.read(4)
+    if len(magic) < 4:
+        raise CaptureFormatError("file too short for a capture header")
+    if magic == PCAPNG_MAGIC:
+        yield from pcapng_runs(handle, stats, magic, size)
+        return
+    record, linktype, scale = pcap_header(handle, magic)
+    unpack_ts = struct.Struct(record.format[0] + "II").unpack_from  # seconds, fraction
+
+    def ts_of(block: bytes, start: int) -> float:
+        sec, frac = unpack_ts(block, start - 16)
+        ts: float = sec + frac * scale
+        return ts
+
+    for block, starts, ends in pcap_records(handle, stats, record, size):
+        yield block, starts, ends, linktype, ts_of
 
 
 def read_blocks(
     handle: IO[bytes], stats: SourceStats, size: int = BLOCK_SIZE, magic: bytes = b""
 ) -> Iterator[tuple[bytes, list[Record]]]:
-    """The packets of :func:`read_packets`, as (block, records) with offsets instead of frames.
+    """The packets of :func:`read_packets`, as (block, records) with offsets instead of
+    frames (:func:`packet_runs` with the timestamps worked out)."""
+    for block, starts, ends, linktype, ts_of in packet_runs(handle, stats, size, magic):
+        yield block, [(ts_of(block, s), linktype, s, e) for s, e in zip(starts, ends, strict=True)]
 
-    Classic pcap goes through :func:`pcap_records` (no per-record read, no per-record
-    copy); pcapng through :func:`read_packets`, one record per block. ``magic``: the first
-    4 bytes when the caller already read them."""
-    magic = magic or handle.read(4)
-    if len(magic) < 4:
-        raise CaptureFormatError("file too short for a capture header")
-    if magic == PCAPNG_MAGIC:
-        for ts, linktype, frame in _pcapng(handle, stats, magic):
-            yield frame, [(ts, linktype, 0, len(frame))]
-        return
-    record, linktype, scale = pcap_header(handle, magic)
-    unpack_from = record.unpack_from
-    for block, ends in pcap_records(handle, stats, record, size):
-        records: list[Record] = []
-        pos = 0
-        for end in ends:
-            sec, frac, _incl, _orig = unpack_from(block, pos)
-            records.append((sec + frac * scale, linktype, pos + 16, end))
-            pos = end
-        yield block, records
+
+def _ng_stamp(endian: str, scale: float) -> Callable[[bytes, int], float]:
+    """The timestamp of an Enhanced (or obsolete) Packet Block whose frame starts at
+    ``start``: its high and low 32 bits are the 8 bytes 16 before, as in :func:`_pcapng`."""
+    unpack = struct.Struct(endian + "II").unpack_from
+
+    def ts_of(block: bytes, start: int) -> float:
+        hi, lo = unpack(block, start - 16)
+        ts: float = ((hi << 32) | lo) * scale
+        return ts
+
+    return ts_of
+
+
+def _no_stamp(block: bytes, start: int) -> float:
+    """A Simple Packet Block has no timestamp (0.0, as in :func:`_pcapng`)."""
+    return 0.0
+
+
+def pcapng_runs(
+    handle: IO[bytes], stats: SourceStats, first: bytes, size: int = BLOCK_SIZE
+) -> Iterator[Run]:
+    """The packets of :func:`_pcapng` (the reference: same packets, bounds, warnings and
+    counters) read ``size`` bytes at a time and walked by offset. A block cut by the end
+    of the buffer is completed by reading just its missing bytes. ``first``: the section
+    header's block type, already read."""
+    read = handle.read
+    buf = first
+    pos = 0
+    endian = "<"
+    head = struct.Struct("<II").unpack_from
+    ifaces: list[tuple[int, Callable[[bytes, int], float]]] = []  # (link type, ts_of)
+    stamps: dict[tuple[str, float], Callable[[bytes, int], float]] = {}
+    starts: list[int] = []
+    ends: list[int] = []
+    run_link = -1
+    run_ts: Callable[[bytes, int], float] = _no_stamp
+    while True:
+        avail = len(buf) - pos
+        if avail < 28:  # less than any block header we read: refill (whole blocks stay put)
+            if ends:
+                yield buf, starts, ends, run_link, run_ts
+                starts, ends = [], []
+            buf = buf[pos:] + read(max(size, 28 - avail))
+            pos = 0
+            avail = len(buf)
+            if not avail:
+                return
+        if avail < 8:
+            stats.warn("truncated pcapng block header at end of file")
+            return
+        if buf[pos : pos + 4] == b"\x0a\x0d\x0d\x0a":
+            bom = buf[pos + 8 : pos + 12]
+            if bom == b"\x4d\x3c\x2b\x1a":
+                endian = "<"
+            elif bom == b"\x1a\x2b\x3c\x4d":
+                endian = ">"
+            else:
+                stats.warn("bad pcapng byte-order magic; rest of file not read")
+                break
+            head = struct.Struct(endian + "II").unpack_from
+            length = head(buf, pos)[1]
+            if length < 28 or length > MAX_BLOCK or length % 4:
+                stats.warn("corrupt pcapng section header; rest of file not read")
+                break
+            if avail < length:
+                if ends:
+                    yield buf, starts, ends, run_link, run_ts
+                    starts, ends = [], []
+                buf = buf[pos:] + read(length - avail)
+                pos = 0
+                if len(buf) < length:
+                    stats.warn("truncated pcapng section header")
+                    return
+            ifaces = []
+            pos += length
+            continue
+        btype, length = head(buf, pos)
+        if length < 12 or length > MAX_BLOCK or length % 4:
+            stats.skipped += 1
+            stats.warn(f"corrupt pcapng block (length {length}); rest of file not read")
+            break
+        if avail < length:  # the block is cut by the end of the buffer: read the rest of it
+            if ends:
+                yield buf, starts, ends, run_link, run_ts
+                starts, ends = [], []
+            buf = buf[pos:] + read(length - avail)
+            pos = 0
+            if len(buf) < length:
+                stats.skipped += 1
+                stats.warn("truncated last pcapng block")
+                return
+        b = pos
+        pos += length
+        body = length - 12  # the bytes between the block header and the trailing length
+        if btype == 6 or btype == 2:  # Enhanced Packet Block, obsolete Packet Block
+            if body < 20:
+                stats.skipped += 1
+                continue
+            if btype == 6:
+                iface_id, cap_len = struct.unpack_from(endian + "I8xI", buf, b + 8)
+            else:
+                iface_id, cap_len = struct.unpack_from(endian + "H10xI", buf, b + 8)
+            if iface_id >= len(ifaces) or cap_len > body - 20:
+                stats.skipped += 1
+                if btype == 6:
+                    stats.warn("packet block with unknown interface or bad length skipped")
+                continue
+            link, ts_of = ifaces[iface_id]
+            start = b + 28
+        elif btype == 1:  # Interface Description Block
+            if body < 8:
+                stats.warn("short interface description block")
+                continue
+            link = struct.unpack_from(endian + "H", buf, b + 8)[0]
+            scale = _tsresol(buf[b + 16 : b + length - 4], endian)
+            ts_of = stamps.get((endian, scale)) or _ng_stamp(endian, scale)
+            stamps[endian, scale] = ts_of
+            ifaces.append((link, ts_of))
+            continue
+        elif btype == 3:  # Simple Packet Block
+            if not ifaces or body < 4:
+                stats.skipped += 1
+                continue
+            orig = struct.unpack_from(endian + "I", buf, b + 8)[0]
+            cap_len = min(orig, body - 4)
+            link, ts_of = ifaces[0][0], _no_stamp
+            start = b + 12
+        else:  # other block types (name resolution, statistics, custom...) are skipped
+            continue
+        if link != run_link or ts_of is not run_ts:
+            if ends:
+                yield buf, starts, ends, run_link, run_ts
+                starts, ends = [], []
+            run_link, run_ts = link, ts_of
+        starts.append(start)
+        ends.append(start + cap_len)
+    if ends:  # the run before a block that ends the file
+        yield buf, starts, ends, run_link, run_ts
 
 
 @dataclass(slots=True)
