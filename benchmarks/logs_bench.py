@@ -12,7 +12,8 @@ samples in ../shared/data (nothing is committed):
 * text: Samba vfs_full_audit lines (write/rename/delete/open from 200 clients),
   a level-10 log.smbd repeated, Zeek smb_files TSV and smb_mapping JSON.
 * pcap: the SMB captures repeated with the client port shifted per copy (so
-  every copy is a new TCP connection, not a retransmission).
+  every copy is a new TCP connection, not a retransmission), written once as
+  classic pcap and once as pcapng (the format Wireshark and dumpcap write).
 
 For each input the script reports the source alone (parse + normalise) and the
 whole ``analyze`` path (sources + all detectors). For the pcap it also runs the
@@ -336,7 +337,10 @@ def _shift_port(frame: bytes, shift: int) -> bytes:
     return bytes(buf)
 
 
-def make_pcap(path: Path, megabytes: int) -> None:
+def make_pcap(path: Path, megabytes: int, ng_path: Path | None = None) -> None:
+    """``path``: a classic pcap of the SMB captures repeated; ``ng_path`` (if given): the
+    same packets as pcapng (one section, one Ethernet interface, Enhanced Packet Blocks
+    with microsecond timestamps, as dumpcap writes them)."""
     frames: list[tuple[float, bytes]] = []
     for name in PCAP_SOURCES:
         stats = SourceStats(name, "pcap")
@@ -345,55 +349,69 @@ def make_pcap(path: Path, megabytes: int) -> None:
     target = megabytes * 1_000_000
     written = 24
     copy = 0
-    with path.open("wb") as out:
+    with path.open("wb") as out, (ng_path or Path(os.devnull)).open("wb") as ng:
         out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        ng.write(struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28))  # section header
+        ng.write(struct.pack("<IIHHII", 1, 20, 1, 0, 262144, 20))  # interface: Ethernet, microseconds
         while written < target:
             copy += 1
             for ts, frame in frames:
                 data = _shift_port(frame, copy * 7)
-                record = struct.pack("<IIII", int(ts) + copy, int((ts % 1) * 1e6), len(data), len(data))
+                sec, usec = int(ts) + copy, int((ts % 1) * 1e6)
+                record = struct.pack("<IIII", sec, usec, len(data), len(data))
                 out.write(record + data)
                 written += 16 + len(data)
+                if ng_path is not None:
+                    stamp = sec * 1_000_000 + usec
+                    pad = -len(data) % 4
+                    length = 32 + len(data) + pad
+                    head = (6, length, 0, stamp >> 32, stamp & 0xFFFFFFFF, len(data), len(data))
+                    ng.write(
+                        struct.pack("<IIIIIII", *head)
+                        + data
+                        + bytes(pad)
+                        + struct.pack("<I", length)
+                    )
 
 
 def bench_pcap(tmp: Path, rounds: int, megabytes: int) -> None:
-    path = tmp / "big.pcap"
-    make_pcap(path, megabytes)
-    size = path.stat().st_size
+    make_pcap(tmp / "big.pcap", megabytes, tmp / "big.pcapng")
+    for path in (tmp / "big.pcap", tmp / "big.pcapng"):
+        size = path.stat().st_size
 
-    def ours() -> int:
-        analyzer = CaptureAnalyzer(str(path))
-        for _ in analyzer.events():
-            pass
-        analyzer.hosts()
-        return analyzer.smb_messages
+        def ours(path: Path = path) -> int:
+            analyzer = CaptureAnalyzer(str(path))
+            for _ in analyzer.events():
+                pass
+            analyzer.hosts()
+            return analyzer.smb_messages
 
-    def plain() -> int:
-        analyzer = CaptureAnalyzer(str(path), reference=True)
-        for _ in analyzer.events():
-            pass
-        analyzer.hosts()
-        return analyzer.smb_messages
+        def plain(path: Path = path) -> int:
+            analyzer = CaptureAnalyzer(str(path), reference=True)
+            for _ in analyzer.events():
+                pass
+            analyzer.hosts()
+            return analyzer.smb_messages
 
-    t_ours, messages = best(rounds, ours)
-    print(f"PCAP {size / 1e6:.1f} MB, {messages} SMB messages")
-    print(f"  smbguard               {t_ours.rate(size / 1e6, 'MB')}  ({t_ours.wall:.2f} s wall)")
-    t_plain, plain_messages = best(rounds, plain)
-    assert plain_messages == messages
-    print(f"  smbguard, reference path {t_plain.rate(size / 1e6, 'MB')}  ({t_plain.wall:.2f} s wall)")
-    tshark = shutil.which("tshark")
-    if tshark is None:
-        print("  tshark not installed: no reference run")
-        return
+        t_ours, messages = best(rounds, ours)
+        kind = "PCAPNG" if path.suffix == ".pcapng" else "PCAP"
+        print(f"{kind} {size / 1e6:.1f} MB, {messages} SMB messages")
+        print(f"  smbguard               {t_ours.rate(size / 1e6, 'MB')}  ({t_ours.wall:.2f} s wall)")
+        t_plain, plain_messages = best(rounds, plain)
+        assert plain_messages == messages
+        print(f"  smbguard, reference path {t_plain.rate(size / 1e6, 'MB')}  ({t_plain.wall:.2f} s wall)")
+        tshark = shutil.which("tshark")
+        if tshark is None:
+            print("  tshark not installed: no reference run")
+            continue
 
-    def reference() -> int:
-        subprocess.run(
-            [tshark, "-r", str(path), "-Y", "smb2", "-q", "-z", "io,stat,0"], check=True, capture_output=True
-        )
-        return 0
+        def reference(path: Path = path, tshark: str = tshark) -> int:
+            command = [tshark, "-r", str(path), "-Y", "smb2", "-q", "-z", "io,stat,0"]
+            subprocess.run(command, check=True, capture_output=True)
+            return 0
 
-    t_ref, _ = best(rounds, reference)
-    print(f"  tshark -Y smb2 -q -z io,stat,0 {t_ref.rate(size / 1e6, 'MB')}  ({t_ref.wall:.2f} s wall)")
+        t_ref, _ = best(rounds, reference)
+        print(f"  tshark -Y smb2 -q -z io,stat,0 {t_ref.rate(size / 1e6, 'MB')}  ({t_ref.wall:.2f} s wall)")
 
 
 def main() -> int:
