@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
-for pkg in samba samba-vfs-modules smbclient nmap tshark iproute2 chromium; do
+for pkg in samba samba-vfs-modules smbclient nmap tshark iproute2 chromium gcc; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -16,6 +16,7 @@ fi
 $SUDO systemctl stop smbd nmbd samba-ad-dc 2>/dev/null || true
 pkill -x smbd 2>/dev/null || true
 pkill -x nmbd 2>/dev/null || true
+# -e also compiles the optional C accelerator smbguard/logs/_evtxscan.c in place (setup.py; needs gcc)
 python3 -m pip install -q --disable-pip-version-check -e ".[test]"
 # Byte-compile once: with PYTHONDONTWRITEBYTECODE set, every run would otherwise recompile the modules.
 python3 -m compileall -q src >/dev/null

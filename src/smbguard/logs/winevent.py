@@ -18,7 +18,7 @@ import re
 import subprocess
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -345,11 +345,24 @@ def event_from_xml(xml: str, source: str) -> tuple[str | None, Event | None]:
     return event_id, None if row is None else Event(*row)
 
 
-def row_from_xml(xml: str, source: str) -> tuple[str | None, Row | None]:
-    """Read one ``<Event>`` XML document. Returns (EventID, :data:`Row` or None)."""
+#: What the scanners return: (EventID, EventData/UserData pairs or None when the EventID is
+#: missing or not interesting, SystemTime text, Channel, Computer).
+Scanned = tuple[str | None, dict[str, str] | None, str | None, str | None, str | None]
+_SKIP: tuple[None, None, None, None] = (None, None, None, None)
+
+_c_scan: Callable[[str, frozenset[str]], Scanned | None] | None
+try:  # the C scanner (setup.py builds it; optional): same result as _scan_py, or None to decline
+    from smbguard.logs._evtxscan import scan as _c_scan
+except ImportError:  # no compiler at install time: the Python reference does the work
+    _c_scan = None
+
+
+def _scan_py(xml: str) -> Scanned:
+    """The scanning part of :func:`row_from_xml` in Python: the reference of the C scanner
+    ``smbguard.logs._evtxscan.scan``, which gives the same tuple or declines."""
     event_id, end = _event_id(xml)
     if event_id is None or event_id not in INTERESTING:
-        return event_id, None
+        return (event_id, *_SKIP)
     escaped = "&" in xml
     start = xml.find("<EventData", end)
     start = end if start < 0 else start
@@ -382,14 +395,34 @@ def row_from_xml(xml: str, source: str) -> tuple[str | None, Row | None]:
             computer = xml[i + 10 : j]
             if escaped and "&" in computer:
                 computer = html.unescape(computer)
-    return event_id, event_row(
-        event_id,
-        data,
-        source=source,
-        when=parse_time(when_text),
-        computer=computer,
-        channel=channel,
-    )
+    return event_id, data, when_text, channel, computer
+
+
+def _scan(xml: str) -> Scanned:
+    """:func:`_scan_py`'s result, from the C scanner when it is built and accepts ``xml``."""
+    if _c_scan is not None:
+        scanned = _c_scan(xml, INTERESTING)
+        if scanned is not None:
+            return scanned
+    return _scan_py(xml)
+
+
+def _row_from_scan(scanned: Scanned, source: str) -> tuple[str | None, Row | None]:
+    event_id, data, when_text, channel, computer = scanned
+    if event_id is None or data is None:
+        return event_id, None
+    when = parse_time(when_text)
+    return event_id, event_row(event_id, data, source=source, when=when, computer=computer, channel=channel)
+
+
+def row_from_xml(xml: str, source: str) -> tuple[str | None, Row | None]:
+    """Read one ``<Event>`` XML document. Returns (EventID, :data:`Row` or None)."""
+    return _row_from_scan(_scan(xml), source)
+
+
+def _row_from_xml_reference(xml: str, source: str) -> tuple[str | None, Row | None]:
+    """:func:`row_from_xml` without the C scanner (the differential tests' reference)."""
+    return _row_from_scan(_scan_py(xml), source)
 
 
 class EvtxSource:

@@ -1,0 +1,3 @@
+def scan(
+    xml: str, interesting: frozenset[str], /
+) -> tuple[str, dict[str, str] | None, str | None, str | None, str | None] | None: ...
