@@ -19,38 +19,43 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
-/* The first occurrence of needle (m > 0 bytes) in s[from:n], or -1 (Python's str.find). */
+/* The first occurrence of needle (m > 0 bytes) in s[from:n], or -1 (Python's str.find).
+ * Candidates are found with memchr on needle[anchor] (a byte that is rare in event XML,
+ * unlike '<'), then compared in full. */
 static Py_ssize_t
-find(const char *s, Py_ssize_t n, Py_ssize_t from, const char *needle, Py_ssize_t m)
+find_at(const char *s, Py_ssize_t n, Py_ssize_t from, const char *needle, Py_ssize_t m,
+        Py_ssize_t anchor)
 {
     if (from < 0 || from > n || m > n - from) {
         return -1;
     }
-    const char *p = s + from;
-    const char *last = s + n - m; /* the last position where needle fits */
-    if (m == 1) {
-        const char *hit = memchr(p, needle[0], (size_t)(last - p) + 1);
-        return hit == NULL ? -1 : hit - s;
-    }
-    /* memchr for the first byte, then the second byte inline, then memcmp: in XML '<'
-     * is frequent, and most needles here start with '<' */
-    const char first = needle[0], second = needle[1];
+    const char *p = s + from + anchor;     /* where needle[anchor] may first be */
+    const char *last = s + n - m + anchor; /* and last be (needle fits) */
     while (p <= last) {
-        const char *hit = memchr(p, first, (size_t)(last - p) + 1);
+        const char *hit = memchr(p, needle[anchor], (size_t)(last - p) + 1);
         if (hit == NULL) {
             return -1;
         }
-        if (hit[1] == second && memcmp(hit + 2, needle + 2, (size_t)(m - 2)) == 0) {
-            return hit - s;
+        const char *start = hit - anchor; /* >= s + from */
+        if (memcmp(start, needle, (size_t)m) == 0) {
+            return start - s;
         }
         p = hit + 1;
     }
     return -1;
 }
 
+static Py_ssize_t
+find(const char *s, Py_ssize_t n, Py_ssize_t from, const char *needle, Py_ssize_t m)
+{
+    return find_at(s, n, from, needle, m, 0);
+}
+
 #define FIND(from, lit) find(s, n, (from), (lit), (Py_ssize_t)(sizeof(lit) - 1))
+#define FIND_AT(from, lit, anchor) find_at(s, n, (from), (lit), (Py_ssize_t)(sizeof(lit) - 1), (anchor))
 
 /* Python str.isspace() on an ASCII character (what re's \s matches below 128). */
 static int
@@ -59,22 +64,62 @@ ascii_space(unsigned char c)
     return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20);
 }
 
+/* xml[a:b] as a str. ascii: the document itself when it is all ASCII (then byte offsets are
+ * character offsets and the substring is a copy), else NULL and the bytes are decoded. */
 static PyObject *
-slice(const char *s, Py_ssize_t a, Py_ssize_t b)
+slice(PyObject *ascii, const char *s, Py_ssize_t a, Py_ssize_t b)
 {
+    if (ascii != NULL) {
+        return PyUnicode_Substring(ascii, a, b);
+    }
     return PyUnicode_DecodeUTF8(s + a, b - a, NULL);
+}
+
+/* Data names repeat from record to record: a small cache of the str objects (ASCII,
+ * interned, hash computed once) by their bytes; a slot is replaced on a miss. */
+#define KEY_SLOTS 1024
+#define KEY_MAX 64
+static PyObject *key_cache[KEY_SLOTS];
+
+static PyObject *
+key(PyObject *ascii, const char *s, Py_ssize_t a, Py_ssize_t b)
+{
+    Py_ssize_t len = b - a;
+    if (len > KEY_MAX) {
+        return slice(ascii, s, a, b);
+    }
+    const unsigned char *p = (const unsigned char *)s + a;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (Py_ssize_t t = 0; t < len; t++) {
+        h = (h ^ p[t]) * 16777619u;
+    }
+    PyObject **slot = &key_cache[h & (KEY_SLOTS - 1)];
+    PyObject *cached = *slot; /* only ASCII str are stored: their data are their UTF-8 bytes */
+    if (cached != NULL && PyUnicode_GET_LENGTH(cached) == len &&
+        memcmp(PyUnicode_1BYTE_DATA(cached), p, (size_t)len) == 0) {
+        Py_INCREF(cached);
+        return cached;
+    }
+    PyObject *made = slice(ascii, s, a, b);
+    if (made == NULL || !PyUnicode_IS_ASCII(made)) {
+        return made;
+    }
+    PyUnicode_InternInPlace(&made);
+    Py_INCREF(made);
+    Py_XSETREF(*slot, made);
+    return made;
 }
 
 /* The text between open (found at or after from) and the next close after it, or None. */
 static PyObject *
-element(const char *s, Py_ssize_t n, Py_ssize_t from, const char *open, Py_ssize_t open_len,
-        const char *close, Py_ssize_t close_len)
+element(PyObject *ascii, const char *s, Py_ssize_t n, Py_ssize_t from, const char *open, Py_ssize_t open_len,
+        Py_ssize_t anchor, const char *close, Py_ssize_t close_len)
 {
-    Py_ssize_t i = find(s, n, from, open, open_len);
+    Py_ssize_t i = find_at(s, n, from, open, open_len, anchor);
     if (i >= 0) {
         Py_ssize_t j = find(s, n, i + open_len, close, close_len);
         if (j >= 0) {
-            return slice(s, i + open_len, j);
+            return slice(ascii, s, i + open_len, j);
         }
     }
     Py_RETURN_NONE;
@@ -87,13 +132,20 @@ element(const char *s, Py_ssize_t n, Py_ssize_t from, const char *open, Py_ssize
  * name replaces the value and keeps the first position (dict of the pairs).
  * Returns 0 on success, 1 to decline, -1 on a Python error. */
 static int
-data_pairs(const char *s, Py_ssize_t n, Py_ssize_t start, PyObject *data)
+data_pairs(PyObject *ascii, const char *s, Py_ssize_t n, Py_ssize_t start, PyObject *data)
 {
     static const char head[] = "<Data Name=\"";
     const Py_ssize_t head_len = (Py_ssize_t)(sizeof(head) - 1);
     Py_ssize_t p = start;
     for (;;) {
-        Py_ssize_t q = find(s, n, p, head, head_len);
+        /* usually the next element starts after the blanks that follow the last one */
+        Py_ssize_t q = p;
+        while (q < n && (s[q] == ' ' || s[q] == '\n' || s[q] == '\r' || s[q] == '\t')) {
+            q++;
+        }
+        if (!(n - q >= head_len && memcmp(s + q, head, (size_t)head_len) == 0)) {
+            q = find(s, n, q, head, head_len);
+        }
         if (q < 0) {
             return 0;
         }
@@ -134,23 +186,35 @@ data_pairs(const char *s, Py_ssize_t n, Py_ssize_t start, PyObject *data)
             p = q + 1;
             continue;
         }
-        PyObject *key = slice(s, name, name_end);
-        if (key == NULL) {
+        PyObject *name_str = key(ascii, s, name, name_end);
+        if (name_str == NULL) {
             return -1;
         }
-        PyObject *val = slice(s, value, value_end);
+        PyObject *val = slice(ascii, s, value, value_end);
         if (val == NULL) {
-            Py_DECREF(key);
+            Py_DECREF(name_str);
             return -1;
         }
-        int failed = PyDict_SetItem(data, key, val);
-        Py_DECREF(key);
+        int failed = PyDict_SetItem(data, name_str, val);
+        Py_DECREF(name_str);
         Py_DECREF(val);
         if (failed) {
             return -1;
         }
         p = after;
     }
+}
+
+/* The data dict, sized for a typical record (4624 has 21 pairs) so that it is not resized
+ * three times while filled (_PyDict_NewPresized: CPython's own, used by its BUILD_MAP). */
+static PyObject *
+new_data_dict(void)
+{
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000 && !defined(Py_LIMITED_API)
+    return _PyDict_NewPresized(21);
+#else
+    return PyDict_New();
+#endif
 }
 
 static PyObject *
@@ -229,18 +293,19 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         return skipped;
     }
-    if (memchr(s, '&', (size_t)n) != NULL || FIND(0, "<UserData>") >= 0) {
+    if (memchr(s, '&', (size_t)n) != NULL || FIND_AT(0, "<UserData>", 1) >= 0) {
         Py_DECREF(event_id);
         Py_RETURN_NONE; /* html.unescape / UserData elements: the Python code */
     }
 
-    PyObject *data = PyDict_New();
+    PyObject *ascii = PyUnicode_IS_ASCII(xml) ? xml : NULL;
+    PyObject *data = new_data_dict();
     if (data == NULL) {
         Py_DECREF(event_id);
         return NULL;
     }
-    Py_ssize_t start = FIND(end, "<EventData");
-    int status = data_pairs(s, n, start < 0 ? end : start, data);
+    Py_ssize_t start = FIND_AT(end, "<EventData", 2);
+    int status = data_pairs(ascii, s, n, start < 0 ? end : start, data);
     if (status != 0) {
         Py_DECREF(event_id);
         Py_DECREF(data);
@@ -251,17 +316,17 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
 
     PyObject *when = NULL, *channel = NULL, *computer = NULL;
-    i = FIND(end, "SystemTime=\"");
+    i = FIND_AT(end, "SystemTime=\"", 1);
     j = i >= 0 ? FIND(i + 12, "\"") : -1;
-    when = j >= 0 ? slice(s, i + 12, j) : PyUnicode_FromStringAndSize("", 0);
+    when = j >= 0 ? slice(ascii, s, i + 12, j) : PyUnicode_FromStringAndSize("", 0);
     if (when == NULL) {
         goto error;
     }
-    channel = element(s, n, end, "<Channel>", 9, "</Channel>", 10);
+    channel = element(ascii, s, n, end, "<Channel>", 9, 2, "</Channel>", 10);
     if (channel == NULL) {
         goto error;
     }
-    computer = element(s, n, end, "<Computer>", 10, "</Computer>", 11);
+    computer = element(ascii, s, n, end, "<Computer>", 10, 4, "</Computer>", 11);
     if (computer == NULL) {
         goto error;
     }
