@@ -399,23 +399,31 @@ _JS_SCALAR = rf"(?:{_JS_STR}|-?(?:0|[1-9][0-9]{{0,17}})(?:\.[0-9]{{1,17}})?|true
 _JS_VALUE = rf"(?:{_JS_SCALAR}|\[(?:{_JS_SCALAR}(?:,{_JS_SCALAR})*)?\])"
 _JS_MEMBER = rf'"[^"\\\x00-\x1F]*":{_JS_VALUE}'
 _JS_LINE = rf"^\{{{_JS_MEMBER}(?:,{_JS_MEMBER})*\}}$"
+# Longest JSON line the plain reader takes (_Block._json_plain): at most ~500 levels of
+# nesting (json.loads' RecursionError starts near 1000 minus the caller's stack depth)
+# and no integer of 4300 digits (int_max_str_digits)
+_JS_MAX = 1000
 
 
 def _js_doubtful(keys: tuple[str, ...]) -> str:
-    """A gated line whose wanted fields polars would read differently from json.loads: a key
-    given twice (json.loads keeps the last), or a value whose str() is not its text (a
-    number, true/false, an array), except ts, which only needs its numeric value, and
-    success, where true and false count and the strings "true"/"false" do not."""
+    """A line whose wanted fields polars would read differently from json.loads: a key
+    given twice (json.loads keeps the last, polars the first), or a value whose str() is
+    not its text (a number, true/false, an array), except ts, which only needs its numeric
+    value, and success, where true and false count and the strings "true"/"false" do not.
+
+    In valid JSON without ``\\u`` escapes every occurrence of the key ``k`` is written
+    ``"k"``, JSON whitespace, ``:``; so ``"k"\\s*:`` finds each one (and maybe more, in keys
+    with escaped quotes, which only makes more lines doubtful)."""
     parts = []
     for key in keys:
-        quoted = _rx_key(key) + ":"
+        quoted = _rx_key(key) + r"\s*:"
         parts.append(f"{quoted}.*{quoted}")
         if key == "ts":
-            parts.append(quoted + r"\[")
+            parts.append(quoted + r"\s*\[")
         elif key == "success":
-            parts.append(quoted + r'(?:[^"ntf]|"(?:true|false)")')
+            parts.append(quoted + r'\s*(?:[^"ntf\s]|"(?:true|false)")')
         else:
-            parts.append(quoted + '[^"n]')
+            parts.append(quoted + r'\s*[^"n\s]')
     return "|".join(parts)
 
 
@@ -844,7 +852,53 @@ class _Block:
         self._emit(split.select("_i", (tsv & ~short).alias("_ok"), *columns))
 
     def _json(self, seg: pl.Series, start: int, handled: list[int]) -> None:
-        """JSON lines (``handled``: positions in ``seg`` the reference already took)."""
+        """JSON lines (``handled``: positions in ``seg`` the reference already took): the
+        plain reader (:meth:`_json_plain`), or the gated one when polars rejects a line."""
+        if not self._json_plain(seg, start, handled):
+            self._json_gated(seg, start, handled)
+
+    def _json_plain(self, seg: pl.Series, start: int, handled: list[int]) -> bool:
+        """JSON lines decoded by polars' strict JSON parser (simd-json), which proves
+        that they are valid JSON; False (nothing done) when it rejects one of them.
+
+        A line is taken (``_ok``) when it starts with "{", ends with "}", has at most
+        ``_JS_MAX`` bytes (json.loads would fail on deep nesting or on an integer of
+        more than 4300 digits), no ``\\u`` escape (polars turns a lone surrogate into
+        NUL) and no doubtful wanted field (:func:`_js_doubtful`: duplicate keys,
+        non-string values). Valid JSON is what json.loads accepts, giving the same
+        strings (docs/zeek-frames.md; tests/logs/test_zeek_json.py). The doubtful-field
+        regex and the decoding are one ``select``: polars runs them in parallel."""
+        import polars as pl
+
+        source = self.source
+        keys = _keys(source.log_type)
+        line = pl.col("l")
+        text = self._rstrip(line)
+        taken = _taken(seg.len(), handled)
+        plain = (
+            taken
+            & text.str.starts_with("{")
+            & text.str.ends_with("}")
+            & (text.str.len_bytes() <= _JS_MAX)
+            & ~text.str.contains("\\u", literal=True)
+        )
+        schema = pl.Struct({key: pl.Utf8 for key in keys})
+        try:
+            df = seg.to_frame().select(
+                pl.int_range(start, start + seg.len(), dtype=pl.UInt32).alias("_i"),
+                (line.str.contains(_BLANK) & taken).alias("blank"),
+                (plain & ~text.str.contains(_js_doubtful(keys))).alias("_ok"),
+                taken,
+                pl.when(plain).then(text).str.json_decode(schema).alias("v"),
+            )
+        except pl.exceptions.PolarsError:  # a line polars' parser rejects
+            return False
+        self._json_rows(df, seg, start, keys)
+        return True
+
+    def _json_gated(self, seg: pl.Series, start: int, handled: list[int]) -> None:
+        """JSON lines, each proven valid by the structural regex ``_JS_LINE`` before polars
+        decodes it (the reader before :meth:`_json_plain`; now for runs polars rejects)."""
         import polars as pl
 
         source = self.source
@@ -860,17 +914,25 @@ class _Block:
             text,
         )
         ok = pl.col("_ok")
+        schema = pl.Struct({key: pl.Utf8 for key in keys})
         try:  # simd-json does the unescaping; gated lines are valid for it too
-            schema = pl.Struct({key: pl.Utf8 for key in keys})
             decoded = pl.when(ok).then(pl.col("l")).str.json_decode(schema).alias("v")
             df = df.select("_i", "blank", "_ok", "taken", decoded)
         except pl.exceptions.PolarsError:  # not expected: then the reference takes them all
             df = df.select(
                 "_i", "blank", pl.lit(False).alias("_ok"), "taken", pl.lit(None, schema).alias("v")
             )
+        self._json_rows(df, seg, start, keys)
+
+    def _json_rows(self, df: pl.DataFrame, seg: pl.Series, start: int, keys: tuple[str, ...]) -> None:
+        """Decoded JSON lines (``_i``, ``blank``, ``_ok``, ``taken``, ``v``) -> events; the
+        taken lines that are neither blank nor ``_ok`` go through the reference."""
+        import polars as pl
+
+        ok = pl.col("_ok")
         for at in df.filter(pl.col("taken") & ~pl.col("blank") & ~ok)["_i"].to_list():
             self._slow(seg[at - start], at)
-        source.stats.records += df.select((pl.col("blank") | ok).sum()).item()
+        self.source.stats.records += df.select((pl.col("blank") | ok).sum()).item()
         values = []
         for key in keys:
             value = pl.col("v").struct.field(key)
