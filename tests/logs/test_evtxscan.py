@@ -217,3 +217,41 @@ def test_scan_argument_errors(scan: Scan) -> None:
         scan("<EventID>4624</EventID>", ["4624"])  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         scan("<EventID>4624</EventID>")  # type: ignore[call-arg]
+
+
+# ----------------------------------------------------------------------------- values()
+_names = st.sampled_from(["IpAddress", "Status", "ShareName", "x", "", "é"])
+_values = (
+    st.sampled_from(["", "-", "NULL", "N/A", " - ", "\u2003N/A\x1c", "a", " a b ", "\x85x\xa0"]) | st.text()
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.dictionaries(_names, _values), st.lists(_names, max_size=6))
+def test_fuzz_values_equals_val(data: dict[str, str], keys: list[str]) -> None:
+    """``_evtxscan.values`` (what event_row uses) gives ``_val`` of each key."""
+    _c_or_skip()
+    from types import MappingProxyType
+
+    assert _evtxscan is not None
+    expected = winevent._vals_py(data, tuple(keys), winevent._EMPTY)
+    assert expected == tuple(winevent._val(data, key) for key in keys)
+    assert _evtxscan.values(data, tuple(keys), winevent._EMPTY) == expected
+    assert _evtxscan.values(MappingProxyType(data), tuple(keys), winevent._EMPTY) == expected
+
+
+def test_values_odd_inputs() -> None:
+    _c_or_skip()
+    assert _evtxscan is not None
+    values, empty = _evtxscan.values, winevent._EMPTY
+
+    class Upper(dict[str, str]):
+        def get(self, key: str, default: Any = None) -> Any:
+            return super().get(key, default).upper() if key in self else default
+
+    assert values(Upper(a=" x "), ("a", "b"), empty) == ("X", None)  # its own get(), as data.get
+    with pytest.raises(AttributeError):  # not a str: _val's value.strip() fails the same way
+        values({"a": 1}, ("a",), empty)  # type: ignore[dict-item]
+    with pytest.raises(TypeError):
+        values({}, ["a"], empty)  # type: ignore[arg-type]
+    assert winevent._vals is values  # event_row uses it

@@ -350,11 +350,115 @@ error:
     return NULL;
 }
 
+/* str.strip() of value: exact str stripped here (Py_UNICODE_ISSPACE, what str.strip uses),
+ * anything else by its own strip method (what the Python code would call). New reference. */
+static PyObject *
+strip(PyObject *value)
+{
+    if (!PyUnicode_CheckExact(value)) {
+        return PyObject_CallMethod(value, "strip", NULL);
+    }
+    Py_ssize_t len = PyUnicode_GET_LENGTH(value);
+    int kind = PyUnicode_KIND(value);
+    const void *chars = PyUnicode_DATA(value);
+    Py_ssize_t a = 0, b = len;
+    while (a < b && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, chars, a))) {
+        a++;
+    }
+    while (b > a && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, chars, b - 1))) {
+        b--;
+    }
+    if (a == 0 && b == len) {
+        Py_INCREF(value);
+        return value;
+    }
+    return PyUnicode_Substring(value, a, b);
+}
+
+/* values(data, keys, empty): tuple(winevent._val(data, key) for key in keys), i.e. for each
+ * key data.get(key), stripped, None when missing or in empty. */
+static PyObject *
+values(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "values(data, keys, empty) takes exactly 3 arguments");
+        return NULL;
+    }
+    PyObject *data = args[0], *keys = args[1], *empty = args[2];
+    if (!PyTuple_Check(keys)) {
+        PyErr_SetString(PyExc_TypeError, "values: keys must be a tuple");
+        return NULL;
+    }
+    if (!PyAnySet_Check(empty)) {
+        PyErr_SetString(PyExc_TypeError, "values: empty must be a set or frozenset");
+        return NULL;
+    }
+    int is_dict = PyDict_CheckExact(data); /* a subclass may have its own get() */
+    Py_ssize_t count = PyTuple_GET_SIZE(keys);
+    PyObject *result = PyTuple_New(count);
+    if (result == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *key = PyTuple_GET_ITEM(keys, i);
+        PyObject *value; /* new reference, or NULL with an error set, or Py_None */
+        if (is_dict) {
+            value = PyDict_GetItemWithError(data, key); /* borrowed */
+            if (value == NULL && PyErr_Occurred()) {
+                goto error;
+            }
+            Py_XINCREF(value);
+        }
+        else {
+            value = PyObject_CallMethod(data, "get", "O", key);
+            if (value == NULL) {
+                goto error;
+            }
+            if (value == Py_None) {
+                Py_DECREF(value);
+                value = NULL;
+            }
+        }
+        if (value != NULL) {
+            PyObject *stripped = strip(value);
+            Py_DECREF(value);
+            if (stripped == NULL) {
+                goto error;
+            }
+            int is_empty = PySet_Contains(empty, stripped);
+            if (is_empty < 0) {
+                Py_DECREF(stripped);
+                goto error;
+            }
+            if (is_empty) {
+                Py_DECREF(stripped);
+                stripped = NULL;
+            }
+            value = stripped;
+        }
+        if (value == NULL) {
+            Py_INCREF(Py_None);
+            value = Py_None;
+        }
+        PyTuple_SET_ITEM(result, i, value);
+    }
+    return result;
+
+error:
+    Py_DECREF(result); /* unset items are NULL: tuple dealloc skips them */
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
      "scan(xml, interesting, /)\n--\n\n"
      "The scanning part of winevent.row_from_xml: (event_id, data or None, when_text or None,\n"
      "channel, computer), or None when the Python reference must read this document."},
+    {"values", (PyCFunction)(void (*)(void))values, METH_FASTCALL,
+     "values(data, keys, empty, /)\n--\n\n"
+     "tuple(winevent._val(data, key) for key in keys): each value stripped, None when missing\n"
+     "or in empty."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -61,6 +61,25 @@ def _val(data: Mapping[str, str], key: str) -> str | None:
     return None if value in _EMPTY else value
 
 
+def _vals_py(data: Mapping[str, str], keys: tuple[str, ...], empty: frozenset[str]) -> tuple[str | None, ...]:
+    """:func:`_val` of each key: the reference of the C ``smbguard.logs._evtxscan.values``
+    that :func:`event_row` uses for its hot event IDs (``empty``: always :data:`_EMPTY`, the
+    C version takes it as an argument so that the set is written once, here)."""
+    del empty  # _val reads _EMPTY
+    return tuple(_val(data, key) for key in keys)
+
+
+try:  # the C version (setup.py builds it; optional)
+    from smbguard.logs._evtxscan import values as _vals
+except ImportError:
+    _vals = _vals_py
+
+
+def _unmapped(ip: str | None) -> str | None:
+    """``::ffff:10.0.0.1`` -> ``10.0.0.1`` (what :func:`_ip` does after :func:`_val`)."""
+    return ip[7:] if ip is not None and ip.startswith("::ffff:") else ip
+
+
 def _ip(data: Mapping[str, str], key: str = "IpAddress") -> str | None:
     value = _val(data, key)
     if value is None:
@@ -119,6 +138,17 @@ def _logon_type(value: str | None) -> int | None:
     return None
 
 
+# The EventData names event_row reads for its hot event IDs, in the order it unpacks them.
+_LOGON = (
+    "IpAddress", "WorkstationName", "TargetUserName", "TargetDomainName", "SubStatus", "LogonType",
+    "AuthenticationPackageName", "LmPackageName", "Status",
+)  # fmt: skip
+_SHARE_ACCESS = (
+    "IpAddress", "SubjectUserName", "SubjectDomainName", "ShareName", "RelativeTargetName", "AccessMask",
+)  # fmt: skip
+_NTLM = ("Status", "Workstation", "TargetUserName", "PackageName")
+
+
 def event_row(
     event_id: str,
     data: Mapping[str, str],
@@ -135,30 +165,33 @@ def event_row(
     EventID we do not interpret. Row positions: kind, source, event_id, time, src_ip,
     workstation, server, user, domain, share, path, new_path, status, logon_type,
     auth_package, lm_package, protocol, detail."""
+    # The hot event IDs read their values with one _vals call (each value as _val gives it)
     if event_id in ("4624", "4625"):
+        ip, workstation, user, domain, sub_status, logon_type, auth, lm, status = _vals(data, _LOGON, _EMPTY)
         return (
             EventKind.LOGON if event_id == "4624" else EventKind.LOGON_FAILURE,
             source,
             event_id,
             when,
-            _ip(data),  # src_ip
-            _val(data, "WorkstationName"),  # workstation
+            _unmapped(ip),  # src_ip
+            workstation,
             computer,  # server
-            _val(data, "TargetUserName"),  # user
-            _val(data, "TargetDomainName"),  # domain
+            user,
+            domain,
             None,  # share
             None,  # path
             None,  # new_path
-            _val(data, "SubStatus") if event_id == "4625" else None,  # status
-            _logon_type(_val(data, "LogonType")),  # logon_type
-            _val(data, "AuthenticationPackageName"),  # auth_package
-            _val(data, "LmPackageName"),  # lm_package
+            sub_status if event_id == "4625" else None,  # status
+            _logon_type(logon_type),
+            auth,  # auth_package
+            lm,  # lm_package
             None,  # protocol
-            _val(data, "Status"),  # detail
+            status,  # detail
         )
     if event_id in ("5140", "5145"):
         access = data.get("AccessList", "")
-        share = _share(_val(data, "ShareName"))
+        ip, user, domain, share_name, path, mask = _vals(data, _SHARE_ACCESS, _EMPTY)
+        share = _share(share_name)
         kind = EventKind.SHARE_CONNECT if event_id == "5140" else EventKind.FILE_ACCESS
         if event_id == "5145":
             if _DELETE_CODE in access:
@@ -170,15 +203,15 @@ def event_row(
             source,
             event_id,
             when,
-            _ip(data),  # src_ip
+            _unmapped(ip),  # src_ip
             None,  # workstation
             computer,  # server
-            _val(data, "SubjectUserName"),  # user
-            _val(data, "SubjectDomainName"),  # domain
+            user,
+            domain,
             share,
-            _val(data, "RelativeTargetName"),  # path
+            path,
             None,  # new_path
-            _val(data, "AccessMask"),  # status
+            mask,  # status
             None,  # logon_type
             None,  # auth_package
             None,  # lm_package
@@ -186,7 +219,8 @@ def event_row(
             " ".join(access.split()) or None,  # detail
         )
     if event_id == "4776":
-        status = _val(data, "Status") or "0x0"
+        status_value, workstation, user, package = _vals(data, _NTLM, _EMPTY)
+        status = status_value or "0x0"
         ok = status.lower() in ("0x0", "0")
         return (
             EventKind.LOGON if ok else EventKind.LOGON_FAILURE,
@@ -194,16 +228,16 @@ def event_row(
             event_id,
             when,
             None,  # src_ip
-            _val(data, "Workstation"),  # workstation
+            workstation,
             computer,  # server
-            _val(data, "TargetUserName"),  # user
+            user,
             None,  # domain
             None,  # share
             None,  # path
             None,  # new_path
             None if ok else status,  # status
             None,  # logon_type
-            _val(data, "PackageName"),  # auth_package
+            package,  # auth_package
             None,  # lm_package
             None,  # protocol
             None,  # detail
@@ -497,6 +531,8 @@ class EvtxSource:
         max_seen, last_record = self.max_seen, self.last_record
         read = 0
         step = records.__next__
+        c_scan, interesting = _c_scan, INTERESTING
+        # row_from_xml inlined: the C scanner when built and not declining, else _scan_py
         try:
             while True:
                 try:
@@ -525,13 +561,20 @@ class EvtxSource:
                     stats.skipped += 1
                     stats.warn("record without data skipped")
                     continue
-                event_id, row = row_from_xml(xml, path)
+                scanned = c_scan(xml, interesting) if c_scan is not None else None
+                event_id, data, when_text, channel, computer = scanned or _scan_py(xml)
+                if event_id is None:
+                    stats.skipped += 1
+                    stats.warn("record without EventID skipped")
+                    continue
+                row = None
+                if data is not None:
+                    when = parse_time(when_text)
+                    row = event_row(
+                        event_id, data, source=path, when=when, computer=computer, channel=channel
+                    )
                 if row is None:
-                    if event_id is None:
-                        stats.skipped += 1
-                        stats.warn("record without EventID skipped")
-                    else:
-                        unknown.add(event_id)
+                    unknown.add(event_id)
                     continue
                 stats.events += 1
                 see(row[3])
