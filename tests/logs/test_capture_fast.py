@@ -413,11 +413,14 @@ def _ng_idb(endian: str, linktype: int, tsresol: int | None) -> bytes:
     return _ng_block(endian, 1, struct.pack(endian + "HHI", linktype, 0, 262144) + options)
 
 
-def _ng_epb(endian: str, iface: int, ts: int, frame: bytes, cap: int | None = None) -> bytes:
+def _ng_epb(endian: str, iface: int, ts: int, frame: bytes, cap: int | None = None, lie: int = 0) -> bytes:
+    """An Enhanced Packet Block; ``cap`` overrides its captured length, ``lie`` is added to
+    its stored block length."""
     head = struct.pack(
         endian + "IIIII", iface, ts >> 32, ts & 0xFFFFFFFF, len(frame) if cap is None else cap, len(frame)
     )
-    return _ng_block(endian, 6, head + frame)
+    total = 32 + len(frame) + -len(frame) % 4
+    return _ng_block(endian, 6, head + frame, length=total + lie if lie else None)
 
 
 def _pcapng(packets: list[tuple[float, bytes]], endian: str = "<") -> bytes:
@@ -425,6 +428,21 @@ def _pcapng(packets: list[tuple[float, bytes]], endian: str = "<") -> bytes:
     out = [_ng_shb(endian), _ng_idb(endian, 1, None)]
     out += [_ng_epb(endian, 0, round(ts * 1e6), frame) for ts, frame in packets]
     return b"".join(out)
+
+
+@st.composite
+def _ng_epbs(draw: st.DrawFn, endian: str) -> bytes:
+    """An Enhanced Packet Block, now and then with a captured length around its padded
+    body's end, a stored block length that lies, or an interface that does not exist."""
+    data = draw(st.binary(max_size=80))
+    cap = draw(st.sampled_from([None, None, None, None, -1, -2]))
+    if cap == -1:
+        cap = max(0, len(data) + -len(data) % 4 + draw(st.integers(-3, 5)))
+    elif cap == -2:
+        cap = draw(st.integers(0, 200))
+    lie = draw(st.sampled_from([0, 0, 0, 0, 0, -8, -4, -1, 1, 2, 4, 8, 64]))
+    iface = draw(st.sampled_from([0, 0, 0, 1, 5]))
+    return _ng_epb(endian, iface, draw(st.integers(0, 1 << 60)), data, cap, lie)
 
 
 @st.composite
@@ -437,8 +455,10 @@ def _pcapng_files(draw: st.DrawFn) -> bytes:
     for _section in range(draw(st.integers(1, 3))):
         endian = draw(st.sampled_from(["<", ">"]))
         parts.append(_ng_shb(endian))
+        if draw(st.booleans()):
+            parts.append(_ng_idb(endian, 1, None))
         for _ in range(draw(st.integers(0, 12))):
-            kind = draw(st.sampled_from(["idb", "epb", "epb", "epb", "spb", "pb", "other", "bad"]))
+            kind = draw(st.sampled_from(["idb", "epb", "epb", "burst", "burst", "spb", "pb", "other", "bad"]))
             if kind == "idb":
                 parts.append(
                     _ng_idb(
@@ -447,14 +467,9 @@ def _pcapng_files(draw: st.DrawFn) -> bytes:
                         draw(st.sampled_from([None, 6, 9, 0x8A])),
                     )
                 )
-            elif kind == "epb":
-                data = draw(frame)
-                cap = None if draw(st.integers(0, 7)) else draw(st.integers(0, 200))
-                parts.append(
-                    _ng_epb(
-                        endian, draw(st.sampled_from([0, 0, 1, 5])), draw(st.integers(0, 1 << 60)), data, cap
-                    )
-                )
+            elif kind in ("epb", "burst"):  # a burst: packets in a row (the reader's hot loop)
+                for _ in range(draw(st.integers(2, 5)) if kind == "burst" else 1):
+                    parts.append(draw(_ng_epbs(endian)))
             elif kind == "spb":
                 data = draw(frame)
                 orig = len(data) if draw(st.booleans()) else draw(st.integers(0, 200))
@@ -489,7 +504,7 @@ def _pcapng_files(draw: st.DrawFn) -> bytes:
 
 
 @settings(max_examples=400, deadline=None)
-@given(_pcapng_files(), st.sampled_from([1, 7, 28, 64, 1000, 1 << 22]))
+@given(_pcapng_files(), st.sampled_from([1, 7, 28, 64, 1000, 1 << 22, 1 << 22, 1 << 22]))
 def test_fuzz_pcapng_block_reader_same_as_packet_reader(blob: bytes, size: int) -> None:
     """The pcapng block walker (runs of offsets, blocks read ``size`` bytes at a time) gives
     the packets, timestamps, link types, warnings and counters of the per-block reader."""
@@ -501,6 +516,42 @@ def test_fuzz_pcapng_block_reader_same_as_packet_reader(blob: bytes, size: int) 
         for ts, linktype, start, end in records
     ]
     assert got == ref
+    assert stats.to_dict() == ref_stats.to_dict() and stats.warnings == ref_stats.warnings
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        # a captured length 1..4 bytes past the frame's padding, after a good packet
+        *(
+            _ng_shb("<")
+            + _ng_idb("<", 1, None)
+            + _ng_epb("<", 0, 5, b"abcdef")
+            + _ng_epb("<", 0, 5, b"abc", cap)
+            for cap in (5, 6, 7, 8)
+        ),
+        # a new section forgets the interfaces: its packet for interface 0 has none
+        _ng_shb("<")
+        + _ng_idb("<", 1, None)
+        + _ng_epb("<", 0, 5, b"ab")
+        + _ng_shb(">")
+        + _ng_epb(">", 0, 5, b"cd"),
+        # a stored length that is not a multiple of 4, after a good packet
+        _ng_shb("<") + _ng_idb("<", 1, None) + _ng_epb("<", 0, 5, b"abcd") + _ng_epb("<", 0, 5, b"ab", lie=2),
+    ],
+    ids=["cap+1", "cap+2", "cap+3", "cap+4", "new-section", "length-not-4"],
+)
+def test_pcapng_block_reader_edges(blob: bytes) -> None:
+    """Packets the per-block reader skips right after one it takes: the block walker's
+    loop over consecutive packets must skip them too."""
+    ref_stats, stats = SourceStats("f", "pcap"), SourceStats("f", "pcap")
+    ref = list(read_packets(io.BytesIO(blob), ref_stats))
+    got = [
+        (ts, lt, block[s:e])
+        for block, records in read_blocks(io.BytesIO(blob), stats)
+        for ts, lt, s, e in records
+    ]
+    assert got == ref and len(ref) == 1
     assert stats.to_dict() == ref_stats.to_dict() and stats.warnings == ref_stats.warnings
 
 

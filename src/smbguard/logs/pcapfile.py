@@ -235,7 +235,26 @@ def pcapng_runs(
     ends: list[int] = []
     run_link = -1
     run_ts: Callable[[bytes, int], float] = _no_stamp
+    run_iface = -1  # the interface of the run's last Enhanced Packet Block (-1: none)
+    epb = struct.Struct("<III8xI").unpack_from  # type, length, interface, captured length
     while True:
+        # the common case first: whole Enhanced Packet Blocks of the run's interface, with
+        # lengths the general code below would accept; anything else goes through it
+        stop = len(buf)
+        while stop - pos >= 32:
+            btype, length, iface_id, cap_len = epb(buf, pos)
+            if (
+                btype != 6
+                or iface_id != run_iface
+                or length > stop - pos
+                or length % 4
+                or cap_len > length - 32
+                or length > MAX_BLOCK
+            ):
+                break
+            starts.append(pos + 28)
+            ends.append(pos + 28 + cap_len)
+            pos += length
         avail = len(buf) - pos
         if avail < 28:  # less than any block header we read: refill (whole blocks stay put)
             if ends:
@@ -259,6 +278,8 @@ def pcapng_runs(
                 stats.warn("bad pcapng byte-order magic; rest of file not read")
                 break
             head = struct.Struct(endian + "II").unpack_from
+            epb = struct.Struct(endian + "III8xI").unpack_from
+            run_iface = -1  # interface numbers start again in a new section
             length = head(buf, pos)[1]
             if length < 28 or length > MAX_BLOCK or length % 4:
                 stats.warn("corrupt pcapng section header; rest of file not read")
@@ -308,6 +329,7 @@ def pcapng_runs(
                 continue
             link, ts_of = ifaces[iface_id]
             start = b + 28
+            iface = iface_id if btype == 6 else -1
         elif btype == 1:  # Interface Description Block
             if body < 8:
                 stats.warn("short interface description block")
@@ -326,6 +348,7 @@ def pcapng_runs(
             cap_len = min(orig, body - 4)
             link, ts_of = ifaces[0][0], _no_stamp
             start = b + 12
+            iface = -1
         else:  # other block types (name resolution, statistics, custom...) are skipped
             continue
         if link != run_link or ts_of is not run_ts:
@@ -333,6 +356,7 @@ def pcapng_runs(
                 yield buf, starts, ends, run_link, run_ts
                 starts, ends = [], []
             run_link, run_ts = link, ts_of
+        run_iface = iface
         starts.append(start)
         ends.append(start + cap_len)
     if ends:  # the run before a block that ends the file
