@@ -201,7 +201,7 @@ def _json_log(draw: st.DrawFn) -> tuple[str, int | None]:
 _Read = tuple[pl.DataFrame, ZeekSource, int, int, pl.DataFrame, ZeekSource]
 
 
-def _read(text: str, block: int, rows: int) -> _Read:
+def _read(text: str, block: int, rows: int, split: int = 2) -> _Read:
     """(frames, fast source, reference calls, gated-reader runs, events() frame, slow source)."""
     fd, name = tempfile.mkstemp(suffix=".log")
     gated = 0
@@ -215,8 +215,8 @@ def _read(text: str, block: int, rows: int) -> _Read:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogatepass") as out:
             out.write(text)
-        saved = zeek._BLOCK, zeek._SMALL
-        zeek._BLOCK, zeek._SMALL = block, 1
+        saved = zeek._BLOCK, zeek._SMALL, zeek._JS_SPLIT
+        zeek._BLOCK, zeek._SMALL, zeek._JS_SPLIT = block, 1, split  # split: runs decoded in halves
         zeek._Block._json_gated = spy  # type: ignore[method-assign]
         try:
             fast = ZeekSource(name)
@@ -231,7 +231,7 @@ def _read(text: str, block: int, rows: int) -> _Read:
             fast.line = counting  # type: ignore[method-assign]
             got = pl.concat(list(fast.frames(rows)))
         finally:
-            zeek._BLOCK, zeek._SMALL = saved
+            zeek._BLOCK, zeek._SMALL, zeek._JS_SPLIT = saved
             zeek._Block._json_gated = real  # type: ignore[method-assign]
         slow = ZeekSource(name)
         want = events_to_frame(slow.events())
@@ -241,12 +241,13 @@ def _read(text: str, block: int, rows: int) -> _Read:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_json_log(), st.integers(200, 20_000), st.integers(1, 50))
-def test_json_files_plain_reader(case: tuple[str, int | None], block: int, rows: int) -> None:
+@given(_json_log(), st.integers(200, 20_000), st.integers(1, 50), st.sampled_from([2, 7, 10**9]))
+def test_json_files_plain_reader(case: tuple[str, int | None], block: int, rows: int, split: int) -> None:
     """frames() == events(), and (when no line makes polars reject its run) the reference
-    reads exactly the first line and the lines the plain reader cannot vouch for."""
+    reads exactly the first line and the lines the plain reader cannot vouch for; runs
+    decoded whole or in two halves (split: the shortest run cut in halves)."""
     text, expected = case
-    got, fast, calls, gated, want, slow = _read(text, block, rows)
+    got, fast, calls, gated, want, slow = _read(text, block, rows, split)
     assert got.equals(want)
     assert fast.stats.to_dict() == slow.stats.to_dict()
     if expected is not None:

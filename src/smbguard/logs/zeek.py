@@ -403,6 +403,7 @@ _JS_LINE = rf"^\{{{_JS_MEMBER}(?:,{_JS_MEMBER})*\}}$"
 # nesting (json.loads' RecursionError starts near 1000 minus the caller's stack depth)
 # and no integer of 4300 digits (int_max_str_digits)
 _JS_MAX = 1000
+_JS_SPLIT = 4096  # runs of at least this many JSON lines are decoded in two halves at once
 
 
 def _js_doubtful(keys: tuple[str, ...]) -> str:
@@ -866,15 +867,16 @@ class _Block:
         more than 4300 digits), no ``\\u`` escape (polars turns a lone surrogate into
         NUL) and no doubtful wanted field (:func:`_js_doubtful`: duplicate keys,
         non-string values). Valid JSON is what json.loads accepts, giving the same
-        strings (docs/zeek-frames.md; tests/logs/test_zeek_json.py). The doubtful-field
-        regex and the decoding are one ``select``: polars runs them in parallel."""
+        strings (docs/zeek-frames.md; tests/logs/test_zeek_json.py). The run is cut in
+        halves collected at once (``pl.collect_all``) and the doubtful-field regex and
+        the decoding are one ``select``: polars runs all four on its threads."""
         import polars as pl
 
         source = self.source
         keys = _keys(source.log_type)
         line = pl.col("l")
         text = self._rstrip(line)
-        taken = _taken(seg.len(), handled)
+        taken = pl.col("taken")
         plain = (
             taken
             & text.str.starts_with("{")
@@ -883,17 +885,26 @@ class _Block:
             & ~text.str.contains("\\u", literal=True)
         )
         schema = pl.Struct({key: pl.Utf8 for key in keys})
-        try:
-            df = seg.to_frame().select(
-                pl.int_range(start, start + seg.len(), dtype=pl.UInt32).alias("_i"),
+        frame = seg.to_frame().with_columns(
+            pl.int_range(start, start + seg.len(), dtype=pl.UInt32).alias("_i"), _taken(seg.len(), handled)
+        )
+        half = frame.height // 2 if frame.height >= _JS_SPLIT and pl.thread_pool_size() > 1 else 0
+        parts = [frame.slice(0, half), frame.slice(half)] if half else [frame]
+        plans = [
+            part.lazy().select(
+                "_i",
                 (line.str.contains(_BLANK) & taken).alias("blank"),
                 (plain & ~text.str.contains(_js_doubtful(keys))).alias("_ok"),
-                taken,
+                "taken",
                 pl.when(plain).then(text).str.json_decode(schema).alias("v"),
             )
+            for part in parts
+        ]
+        try:
+            done = pl.collect_all(plans)
         except pl.exceptions.PolarsError:  # a line polars' parser rejects
             return False
-        self._json_rows(df, seg, start, keys)
+        self._json_rows(pl.concat(done) if half else done[0], seg, start, keys)
         return True
 
     def _json_gated(self, seg: pl.Series, start: int, handled: list[int]) -> None:
