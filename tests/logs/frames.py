@@ -40,7 +40,8 @@ def _opt(values: Sequence[str]) -> st.SearchStrategy[str | None]:
 _IDS = ("4624", "4625", "4776", "5140", "5145", "3000", "samba:auth", "pcap:session-setup",
         "vfs:pwrite", "zeek:smb_files:SMB::FILE_DELETE", "pcap:smbghost", "pcap:ms17-010")
 _PATHS = ("a.txt", "a.txt.locked", "dir\\b.docx", "dir\\b.enc", "x/README_DECRYPT.txt",
-          "y\\how_to_restore.html", "pipe\\svcctl", "\\atsvc", "winreg", "c.xlsx", "d.wncry", "")
+          "y\\how_to_restore.html", "pipe\\svcctl", "\\atsvc", "winreg", "c.xlsx", "d.wncry", "",
+          "e.Crypted", "f.CRYPT", "g.enc.docx")
 
 
 @st.composite

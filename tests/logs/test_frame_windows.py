@@ -135,6 +135,13 @@ _FILES = (
     "Ünïcode\\RÉADME.hta",
     "",
     "z.",
+    "H.Crypted",  # known extensions that are prefixes of others, any case, or not last
+    "dir/i.ENC",
+    "j.crypt",
+    "k.locked.txt",
+    "l.lockedx",
+    "m.x\\wnry",
+    "n.WnCrY",
 )
 _FILE_KINDS = (EventKind.FILE_WRITE, EventKind.FILE_RENAME, EventKind.FILE_DELETE, EventKind.FILE_ACCESS)
 
@@ -233,6 +240,7 @@ def _no_row_fallback() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(frame_windows, "_feed_rows", refuse)
+        patch.setattr(frame_windows, "_failed_logon_rows", refuse)
         yield
 
 
@@ -362,6 +370,38 @@ def test_thresholds_exactly_at_the_window_edge(step: float) -> None:
         check(stream, cuts, _ransom(t))
 
 
+@pytest.mark.parametrize("kind", [EventKind.FILE_WRITE, EventKind.FILE_RENAME, EventKind.FILE_DELETE])
+def test_known_extensions_one_name_per_group(kind: EventKind) -> None:
+    """Each name alone in its group (one share each), written, renamed to or deleted: a
+    known ransomware extension counts only as the name's last extension, in any case."""
+    names = ("k.locked.txt", "l.lockedx", "H.Crypted", "j.crypt", "dir/i.ENC", "m.x\\wnry", "n.WnCrY",
+             "o.enc.", "p.docx", "q\\.locky", "r.lock", "s.crypte", "t.LockBit", "u")
+    stream = [
+        Event(
+            kind=kind,
+            source="s",
+            event_id="vfs",
+            time=T0 + timedelta(seconds=i),
+            src_ip="10.0.0.1",
+            share=f"share{i}",
+            path="old.docx" if kind is EventKind.FILE_RENAME else name,
+            new_path=name if kind is EventKind.FILE_RENAME else None,
+        )
+        for i, name in enumerate(names)
+    ]
+    check(stream, [], _ransom())
+    check(stream, [3, 9], _ransom(Thresholds()))
+    known = {key: sorted(s.known_extensions) for key, s in _fed(stream).groups.items()}
+    if kind is not EventKind.FILE_DELETE:  # the reference finds these (so the test can fail)
+        assert sum(1 for v in known.values() if v) == 6
+
+
+def _fed(stream: list[Event]) -> RansomwareDetector:
+    detector = RansomwareDetector(SMALL)
+    detector.feed_frame(events_to_frame(stream))
+    return detector
+
+
 def test_out_of_order_and_missing_times_in_one_group_only() -> None:
     stream = _renames(30, 1.0)
     late = _renames(10, 1.0, "10.0.0.9")
@@ -438,6 +478,25 @@ def test_small_frames_go_row_by_row_between_column_frames(
         patch.setattr(frame_windows, "_MIN_ROWS", 15)
         check(files, cuts, _ransom())
         check(logons, cuts, _logons())
+
+
+@settings(max_examples=40, deadline=None)
+@given(logon_streams(), _CUTS, _MIXED)
+def test_failed_logon_row_path_without_events_for_logons(
+    stream: list[Event], cuts: list[int], mixed: list[bool]
+) -> None:
+    """Frames under the column path's threshold: failures through ``feed``, successful
+    logons through ``_logon`` on the column values (no Event built). Same state after
+    every frame, also between frames fed with ``feed``, and no frame takes the column path."""
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("took the column path")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(frame_windows, "_MIN_ROWS", 10**9)
+        patch.setattr(frame_windows, "_stats", refuse)
+        check(stream, cuts, _logons(), mixed)
+        check(stream, cuts, _logons(Thresholds()), mixed)
 
 
 def test_many_groups_near_the_clear_guard() -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from smbguard.logs.events import Event, EventKind, frame_to_events
+from smbguard.logs.events import EVENT_COLUMNS, Event, EventKind, frame_to_events
 from smbguard.logs.findings import LOG_FINDING_IDS, LogFinding, iso, severity_of
 from smbguard.model import Confidence, JsonValue
 
@@ -230,6 +230,40 @@ def _weighted(frame: pl.DataFrame, columns: Iterable[str | pl.Expr]) -> pl.DataF
     )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def frame_events(frame: pl.DataFrame) -> list[Event]:
+    """:func:`~smbguard.logs.events.frame_to_events` of an event frame, as a list, faster:
+    columns are read whole, and each distinct time is built once from its microseconds
+    (polars builds a zone-aware ``datetime`` per row, the main cost of ``iter_rows``).
+    Same events (the differential tests compare both)."""
+    import polars as pl
+
+    time = frame.schema.get("time")
+    if (
+        tuple(frame.columns) != EVENT_COLUMNS
+        or not isinstance(time, pl.Datetime)
+        or time.time_unit != "us"
+        or time.time_zone != "UTC"
+    ):
+        return list(frame_to_events(frame))
+    columns: list[list[Any]] = []
+    for name in EVENT_COLUMNS:
+        values = frame.get_column(name)
+        if name == "kind":
+            columns.append(list(map(_KIND_OF.__getitem__, values.to_list())))
+        elif name == "time":
+            micros = values.dt.epoch("us").to_list()
+            built: dict[int | None, datetime | None] = {None: None}
+            for value in set(micros).difference(built):
+                built[value] = _EPOCH + timedelta(microseconds=value)
+            columns.append(list(map(built.__getitem__, micros)))
+        else:
+            columns.append(values.to_list())
+    return list(map(Event, *columns))
+
+
 #: Below this many distinct rows, Python per row costs less than polars' fixed cost per query.
 _FEW_ROWS = 256
 _KIND_OF = {kind.value: kind for kind in EventKind}
@@ -414,9 +448,22 @@ def strings(values: Iterable[str]) -> list[JsonValue]:
 
 
 def _account(event: Event) -> str:
-    if event.domain and event.user:
-        return f"{event.domain}\\{event.user}"
-    return event.user or "-"
+    return _account_of(event.domain, event.user)
+
+
+def _account_of(domain: str | None, user: str | None) -> str:
+    if domain and user:
+        return f"{domain}\\{user}"
+    return user or "-"
+
+
+def _source_of(src_ip: str | None, workstation: str | None, server: str | None) -> str:
+    """:meth:`FailedLogonDetector._source` of these event fields."""
+    if src_ip and src_ip not in ("-", "127.0.0.1", "::1"):
+        return src_ip
+    if workstation:
+        return workstation
+    return f"local:{server or 'unknown'}"
 
 
 def _account_expr() -> pl.Expr:
@@ -999,17 +1046,17 @@ class FailedLogonDetector:
 
     @staticmethod
     def _source(event: Event) -> str:
-        if event.src_ip and event.src_ip not in ("-", "127.0.0.1", "::1"):
-            return event.src_ip
-        if event.workstation:
-            return event.workstation
-        return f"local:{event.server or 'unknown'}"
+        return _source_of(event.src_ip, event.workstation, event.server)
+
+    def _logon(self, source: str, account: str) -> None:
+        """A successful logon: noted when the source already failed for that account."""
+        state = self.sources.get(source)
+        if state is not None and account in state.tally.accounts:
+            state.successes_after_failures.add(account)
 
     def feed(self, event: Event) -> list[LogFinding]:
         if event.kind is EventKind.LOGON:
-            state = self.sources.get(self._source(event))
-            if state is not None and _account(event) in state.tally.accounts:
-                state.successes_after_failures.add(_account(event))
+            self._logon(self._source(event), _account(event))
             return []
         if event.kind is not EventKind.LOGON_FAILURE:
             return []
@@ -1294,7 +1341,7 @@ class DetectorSet:
                 feed_frame(part)
             else:
                 feed = detector.feed
-                for event in frame_to_events(part):
+                for event in frame_events(part):
                     feed(event)
 
     def findings(self) -> list[LogFinding]:

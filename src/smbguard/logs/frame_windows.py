@@ -55,16 +55,19 @@ from smbguard.logs.detectors import (
     _RANSOM_EXT,
     FailedLogonDetector,
     RansomwareDetector,
+    _account_of,
     _ClientShare,
     _DeferredWindow,
     _dir,
     _ext,
+    _source_of,
     _SourceState,
     _truthy,
     _Window,
     apply_tallies,
+    frame_events,
 )
-from smbguard.logs.events import EVENT_COLUMNS, EventKind, frame_to_events
+from smbguard.logs.events import EVENT_COLUMNS, EventKind
 
 if TYPE_CHECKING:
     import polars as pl
@@ -85,7 +88,7 @@ _ACCOUNTS_GUARD = 10_000  # FailedLogonDetector clears a source's per-account wi
 def _feed_rows(detector: RansomwareDetector | FailedLogonDetector, frame: pl.DataFrame) -> None:
     """The reference path: every row through ``feed``, in order."""
     feed = detector.feed
-    for event in frame_to_events(frame.select(EVENT_COLUMNS)):
+    for event in frame_events(frame.select(EVENT_COLUMNS)):
         feed(event)
 
 
@@ -503,6 +506,9 @@ def _ransom_derive(kind: str, path: str | None, new_path: str | None) -> tuple[A
 _DERIVED = ("__file", "__is_ext", "__new_ext", "__ext_item", "__note_dir", "__known")
 
 
+_KNOWN_EXT = r"(?i)\.(" + "|".join(sorted(_RANSOM_EXT)) + r")$"
+
+
 def _ext_expr(column: pl.Expr) -> pl.Expr:
     """:func:`_ext` for ASCII values ("" for null/empty): after the last dot of the last
     path component, lowercased."""
@@ -528,9 +534,11 @@ def _ransom_columns(frame: pl.DataFrame) -> pl.DataFrame:
     import polars as pl
 
     kind, path, new_path = pl.col("kind"), pl.col("path"), pl.col("new_path")
+    renamed = (kind == EventKind.FILE_RENAME.value) & _truthy("new_path")
     staged = frame.with_columns(
         pl.when(_truthy("new_path")).then(new_path).otherwise(path).alias("__target"),
-        _ext_expr(path).alias("__old_ext"),
+        # only read where ``renamed`` (the regex skips the nulls elsewhere)
+        _ext_expr(pl.when(renamed).then(path)).alias("__old_ext"),
         _ext_expr(new_path).alias("__new"),
         (
             (path.str.len_bytes() != path.str.len_chars()).fill_null(False)
@@ -540,13 +548,7 @@ def _ransom_columns(frame: pl.DataFrame) -> pl.DataFrame:
     target, new_ext = pl.col("__target"), pl.col("__new")
     has_target = target.is_not_null() & (target != "")
     not_delete = kind != EventKind.FILE_DELETE.value
-    is_ext = (
-        (kind == EventKind.FILE_RENAME.value)
-        & _truthy("new_path")
-        & (new_ext != "")
-        & (new_ext != pl.col("__old_ext"))
-    )
-    kext = pl.when(_truthy("new_path")).then(new_ext).otherwise(pl.col("__old_ext"))  # _ext(target)
+    is_ext = renamed & (new_ext != "") & (new_ext != pl.col("__old_ext"))
     out = staged.with_columns(
         path.fill_null("").str.to_lowercase().alias("__file"),
         is_ext.fill_null(False).alias("__is_ext"),
@@ -556,7 +558,11 @@ def _ransom_columns(frame: pl.DataFrame) -> pl.DataFrame:
         (not_delete & has_target & target.str.contains("(?i)" + _NOTE.pattern))
         .fill_null(False)
         .alias("__note"),
-        pl.when(not_delete & has_target & kext.is_in(sorted(_RANSOM_EXT))).then(kext).alias("__known"),
+        # _ext(target.lower()) when in _RANSOM_EXT: those have no dot or separator, so for
+        # ASCII the name ends with "." + one of them exactly when that is its extension
+        pl.when(not_delete & has_target)
+        .then(target.str.extract(_KNOWN_EXT, 1).str.to_lowercase())
+        .alias("__known"),
     )
     # rows with non-ASCII paths: every derived value from Python, per distinct (kind, path, new_path)
     weird = out.filter(pl.col("__odd")).select("kind", "path", "new_path").unique()
@@ -582,9 +588,10 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
     import polars as pl
 
     share = pl.col("share")
-    part = frame.filter(
+    keep = frame.select(
         pl.col("kind").is_in([kind.value for kind in detector.kinds]) & (share.is_null() | (share != "IPC$"))
-    )
+    ).to_series().fill_null(False)
+    part = frame if keep.all() else frame.filter(keep)  # (DetectorSet already kept the kinds)
     if part.height == 0:
         return
     if part.height < _MIN_ROWS:  # the column path's fixed cost is larger than the rows'
@@ -626,7 +633,7 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
     gids = list(range(len(keys)))
     files: list[_Window | None] = [s.files for s in states]
     exts: list[_Window | None] = [s.ext_changes for s in states]
-    ext_rows = df.filter(pl.col("__is_ext"))
+    ext_rows = df.select("gid", "__t", "__ext_item", "__new_ext", "__is_ext").filter(pl.col("__is_ext"))
     ext_gids = ext_rows.get_column("gid").unique().to_list()
     file_carry, ext_carry = _carry(detector, "files"), _carry(detector, "ext_changes")
     carried_files, bad = _carried(files, gids, keys, file_carry)
@@ -667,9 +674,11 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
                 seen[ext] += n
             elif len(seen) < 100:
                 seen[ext] = n
-    notes = df.filter((pl.col("__note") & ~pl.col("__odd")) | pl.col("__note_dir_py").is_not_null())
+    notes = df.select("gid", "__target", "__odd", "__note_dir_py", "__note").filter(
+        (pl.col("__note") & ~pl.col("__odd")) | pl.col("__note_dir_py").is_not_null()
+    )
     dirs: dict[str, str] = {}
-    for gid, target, odd, python_dir in notes.select("gid", "__target", "__odd", "__note_dir_py").iter_rows():
+    for gid, target, odd, python_dir, _ in notes.iter_rows():
         if odd:
             found = python_dir
         elif (found := dirs.get(target)) is None:
@@ -677,7 +686,7 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
         note_dirs = states[gid].note_dirs
         if len(note_dirs) < 1000:
             note_dirs.add(found)
-    known = df.filter(pl.col("__known").is_not_null()).select("gid", "__known").unique(maintain_order=True)
+    known = df.select("gid", "__known").filter(pl.col("__known").is_not_null()).unique(maintain_order=True)
     for gid, ext in known.iter_rows():
         extensions = states[gid].known_extensions
         if len(extensions) < 20:
@@ -727,16 +736,35 @@ def _account_expr() -> pl.Expr:
     )
 
 
+def _failed_logon_rows(detector: FailedLogonDetector, frame: pl.DataFrame) -> None:
+    """The reference path for a failed-logon frame, row by row in order: failures through
+    ``feed``; successful logons through :meth:`FailedLogonDetector._logon`, which is all
+    ``feed`` does with them, on the column values (no :class:`Event` built: building one
+    costs several times what the check does)."""
+    import polars as pl
+
+    failure, logon = EventKind.LOGON_FAILURE.value, EventKind.LOGON.value
+    kinds: list[str] = frame.get_column("kind").to_list()
+    failures = iter(frame_events(frame.filter(pl.col("kind") == failure).select(EVENT_COLUMNS)))
+    columns = (frame.get_column(c).to_list() for c in ("src_ip", "workstation", "server", "domain", "user"))
+    feed, noted = detector.feed, detector._logon
+    for kind, src_ip, workstation, server, domain, user in zip(kinds, *columns, strict=True):
+        if kind == failure:
+            feed(next(failures))
+        elif kind == logon:
+            noted(_source_of(src_ip, workstation, server), _account_of(domain, user))
+
+
 def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) -> None:
     """:meth:`FailedLogonDetector.feed` for every row of ``frame``, on columns (see module doc)."""
     import polars as pl
 
+    kinds = frame.get_column("kind")
+    failures = int((kinds == EventKind.LOGON_FAILURE.value).sum())
+    if failures < _MIN_ROWS:  # the column path's fixed cost is larger than the rows'
+        _failed_logon_rows(detector, frame)
+        return
     part = frame.filter(pl.col("kind").is_in([EventKind.LOGON.value, EventKind.LOGON_FAILURE.value]))
-    if part.height == 0:
-        return
-    if part.height < _MIN_ROWS:  # the column path's fixed cost is larger than the rows'
-        _feed_rows(detector, part)
-        return
     t = detector.t
     w_brute = timedelta(seconds=t.brute_force_window) // US
     w_spray = timedelta(seconds=t.spray_window) // US
@@ -749,7 +777,7 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
     )
     if w_brute < 0 or w_spray < 0 or not _times_fit(df, max(t.brute_force_window, t.spray_window)):
         _forget(detector)
-        _feed_rows(detector, part)
+        _failed_logon_rows(detector, part)
         return
     df = _python_lower(df, "__account", "__lower")
     fails = df.filter(pl.col("__fail"))
@@ -800,7 +828,7 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
 
     if bad:
         slow_keys = sorted(keys[g] for g in bad)
-        _feed_rows(detector, df.filter(pl.col("__key").is_in(slow_keys)))
+        _failed_logon_rows(detector, df.filter(pl.col("__key").is_in(slow_keys)))
         df = df.filter(~pl.col("__key").is_in(slow_keys))
         fails = fails.filter(~pl.col("gid").is_in(sorted(bad)))
         spray_seq = spray_seq.filter(~pl.col("gid").is_in(sorted(bad)))
