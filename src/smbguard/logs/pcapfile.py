@@ -199,6 +199,10 @@ def read_blocks(
         yield block, [(ts_of(block, s), linktype, s, e) for s, e in zip(starts, ends, strict=True)]
 
 
+# a pcapng section header's byte-order magic -> struct byte order
+_BYTE_ORDER = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
+
+
 def _ng_stamp(endian: str, scale: float) -> Callable[[bytes, int], float]:
     """The timestamp of an Enhanced (or obsolete) Packet Block whose frame starts at
     ``start``: its high and low 32 bits are the 8 bytes 16 before, as in :func:`_pcapng`."""
@@ -269,14 +273,11 @@ def pcapng_runs(
             stats.warn("truncated pcapng block header at end of file")
             return
         if buf[pos : pos + 4] == b"\x0a\x0d\x0d\x0a":
-            bom = buf[pos + 8 : pos + 12]
-            if bom == b"\x4d\x3c\x2b\x1a":
-                endian = "<"
-            elif bom == b"\x1a\x2b\x3c\x4d":
-                endian = ">"
-            else:
+            order = _BYTE_ORDER.get(buf[pos + 8 : pos + 12])
+            if order is None:
                 stats.warn("bad pcapng byte-order magic; rest of file not read")
                 break
+            endian = order
             head = struct.Struct(endian + "II").unpack_from
             epb = struct.Struct(endian + "III8xI").unpack_from
             run_iface = -1  # interface numbers start again in a new section
@@ -383,14 +384,11 @@ def _pcapng(handle: IO[bytes], stats: SourceStats, first: bytes) -> Iterator[Pac
             stats.warn("truncated pcapng block header at end of file")
             return
         if block_type_raw == b"\x0a\x0d\x0d\x0a":
-            bom = handle.read(4)
-            if bom == b"\x4d\x3c\x2b\x1a":
-                endian = "<"
-            elif bom == b"\x1a\x2b\x3c\x4d":
-                endian = ">"
-            else:
+            order = _BYTE_ORDER.get(handle.read(4))
+            if order is None:
                 stats.warn("bad pcapng byte-order magic; rest of file not read")
                 return
+            endian = order
             length = struct.unpack(endian + "I", head)[0]
             if length < 28 or length > MAX_BLOCK or length % 4:
                 stats.warn("corrupt pcapng section header; rest of file not read")
