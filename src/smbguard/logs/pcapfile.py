@@ -281,27 +281,16 @@ def pcapng_runs(
             head = struct.Struct(endian + "II").unpack_from
             epb = struct.Struct(endian + "III8xI").unpack_from
             run_iface = -1  # interface numbers start again in a new section
-            length = head(buf, pos)[1]
+            btype, length = -1, head(buf, pos)[1]
             if length < 28 or length > MAX_BLOCK or length % 4:
                 stats.warn("corrupt pcapng section header; rest of file not read")
                 break
-            if avail < length:
-                if ends:
-                    yield buf, starts, ends, run_link, run_ts
-                    starts, ends = [], []
-                buf = buf[pos:] + read(length - avail)
-                pos = 0
-                if len(buf) < length:
-                    stats.warn("truncated pcapng section header")
-                    return
-            ifaces = []
-            pos += length
-            continue
-        btype, length = head(buf, pos)
-        if length < 12 or length > MAX_BLOCK or length % 4:
-            stats.skipped += 1
-            stats.warn(f"corrupt pcapng block (length {length}); rest of file not read")
-            break
+        else:
+            btype, length = head(buf, pos)
+            if length < 12 or length > MAX_BLOCK or length % 4:
+                stats.skipped += 1
+                stats.warn(f"corrupt pcapng block (length {length}); rest of file not read")
+                break
         if avail < length:  # the block is cut by the end of the buffer: read the rest of it
             if ends:
                 yield buf, starts, ends, run_link, run_ts
@@ -309,11 +298,17 @@ def pcapng_runs(
             buf = buf[pos:] + read(length - avail)
             pos = 0
             if len(buf) < length:
-                stats.skipped += 1
-                stats.warn("truncated last pcapng block")
+                if btype == -1:
+                    stats.warn("truncated pcapng section header")
+                else:
+                    stats.skipped += 1
+                    stats.warn("truncated last pcapng block")
                 return
         b = pos
         pos += length
+        if btype == -1:  # the section header: its interfaces start again
+            ifaces = []
+            continue
         body = length - 12  # the bytes between the block header and the trailing length
         if btype == 6 or btype == 2:  # Enhanced Packet Block, obsolete Packet Block
             if body < 20:
