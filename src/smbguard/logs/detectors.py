@@ -1326,6 +1326,11 @@ class DetectorSet:
         reads :meth:`findings` at the end (``logs watch`` uses :meth:`feed`)."""
         if frame.height == 0:
             return
+        if max(frame.n_chunks("all"), default=1) > 1:
+            # polars' eager operations (filter, select, group_by, ...) copy a frame of
+            # several chunks into one, all its columns, each time; sources build frames of
+            # 8-32 chunks and each detector runs a dozen operations on its part: copy once
+            frame = frame.rechunk()
         kinds = frame.get_column("kind")
         present = frozenset(kinds.unique().to_list())
         parts: dict[frozenset[str], pl.DataFrame] = {}  # one filter per distinct set of kinds

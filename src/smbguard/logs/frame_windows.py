@@ -228,7 +228,7 @@ class _Carry:
             self.seals.pop(name, None)
         index = pl.DataFrame({"gid": touched, "name": gone}, schema={"gid": pl.Int64, "name": pl.Utf8})
         fresh = final.join(index, on="gid", how="inner", maintain_order="left").select("name", "t", "item")
-        self.rows = pl.concat([self.rows.filter(~pl.col("name").is_in(gone)), fresh])
+        self.rows = pl.concat([self.rows.filter(~pl.col("name").is_in(gone)), fresh], rechunk=True)
         block, self.block = self.block, None
         if block is None:
             return
@@ -477,7 +477,10 @@ def _gid_column(frame: pl.DataFrame, column: str, keys: list[str]) -> pl.DataFra
     index = pl.DataFrame(
         {column: keys, "gid": list(range(len(keys)))}, schema={column: pl.Utf8, "gid": pl.Int64}
     )
-    return frame.join(index, on=column, how="left", maintain_order="left")
+    # one chunk per column: polars' eager operations (select, filter, ...) first copy a
+    # frame of several chunks into one, every time, all columns included (~5 ms per
+    # operation on a full_audit frame), and this frame is read by many of them
+    return frame.join(index, on=column, how="left", maintain_order="left").rechunk()
 
 
 # ---------------------------------------------------------------------- ransomware
