@@ -201,7 +201,7 @@ def _json_log(draw: st.DrawFn) -> tuple[str, int | None]:
 _Read = tuple[pl.DataFrame, ZeekSource, int, int, pl.DataFrame, ZeekSource]
 
 
-def _read(text: str, block: int, rows: int, split: int = 2) -> _Read:
+def _read(text: str, block: int, rows: int, split: int = 2, bisect: int = 10**9) -> _Read:
     """(frames, fast source, reference calls, gated-reader runs, events() frame, slow source)."""
     fd, name = tempfile.mkstemp(suffix=".log")
     gated = 0
@@ -215,8 +215,9 @@ def _read(text: str, block: int, rows: int, split: int = 2) -> _Read:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogatepass") as out:
             out.write(text)
-        saved = zeek._BLOCK, zeek._SMALL, zeek._JS_SPLIT
-        zeek._BLOCK, zeek._SMALL, zeek._JS_SPLIT = block, 1, split  # split: runs decoded in halves
+        saved = zeek._BLOCK, zeek._SMALL, zeek._JS_SPLIT, zeek._JS_BISECT
+        # split: runs decoded in halves; bisect: rejected runs cut down to this many lines
+        zeek._BLOCK, zeek._SMALL, zeek._JS_SPLIT, zeek._JS_BISECT = block, 1, split, bisect
         zeek._Block._json_gated = spy  # type: ignore[method-assign]
         try:
             fast = ZeekSource(name)
@@ -231,7 +232,7 @@ def _read(text: str, block: int, rows: int, split: int = 2) -> _Read:
             fast.line = counting  # type: ignore[method-assign]
             got = pl.concat(list(fast.frames(rows)))
         finally:
-            zeek._BLOCK, zeek._SMALL, zeek._JS_SPLIT = saved
+            zeek._BLOCK, zeek._SMALL, zeek._JS_SPLIT, zeek._JS_BISECT = saved
             zeek._Block._json_gated = real  # type: ignore[method-assign]
         slow = ZeekSource(name)
         want = events_to_frame(slow.events())
@@ -241,13 +242,22 @@ def _read(text: str, block: int, rows: int, split: int = 2) -> _Read:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_json_log(), st.integers(200, 20_000), st.integers(1, 50), st.sampled_from([2, 7, 10**9]))
-def test_json_files_plain_reader(case: tuple[str, int | None], block: int, rows: int, split: int) -> None:
+@given(
+    _json_log(),
+    st.integers(200, 20_000),
+    st.integers(1, 50),
+    st.sampled_from([2, 7, 10**9]),
+    st.sampled_from([1, 3, 10**9]),
+)
+def test_json_files_plain_reader(
+    case: tuple[str, int | None], block: int, rows: int, split: int, bisect: int
+) -> None:
     """frames() == events(), and (when no line makes polars reject its run) the reference
     reads exactly the first line and the lines the plain reader cannot vouch for; runs
-    decoded whole or in two halves (split: the shortest run cut in halves)."""
+    decoded whole or in two halves (split: the shortest run cut in halves); runs polars
+    rejects cut in halves down to ``bisect`` lines."""
     text, expected = case
-    got, fast, calls, gated, want, slow = _read(text, block, rows, split)
+    got, fast, calls, gated, want, slow = _read(text, block, rows, split, bisect)
     assert got.equals(want)
     assert fast.stats.to_dict() == slow.stats.to_dict()
     if expected is not None:
@@ -275,3 +285,18 @@ def test_runs_polars_rejects_take_the_gated_reader(kind: str) -> None:
     assert got.equals(want)
     assert fast.stats.to_dict() == slow.stats.to_dict()
     assert gated == 1
+
+
+@pytest.mark.parametrize("kind", sorted(k for k, (_, need) in _PERTURB.items() if need is None))
+def test_one_odd_line_sends_only_its_part_of_the_run_to_the_gated_reader(kind: str) -> None:
+    """40 good lines around one that polars rejects: cut in halves down to runs of 4
+    lines, the gated reader takes only the run with the odd line (spaced good lines,
+    which only the plain reader takes, show where the reference read them)."""
+    spaced = _PERTURB["spaced"][0]
+    lines = [_GOOD, *([spaced] * 40)]
+    lines[23] = _PERTURB[kind][0]
+    got, fast, calls, gated, want, slow = _read("\n".join(lines) + "\n", 1 << 20, 3, bisect=4)
+    assert got.equals(want)
+    assert fast.stats.to_dict() == slow.stats.to_dict()
+    assert gated == 1
+    assert calls <= 1 + 7  # the first line, then at most the gated run of 4-7 lines

@@ -404,6 +404,7 @@ _JS_LINE = rf"^\{{{_JS_MEMBER}(?:,{_JS_MEMBER})*\}}$"
 # and no integer of 4300 digits (int_max_str_digits)
 _JS_MAX = 1000
 _JS_SPLIT = 4096  # runs of at least this many JSON lines are decoded in two halves at once
+_JS_BISECT = 512  # a run polars rejects is cut in halves down to runs of this many lines
 
 
 def _js_doubtful(keys: tuple[str, ...]) -> str:
@@ -854,9 +855,17 @@ class _Block:
 
     def _json(self, seg: pl.Series, start: int, handled: list[int]) -> None:
         """JSON lines (``handled``: positions in ``seg`` the reference already took): the
-        plain reader (:meth:`_json_plain`), or the gated one when polars rejects a line."""
-        if not self._json_plain(seg, start, handled):
+        plain reader (:meth:`_json_plain`); when polars rejects a line, each half of the
+        run again (in order), down to runs of ``_JS_BISECT`` lines, which the gated reader
+        takes (so one odd line does not send a whole block to the slower reader)."""
+        if self._json_plain(seg, start, handled):
+            return
+        if seg.len() < 2 * _JS_BISECT:
             self._json_gated(seg, start, handled)
+            return
+        mid = seg.len() // 2
+        self._json(seg.slice(0, mid), start, [at for at in handled if at < mid])
+        self._json(seg.slice(mid), start + mid, [at - mid for at in handled if at >= mid])
 
     def _json_plain(self, seg: pl.Series, start: int, handled: list[int]) -> bool:
         """JSON lines decoded by polars' strict JSON parser (simd-json), which proves
