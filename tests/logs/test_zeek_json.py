@@ -300,3 +300,18 @@ def test_one_odd_line_sends_only_its_part_of_the_run_to_the_gated_reader(kind: s
     assert fast.stats.to_dict() == slow.stats.to_dict()
     assert gated == 1
     assert calls <= 1 + 7  # the first line, then at most the gated run of 4-7 lines
+
+
+def test_a_panic_in_polars_takes_the_gated_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should polars' JSON decoding panic on some hostile line (a pyo3 PanicException, a
+    BaseException, not a PolarsError), the run goes to the gated reader, not the caller."""
+
+    def panic(*args: Any, **kwargs: Any) -> Any:
+        raise pl.exceptions.PanicException("simulated")
+
+    monkeypatch.setattr(pl, "collect_all", panic)
+    text = "\n".join([_GOOD] * 5) + "\n"
+    got, fast, _, gated, want, slow = _read(text, 1 << 20, 3)
+    assert got.equals(want) and got.height == 5
+    assert fast.stats.to_dict() == slow.stats.to_dict()
+    assert gated == 1

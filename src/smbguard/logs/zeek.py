@@ -911,7 +911,7 @@ class _Block:
         ]
         try:
             done = pl.collect_all(plans)
-        except pl.exceptions.PolarsError:  # a line polars' parser rejects
+        except (pl.exceptions.PolarsError, pl.exceptions.PanicException):  # a line polars rejects
             return False
         self._json_rows(pl.concat(done) if half else done[0], seg, start, keys)
         return True
