@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 from hypothesis import strategies as st
@@ -117,3 +118,20 @@ def assert_same_findings(
     for frame in split_frames(stream, cuts):
         two_set.feed_frame(frame)
     assert findings_dicts(two) == findings_dicts(one)
+
+
+def frames_counting_lines(source: Any, rows: int) -> tuple[pl.DataFrame, int]:
+    """``source.frames(rows)`` joined, and how many lines went through the per-line
+    reference ``source.line`` on the way (a Zeek source; tests of which lines a fast
+    reader hands back)."""
+    calls = 0
+    line = source.line
+
+    def counting(raw: bytes) -> Event | None:
+        nonlocal calls
+        calls += 1
+        result: Event | None = line(raw)
+        return result
+
+    source.line = counting
+    return pl.concat(list(source.frames(rows))), calls

@@ -24,6 +24,7 @@ from smbguard.logs.analyze import analyze
 from smbguard.logs.detect import open_source, sniff
 from smbguard.logs.events import Event, events_to_frame, parse_epoch
 from smbguard.logs.zeek import ZeekSource
+from tests.logs.frames import frames_counting_lines
 
 Opener = Callable[[str], IO[bytes]] | None
 
@@ -672,16 +673,7 @@ def test_tsv_segments_polars_reads_exactly(
         zeek._tsv_segment = spy  # type: ignore[assignment]
         try:
             fast = ZeekSource(name)
-            calls = 0
-            line = fast.line
-
-            def counting(raw: bytes) -> Event | None:
-                nonlocal calls
-                calls += 1
-                return line(raw)
-
-            fast.line = counting  # type: ignore[method-assign]
-            got = pl.concat(list(fast.frames(rows)))
+            got, calls = frames_counting_lines(fast, rows)
         finally:
             zeek._BLOCK = saved
             zeek._tsv_segment = real  # type: ignore[assignment]

@@ -22,8 +22,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from smbguard.logs import zeek
-from smbguard.logs.events import Event, events_to_frame, parse_epoch
+from smbguard.logs.events import events_to_frame, parse_epoch
 from smbguard.logs.zeek import ZeekSource
+from tests.logs.frames import frames_counting_lines
 
 _LOG_TYPES = sorted(zeek._TYPE_KEYS)
 _KEYS = sorted({key for log_type in _LOG_TYPES for key in zeek._keys(log_type)})
@@ -221,16 +222,7 @@ def _read(text: str, block: int, rows: int, split: int = 2, bisect: int = 10**9)
         zeek._Block._json_gated = spy  # type: ignore[method-assign]
         try:
             fast = ZeekSource(name)
-            calls = 0
-            line = fast.line
-
-            def counting(raw: bytes) -> Event | None:
-                nonlocal calls
-                calls += 1
-                return line(raw)
-
-            fast.line = counting  # type: ignore[method-assign]
-            got = pl.concat(list(fast.frames(rows)))
+            got, calls = frames_counting_lines(fast, rows)
         finally:
             zeek._BLOCK, zeek._SMALL, zeek._JS_SPLIT, zeek._JS_BISECT = saved
             zeek._Block._json_gated = real  # type: ignore[method-assign]
