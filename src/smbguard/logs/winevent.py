@@ -76,17 +76,12 @@ except ImportError:
 
 
 def _unmapped(ip: str | None) -> str | None:
-    """``::ffff:10.0.0.1`` -> ``10.0.0.1`` (what :func:`_ip` does after :func:`_val`)."""
+    """``::ffff:10.0.0.1`` -> ``10.0.0.1`` (IPv4-mapped addresses as plain IPv4)."""
     return ip[7:] if ip is not None and ip.startswith("::ffff:") else ip
 
 
 def _ip(data: Mapping[str, str], key: str = "IpAddress") -> str | None:
-    value = _val(data, key)
-    if value is None:
-        return None
-    if value.startswith("::ffff:"):
-        value = value[7:]
-    return value
+    return _unmapped(_val(data, key))
 
 
 def _share(name: str | None) -> str | None:
