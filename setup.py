@@ -1,17 +1,24 @@
-"""Build the optional C accelerator ``smbguard.logs._evtxscan`` (project metadata is in pyproject.toml).
+"""Build the optional C accelerators ``smbguard.logs._*`` (project metadata is in pyproject.toml).
 
-``optional=True``: without a C compiler the package still installs and the Python reference
-(``smbguard.logs.winevent._scan_py``) does the work; ``pip install -e .`` builds it in place."""
+Every ``src/smbguard/logs/_<name>.c`` becomes the extension module ``smbguard.logs._<name>``.
+``optional=True``: without a C compiler the package still installs and each module's Python
+reference does the work (for ``_evtxscan``: ``smbguard.logs.winevent._scan_py``);
+``pip install -e .`` builds them in place."""
+
+from pathlib import Path
 
 from setuptools import Extension, setup
+
+_SOURCES = sorted(Path("src/smbguard/logs").glob("_*.c"))
 
 setup(
     ext_modules=[
         Extension(
-            "smbguard.logs._evtxscan",
-            ["src/smbguard/logs/_evtxscan.c"],
+            f"smbguard.logs.{source.stem}",
+            [source.as_posix()],
             optional=True,
             extra_compile_args=["-O2"],
         )
+        for source in _SOURCES
     ]
 )
