@@ -22,6 +22,11 @@ from smbguard.logs.events import FRAME_ROWS, Event, EventKind, SourceStats, pars
 if TYPE_CHECKING:
     import polars as pl
 
+try:  # the C JSON-line scanner (setup.py builds it; optional): see _json_lines
+    from smbguard.logs import _zeekjson as _zj
+except ImportError:  # not built: polars' JSON decoding (_Block._json) reads JSON lines
+    _zj = None  # type: ignore[assignment]
+
 _FILE_ACTIONS = {
     "SMB::FILE_WRITE": EventKind.FILE_WRITE,
     "SMB::FILE_DELETE": EventKind.FILE_DELETE,
@@ -558,6 +563,12 @@ def _block_frames(source: ZeekSource, data: bytes) -> Iterator[pl.DataFrame]:
             source.line(data[pos:stop])  # no event from a "#" line (parse_line)
             pos = stop
             continue
+        if _zj is not None and not source.columns and source.log_type != "notice":
+            # JSON lines (or lines before the log type is known): the C scanner
+            frame, pos = (_json_lines if source.log_type else _untyped_lines)(source, data, pos)
+            if frame is not None:
+                yield frame
+            continue
         if not _tsv_ready(source):  # JSON, header-less, CR, unknown type: the line runs
             yield _Block(source).run(data[pos:].decode("utf-8", "replace"))
             return
@@ -588,6 +599,86 @@ def _block_frames(source: ZeekSource, data: bytes) -> Iterator[pl.DataFrame]:
                 frame = _Block(source).run(segment.decode("utf-8", "replace"))
             yield frame
         _set_state(source, after)
+
+
+class _Arrow:
+    """The capsules of an Arrow struct array (the Arrow PyCapsule interface polars reads)."""
+
+    __slots__ = ("array", "schema")
+
+    def __init__(self, schema: object, array: object) -> None:
+        self.schema = schema
+        self.array = array
+
+    def __arrow_c_array__(self, requested_schema: object = None) -> tuple[object, object]:
+        return self.schema, self.array
+
+
+_JSON_MODES = {"ts": "t", "success": "b"}  # the other keys: "s" (strings only); see _zeekjson.c
+
+
+def _json_lines(source: ZeekSource, data: bytes, pos: int) -> tuple[pl.DataFrame | None, int]:
+    """The JSON lines of ``data[pos:]`` (a log of known type, no ``#fields``): the C
+    scanner (``_zeekjson.scan``) takes the blank lines and the JSON objects whose wanted
+    fields it reads exactly as ``json.loads`` + :meth:`ZeekSource._event` would; every
+    line it declines goes through the reference, in order. A declined line may change the
+    parser state (a header, a non-JSON line): then only the lines before it count, and
+    the position after it is returned for the caller to go on in the new state.
+    tests/logs/test_zeek_json.py compares the scanner with json.loads line by line."""
+    import polars as pl
+
+    assert _zj is not None
+    keys = _keys(source.log_type)
+    modes = "".join(_JSON_MODES.get(key, "s") for key in keys).encode()
+    schema, array, declined, lines = _zj.scan(data, pos, keys, modes)
+    rows = pl.DataFrame(_Arrow(schema, array))
+    before = _get_state(source)
+    after = before
+    slow_at: list[int] = []
+    slow: list[Event] = []
+    stop = len(data)
+    taken = lines - len(declined)
+    line = source.line
+    for n, (at, start, end) in enumerate(declined):
+        event = line(data[start:end])
+        if event is not None:
+            slow_at.append(at)
+            slow.append(event)
+        after = _get_state(source)
+        if after != before:  # the lines after it are read again in the new state
+            rows = rows.filter(pl.col("_i") < at)
+            taken = at - n
+            stop = end
+            break
+    source.stats.records += taken
+    _set_state(source, before)
+    events = _emit(source, rows.with_columns(_ok=pl.lit(True)))
+    _set_state(source, after)
+    if not events.height and not slow:
+        return None, stop
+    return _merge([events] if events.height else [], slow_at, slow), stop
+
+
+def _untyped_lines(source: ZeekSource, data: bytes, pos: int) -> tuple[pl.DataFrame | None, int]:
+    """Lines read before the log type is known (no ``#fields``, no JSON line naming it
+    yet), one by one through the reference, up to the first that changes the parser
+    state (the position after it is returned)."""
+    before = _get_state(source)
+    slow_at: list[int] = []
+    slow: list[Event] = []
+    end = len(data)
+    count = 0
+    while pos < end:
+        stop = data.find(b"\n", pos) + 1 or end
+        event = source.line(data[pos:stop])
+        pos = stop
+        if event is not None:
+            slow_at.append(count)
+            slow.append(event)
+        count += 1
+        if _get_state(source) != before:
+            break
+    return (_merge([], slow_at, slow) if slow else None), pos
 
 
 _HASH = ord("#")
