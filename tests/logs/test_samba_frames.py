@@ -79,6 +79,19 @@ def assert_same(
 
 
 ANY = 1 << 40
+# the column readers: the C line reader (when built) and the polars one (always there)
+READERS = ["polars", *(["c"] if samba._c_scan is not None else [])]
+
+
+@contextmanager
+def _reader(name: str) -> Iterator[None]:
+    """frames() with the named column reader ("c": the C module, "polars": without it)."""
+    if name == "c":
+        assert samba._c_scan is not None
+        yield
+        return
+    with mock.patch.object(samba, "_c_scan", None):
+        yield
 
 
 @contextmanager
@@ -99,26 +112,30 @@ def _samba_files(root: Path) -> list[Path]:
     return [p for p in files if sniff(str(p)).removeprefix("gzip:") == "samba" or "samba" in p.parts]
 
 
-def test_every_samba_file_in_the_shared_data(shared_data: Path) -> None:
+@pytest.mark.parametrize("reader", READERS)
+def test_every_samba_file_in_the_shared_data(shared_data: Path, reader: str) -> None:
     files = _samba_files(shared_data)
     assert len(files) >= 6
-    for path in files:
-        for year in (2019, None):
-            assert_same(path, year)
-        with _small_blocks(512, ANY, 1_000):  # many blocks, the column path wherever possible
-            assert_same(path, 2019, rows=2)
-            assert_same(path, 2019, rows=3, workers=0)
+    with _reader(reader):
+        for path in files:
+            for year in (2019, None):
+                assert_same(path, year)
+            with _small_blocks(512, ANY, 1_000):  # many blocks, the column path wherever possible
+                assert_same(path, 2019, rows=2)
+                assert_same(path, 2019, rows=3, workers=0)
 
 
-def test_real_lines_through_the_column_path(shared_data: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("reader", READERS)
+def test_real_lines_through_the_column_path(shared_data: Path, tmp_path: Path, reader: str) -> None:
     """The journal excerpt repeated: state (share of the last connect) crosses blocks."""
     text = (shared_data / "logs/samba/timlok-otus-linux_full_audit_journal_excerpt.log").read_bytes()
     log = tmp_path / "journal.log"
     log.write_bytes(text * 300)
-    got = assert_same(log)
-    assert got.height == 3 * 300
-    with _small_blocks(700, ANY, 1_000):
-        assert_same(log, rows=5)
+    with _reader(reader):
+        got = assert_same(log)
+        assert got.height == 3 * 300
+        with _small_blocks(700, ANY, 1_000):
+            assert_same(log, rows=5)
 
 
 def test_gzip_and_a_truncated_gzip(shared_data: Path, tmp_path: Path) -> None:
@@ -158,13 +175,18 @@ def _bench_line(i: int) -> str:
     return f"{stamp} fs smbd_audit[5841]: {prefix}|{op}\n"
 
 
-def test_generated_full_audit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("reader", READERS)
+def test_generated_full_audit(tmp_path: Path, reader: str) -> None:
     log = tmp_path / "audit.log"
     log.write_text("".join(_bench_line(i) for i in range(30_000)), encoding="utf-8")
-    got = assert_same(log, rows=10_000)
-    assert got.height > 20_000
-    with _small_blocks(1 << 16):
-        assert_same(log, rows=4_096)
+    with _reader(reader):
+        got = assert_same(log, rows=10_000)
+        assert got.height > 20_000
+        with _small_blocks(1 << 16):
+            assert_same(log, rows=4_096)
+        for year in (0, 1, 2020, 9999, 10_000):  # leap years; no valid date at all
+            with _small_blocks(1 << 18):
+                assert_same(log, year=year, rows=50_000)
 
 
 def test_iso_times_are_not_taken_from_the_previous_line(tmp_path: Path) -> None:
@@ -181,7 +203,8 @@ def test_iso_times_are_not_taken_from_the_previous_line(tmp_path: Path) -> None:
     assert_same(log)
 
 
-# one rule of _full_audit each; True: the column path reads the line (else parse_line does)
+# one rule of _full_audit each; True: the column path reads the line (else parse_line does);
+# C_MORE: lines the C reader reads and the polars reader does not
 _H = "Sep 23 10:00:00 fs smbd_audit[1]: "
 RULES = [
     (_H + "alice|10.0.0.5|data|openat|ok|rw|a.txt", True),
@@ -212,25 +235,51 @@ RULES = [
     ("Feb 29 10:00:00 fs smbd_audit[1]: alice|10.0.0.5|data|pwrite|ok|a", True),  # time None
     ("Sep 23 10:00:00 fs smbd_audit: alice|10.0.0.5|data|pwrite|ok|a", False),
     ("2024-05-01T10:00:00Z fs smbd_audit[1]: alice|10.0.0.5|data|pwrite|ok|a", False),
+    (_H + "alice|10.0.0.5|data|pwrite|ok|caf\u00e9", True),
+    (_H + "al\u00efce|10.0.0.5|data|pwrite|ok|a", True),
+    ("Sep 23 10:00:00 h\u00f4te[1]: alice|10.0.0.5|data|pwrite|ok|a", False),  # head not ASCII
+    (_H + "a|b|c|d|e|f|g|h|pwrite|ok|a", False),  # operation in field 8
+    (_H + "a|b|c|d|e|f|g|h|i|pwrite|ok|a", False),  # operation in field 9
+    (_H + "a|b|c|d|e|f|g|h|i|j|pwrite|ok|a", False),  # field 10: no operation (ValueError)
+    (_H + "a|b|c|d|e|f|g|h|i|pwrite|ok", False),  # no "|ok|"
+    (_H + "a|b|c|d|e|f|g|h|i|pwrite|fail", False),  # last field the result
+    (_H + "alice|10.0.0.5|data|create_file|ok|0x1|file|a|b|c|overwrite|x", False),
 ]
+C_MORE = {
+    _H + "a|b|c|d|e|pwrite|ok|a",
+    _H + "alice|10.0.0.5|data|pwrite|ok|a|b|c|d|e|f|g",
+    _H + "a|b|c|d|e|f|g|h|pwrite|ok|a",
+    _H + "a|b|c|d|e|f|g|h|i|pwrite|ok|a",
+    _H + "a|b|c|d|e|f|g|h|i|pwrite|fail",
+    _H + "alice|10.0.0.5|data|create_file|ok|0x1|file|a|b|c|overwrite|x",
+}
 
 
+def _fast_lines_read(log: Path) -> int:
+    """assert_same(log), and how many lines the column reader read (not parse_line)."""
+    read: list[int] = []
+    original = SambaSource._commit
+
+    def spy(self: SambaSource, parsed: samba._Parsed) -> list[pl.DataFrame]:
+        if parsed.fast_n is not None:
+            read.append(parsed.fast_n.len())
+        return original(self, parsed)
+
+    with _small_blocks(1 << 22, ANY, 1_000), mock.patch.object(SambaSource, "_commit", spy):
+        assert_same(log)
+    return sum(read)
+
+
+@pytest.mark.parametrize("reader", READERS)
 @pytest.mark.parametrize(("line", "fast"), RULES)
-def test_rules_line_by_line(tmp_path: Path, line: str, fast: bool) -> None:
+def test_rules_line_by_line(tmp_path: Path, line: str, fast: bool, reader: str) -> None:
     """Each line between lines that set a share, read both ways; and the column path is
     really the one that read it when it should."""
     log = tmp_path / "rule.log"
     log.write_text(f"{_H}alice|10.0.0.5|connect|ok|shared\n{line}\n{_H}alice|10.0.0.5|pwrite|ok|z\n")
-    read: list[int] = []
-    original = SambaSource._fast_events
-
-    def spy(self: SambaSource, df: pl.DataFrame, times: dict[str, datetime | None]) -> pl.DataFrame:
-        read.append(df.height)
-        return original(self, df, times)
-
-    with _small_blocks(1 << 22, ANY, 1_000), mock.patch.object(SambaSource, "_fast_events", spy):
-        assert_same(log)
-    assert sum(read) == (3 if fast else 2)
+    with _reader(reader):
+        read = _fast_lines_read(log)
+    assert read == (3 if fast or (reader == "c" and line in C_MORE) else 2)
 
 
 # ------------------------------------------------------------------------ hostile lines
@@ -311,6 +360,7 @@ _OTHER = st.sampled_from(
 )
 
 
+@pytest.mark.parametrize("reader", READERS)
 @settings(max_examples=250, deadline=None)
 @given(
     st.lists(_audit_line() | _OTHER | st.binary(max_size=60), max_size=40),
@@ -321,6 +371,7 @@ _OTHER = st.sampled_from(
 )
 def test_hostile_lines(
     tmp_path_factory: pytest.TempPathFactory,
+    reader: str,
     lines: list[bytes],
     block: int,
     rows: int,
@@ -329,21 +380,22 @@ def test_hostile_lines(
 ) -> None:
     path = tmp_path_factory.mktemp("fuzz") / "audit.log"
     path.write_bytes(b"".join(lines))
-    with _small_blocks(block, ANY if lax else 8, 1_000 if lax else 2):
+    with _reader(reader), _small_blocks(block, ANY if lax else 8, 1_000 if lax else 2):
         assert_same(path, 2019, rows=rows, workers=workers)
 
 
+@pytest.mark.parametrize("reader", READERS)
 @settings(max_examples=60, deadline=None)
 @given(st.lists(_audit_line(), min_size=1, max_size=60), st.sampled_from([64, 1 << 22]))
 def test_fast_lines_mixed_with_odd_ones(
-    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], block: int
+    tmp_path_factory: pytest.TempPathFactory, reader: str, lines: list[bytes], block: int
 ) -> None:
     """Mostly lines the column path reads (so it is used), interleaved with odd ones."""
     good = [_bench_line(i).encode() for i in range(len(lines) * 3)]
     mixed = [x for pair in zip(good[::3], good[1::3], good[2::3], lines, strict=True) for x in pair]
     path = tmp_path_factory.mktemp("mixed") / "audit.log"
     path.write_bytes(b"".join(mixed))
-    with _small_blocks(block, ANY, 1_000):
+    with _reader(reader), _small_blocks(block, ANY, 1_000):
         assert_same(path, 2019, rows=7)
 
 

@@ -137,6 +137,39 @@ _OP_KIND: dict[str, str] = {
 # field i can be the operation only if field i+1 is a result; no operation name is one
 assert not any(op == "ok" or op.startswith("fail") for op in _ALL_OPS)
 
+_Scanned = tuple[int, list[int], list[int], list[tuple[str, tuple[object, object]]], list[str]]
+_c_scan: Callable[[bytes, int, tuple[str, ...], bytes, tuple[str, str, str, str, str]], _Scanned] | None
+try:  # the optional C line reader (setup.py builds it; without it the polars code below reads)
+    from smbguard.logs._sambascan import scan as _c_scan
+except ImportError:  # no compiler at install time
+    _c_scan = None
+# what the C reader needs of the rules above: the operations, each one's category
+# (0 connect, 1 write, 2 rename, 3 delete, 4 open, 5 no event) and the kind of each category
+_SCAN_OPS = tuple(sorted(_ALL_OPS))
+_SCAN_CATEGORY = {"connect": 0, EventKind.FILE_WRITE.value: 1, EventKind.FILE_RENAME.value: 2}
+_SCAN_CATEGORY |= {EventKind.FILE_DELETE.value: 3, "open": 4}
+_SCAN_CATS = bytes(_SCAN_CATEGORY.get(_OP_KIND.get(op, ""), 5) for op in _SCAN_OPS)
+_SCAN_KINDS = (
+    EventKind.SHARE_CONNECT.value,
+    EventKind.FILE_WRITE.value,
+    EventKind.FILE_RENAME.value,
+    EventKind.FILE_DELETE.value,
+    EventKind.FILE_ACCESS.value,
+)
+
+
+class _ArrowColumn:
+    """One column handed over by the C reader as an Arrow C data interface capsule pair
+    (polars moves the buffers out of it)."""
+
+    __slots__ = ("pair",)
+
+    def __init__(self, pair: tuple[object, object]) -> None:
+        self.pair = pair
+
+    def __arrow_c_array__(self, requested_schema: object = None) -> tuple[object, object]:
+        return self.pair
+
 
 def looks_like_samba(head: str) -> bool:
     """Content sniffing used by :func:`smbguard.logs.detect.open_source`."""
@@ -537,10 +570,45 @@ class SambaSource:
             return _Parsed(body)
 
     def _parse_columns(self, body: bytes) -> _Parsed:
-        import polars as pl
-
         if not _has_audit(body):  # no vfs_full_audit line: nothing to gain
             return _Parsed(body)
+        if _c_scan is not None:
+            return self._parse_c(body)
+        return self._parse_polars(body)
+
+    def _parse_c(self, body: bytes) -> _Parsed:
+        """:meth:`_parse_polars` by the C reader ``smbguard.logs._sambascan``: it reads the
+        fast lines (see docs/samba-frames.md for its rules), the user, address and share
+        of each distinct prefix come from ``_prefix_fields`` as in the reference."""
+        import polars as pl
+
+        year = self.year if 1 <= self.year <= 9999 else 0  # 0: every date is invalid, as in datetime()
+        assert _c_scan is not None
+        n, odd, other, columns, prefixes = _c_scan(body, year, _SCAN_OPS, _SCAN_CATS, _SCAN_KINDS)
+        cols = {name: pl.Series(name, _ArrowColumn(pair)) for name, pair in columns}
+        fast_n = cols.pop("fast_n")
+        if fast_n.len() == 0 or fast_n.len() * _FAST_SHARE < n:  # mostly other lines:
+            return _Parsed(body)  # the per-line path skips them faster
+        if len(odd) > _MAX_ODD:  # full_audit lines in another shape: they share state with the fast ones
+            return _Parsed(body)
+        fields = [_prefix_fields(pre) for pre in prefixes]
+        utf8 = pl.Utf8
+        lookup = pl.DataFrame(
+            {
+                "user": [f[0] for f in fields],
+                "src_ip": [f[1] for f in fields],
+                "pshare": [f[2] or None for f in fields],  # _full_audit: share_from_prefix or ...
+            },
+            schema={"user": utf8, "src_ip": utf8, "pshare": utf8},
+        )
+        pre = cols.pop("pre")
+        fast = pl.DataFrame(list(cols.values())).hstack(lookup.select(pl.all().gather(pre)))
+        return _Parsed(body, n, fast, fast_n, odd, other)
+
+    def _parse_polars(self, body: bytes) -> _Parsed:
+        """The column reader without the C module: polars splits the lines."""
+        import polars as pl
+
         n = body.count(b"\n") + (not body.endswith(b"\n"))
         lines = _lines_frame(body, n)
         line = pl.col("line")

@@ -1,0 +1,3 @@
+def scan(
+    body: bytes, year: int, ops: tuple[str, ...], cats: bytes, kinds: tuple[str, str, str, str, str], /
+) -> tuple[int, list[int], list[int], list[tuple[str, tuple[object, object]]], list[str]]: ...
