@@ -269,11 +269,19 @@ def test_many_lines_and_the_last_without_newline() -> None:
 
 
 def test_long_lines() -> None:
+    """Long lines are read; a line with more than 512 '|' is declined (or not audit)."""
     for size in (1, 100, 1 << 16, 1 << 20):
-        line = (_H + "u|10.0.0.1|data|pwrite|ok|" + "x|" * size + "end").encode()
-        assert check_line(line) == "fast"
         line = (_H + "u|10.0.0.1|" + "d" * size + "|pwrite|ok|end").encode()
         assert check_line(line) == "fast"
+    for size in (1, 100, 490):
+        line = (_H + "u|10.0.0.1|data|pwrite|ok|" + "x|" * size + "end").encode()
+        assert check_line(line) == "fast"
+    for size in (600, 1 << 16):
+        line = (_H + "u|10.0.0.1|data|pwrite|ok|" + "x|" * size + "end").encode()
+        assert check_line(line) == "odd"
+        assert check_line(b"x" + b"|" * size + b"|ok") == "other"
+        assert check_line(b"x" + b"|" * size + b"ok|") == "odd"
+        assert check_line(b"[x" + b"|" * size + b"ok|") == "other"
 
 
 def test_times_over_the_years() -> None:

@@ -464,23 +464,16 @@ days_from_civil(long y, int m, int d)
     return (int64_t)era * 146097 + (int64_t)doe - 719468;
 }
 
-/* The head text[0:hl] (the line up to its first "]: ", hl < 80): is it what
- * SambaSource._fast_head accepts (ASCII, "Mmm dd hh:mm:ss " + anything, day " d" or "dd")?
- * If so, valid and us: the time _syslog_time gives (valid 0: the date does not exist). */
+/* The first 16 bytes of a head (the line up to its first "]: ", at least 16 bytes, ASCII):
+ * are they "Mmm dd hh:mm:ss " with day " d" or "dd" (what SambaSource._fast_head accepts;
+ * the rest of the head is free)? If so, valid and us: the time _syslog_time gives
+ * (valid 0: the date does not exist). */
 static int
-syslog_head(const char *h, size_t hl, long year, int *valid, int64_t *us)
+syslog_stamp(const char *h, long year, int *valid, int64_t *us)
 {
-    if (hl < 16) {
-        return 0;
-    }
-    for (size_t i = 0; i < hl; i++) { /* (the line is valid UTF-8: any byte >= 0x80 is non-ASCII) */
-        if ((unsigned char)h[i] >= 0x80) {
-            return 0;
-        }
-    }
     int month = 0;
     for (int m = 0; m < 12; m++) {
-        if (memcmp(h, MONTHS[m], 3) == 0) {
+        if (h[0] == MONTHS[m][0] && h[1] == MONTHS[m][1] && h[2] == MONTHS[m][2]) {
             month = m + 1;
             break;
         }
@@ -502,6 +495,7 @@ syslog_head(const char *h, size_t hl, long year, int *valid, int64_t *us)
     static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int dim = mdays[month - 1] + (month == 2 && leap(year));
     *valid = year >= 1 && year <= 9999 && day >= 1 && day <= dim && hh < 24 && mm < 60 && ss < 60;
+    *us = 0;
     if (*valid) {
         int64_t days = days_from_civil(year, month, day);
         *us = ((days * 24 + hh) * 60 + mm) * 60 + ss;
@@ -512,7 +506,7 @@ syslog_head(const char *h, size_t hl, long year, int *valid, int64_t *us)
 
 /* ------------------------------------------------------------------ operations */
 #define MAX_OPS 256
-#define MAX_OP_LEN 64
+#define MAX_OP_LEN 63
 #define OP_SLOTS 1024 /* open addressing, at most MAX_OPS used: load <= 1/4 */
 typedef struct {
     const char *name[MAX_OPS];
@@ -520,6 +514,7 @@ typedef struct {
     uint8_t cat[MAX_OPS];
     int n;
     int16_t slot[OP_SLOTS]; /* op index + 1, 0 = empty */
+    uint64_t lens[256];     /* bit L of lens[c]: an op of length L starts with byte c */
 } Ops;
 
 /* a hash of s[0:n], 8 bytes at a time (not for security: a collision only costs a compare) */
@@ -554,7 +549,9 @@ static void
 ops_index(Ops *ops)
 {
     memset(ops->slot, 0, sizeof ops->slot);
+    memset(ops->lens, 0, sizeof ops->lens);
     for (int i = 0; i < ops->n; i++) {
+        ops->lens[(uint8_t)ops->name[i][0]] |= (uint64_t)1 << ops->len[i];
         uint32_t j = hash32(ops->name[i], ops->len[i]) & (OP_SLOTS - 1);
         while (ops->slot[j]) {
             j = (j + 1) & (OP_SLOTS - 1);
@@ -567,7 +564,7 @@ ops_index(Ops *ops)
 static int
 op_index(const Ops *ops, const char *s, size_t n)
 {
-    if (n == 0 || n > MAX_OP_LEN) {
+    if (n == 0 || n > MAX_OP_LEN || !((ops->lens[(uint8_t)s[0]] >> n) & 1)) {
         return -1;
     }
     uint32_t j = hash32(s, n) & (OP_SLOTS - 1);
@@ -677,6 +674,10 @@ typedef struct {
     Buf odd;   /* uint32 line numbers */
     Buf other; /* uint32 line numbers */
     uint32_t lines;
+    char stamp[16]; /* the last stamp read (have_stamp), and its time */
+    int have_stamp;
+    int stamp_valid;
+    int64_t stamp_us;
 } Scan;
 
 static void
@@ -691,6 +692,8 @@ scan_free(Scan *sc)
     free(sc->other.p);
 }
 
+#define MAX_PIPES 512 /* a full_audit line with more '|' is declined */
+
 /* One line s[0:n] (no '\n'), line number ln. Returns 0 fast, 1 odd, 2 other, -1 memory. */
 static int
 scan_line(Scan *sc, const char *body, size_t ls, size_t n, uint32_t ln, long year, const Ops *ops,
@@ -700,55 +703,114 @@ scan_line(Scan *sc, const char *body, size_t ls, size_t n, uint32_t ln, long yea
     if (n > 0 && s[0] == '[') {
         return 2; /* parse_line: a log.smbd header candidate, never _full_audit */
     }
-    if (!has_audit(s, n)) {
+    /* one pass: the positions of the '|' (the first MAX_PIPES), any byte >= 0x80 */
+    uint32_t pipes[MAX_PIPES];
+    size_t np = 0;
+    uint64_t high = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        high |= w;
+        uint64_t x = w ^ 0x7c7c7c7c7c7c7c7cull; /* a zero byte where w has '|' */
+        if ((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) {
+            for (size_t b = i; b < i + 8; b++) {
+                if (s[b] == '|') {
+                    if (np < MAX_PIPES) {
+                        pipes[np] = (uint32_t)b;
+                    }
+                    np++;
+                }
+            }
+        }
+    }
+    for (; i < n; i++) {
+        high |= (uint8_t)s[i];
+        if (s[i] == '|') {
+            if (np < MAX_PIPES) {
+                pipes[np] = (uint32_t)i;
+            }
+            np++;
+        }
+    }
+    if (np > MAX_PIPES || n > UINT32_MAX) { /* too many to keep: classify, and decline */
+        return has_audit(s, n) ? 1 : 2;
+    }
+    /* b"|ok|" in raw or b"|fail" in raw */
+    int audit = 0;
+    for (size_t k = 0; k < np && !audit; k++) {
+        size_t left = n - pipes[k] - 1; /* bytes after the bar */
+        const char *bar = s + pipes[k];
+        audit = (left >= 3 && bar[1] == 'o' && bar[2] == 'k' && bar[3] == '|') ||
+                (left >= 4 && memcmp(bar + 1, "fail", 4) == 0);
+    }
+    if (!audit) {
         return 2;
     }
     /* from here parse_line calls _full_audit(raw, raw.decode("utf-8", "replace").rstrip("\r\n")) */
-    if (!valid_utf8((const uint8_t *)s, n)) {
-        return 1;
+    size_t ascii_end = n; /* the first byte >= 0x80 */
+    if (high & 0x8080808080808080ull) {
+        if (!valid_utf8((const uint8_t *)s, n)) {
+            return 1;
+        }
+        for (ascii_end = 0; ascii_end < n && (uint8_t)s[ascii_end] < 0x80; ascii_end++) {
+        }
     }
     size_t te = n;
     while (te > 0 && s[te - 1] == '\r') {
         te--;
     }
-    /* colon = text.find("]: "), needed at < 80 (the head's characters are ASCII below) */
+    /* colon = text.find("]: "), needed at < 80 */
     size_t colon = SIZE_MAX;
     size_t lim = te < MAX_HEAD + 2 ? te : MAX_HEAD + 2; /* "]: " must end before lim */
-    for (size_t i = 0; i + 2 < lim;) {
-        const char *br = memchr(s + i, ']', lim - 2 - i);
+    for (size_t j = 0; j + 2 < lim;) {
+        const char *br = memchr(s + j, ']', lim - 2 - j);
         if (br == NULL) {
             break;
         }
-        i = (size_t)(br - s);
-        if (s[i + 1] == ':' && s[i + 2] == ' ') {
-            colon = i;
+        j = (size_t)(br - s);
+        if (s[j + 1] == ':' && s[j + 2] == ' ') {
+            colon = j;
             break;
         }
-        i++;
+        j++;
     }
-    if (colon == SIZE_MAX || colon >= MAX_HEAD) {
+    /* the head s[0:colon]: fewer than 80 characters, ASCII (so characters are bytes), 16 or more */
+    if (colon == SIZE_MAX || colon >= MAX_HEAD || colon >= ascii_end || colon < 16) {
         return 1;
     }
-    int tvalid = 0;
-    int64_t us = 0;
-    if (!syslog_head(s, colon, year, &tvalid, &us)) {
-        return 1;
+    if (!sc->have_stamp || memcmp(sc->stamp, s, 16) != 0) {
+        int valid = 0;
+        int64_t us = 0;
+        if (!syslog_stamp(s, year, &valid, &us)) {
+            return 1;
+        }
+        memcpy(sc->stamp, s, 16);
+        sc->have_stamp = 1;
+        sc->stamp_valid = valid;
+        sc->stamp_us = us;
     }
-    /* fields of text[colon+3:te] split on '|': the first MAX_OP_FIELD + 2 of them */
+    int tvalid = sc->stamp_valid;
+    int64_t us = sc->stamp_us;
+    /* fields of text[colon+3:te] split on '|' (every pipe is before te): the first
+     * MAX_OP_FIELD + 2 of them */
     size_t b0 = colon + 3;
+    size_t p0 = 0; /* the first pipe after the head */
+    while (p0 < np && pipes[p0] < b0) {
+        p0++;
+    }
     size_t fs[MAX_OP_FIELD + 2], fe[MAX_OP_FIELD + 2];
     int nf = 0;
-    size_t p = b0;
-    for (;;) {
-        const char *bar = p < te ? memchr(s + p, '|', te - p) : NULL;
-        size_t e = bar ? (size_t)(bar - s) : te;
-        fs[nf] = p;
+    size_t q = b0;
+    for (size_t k = p0;; k++) {
+        size_t e = k < np ? pipes[k] : te;
+        fs[nf] = q;
         fe[nf] = e;
         nf++;
-        if (bar == NULL || nf == MAX_OP_FIELD + 2) {
+        if (k >= np || nf == MAX_OP_FIELD + 2) {
             break;
         }
-        p = e + 1;
+        q = e + 1;
     }
     /* nf fields known; more may follow when nf == MAX_OP_FIELD + 2 (then the op range
      * range(1, min(len(fields) - 1, 10)) is 1..9 and field i + 1 <= 10 is known) */
@@ -780,30 +842,23 @@ scan_line(Scan *sc, const char *body, size_t ls, size_t n, uint32_t ln, long yea
     if (cat == C_NONE || (cat != C_CONNECT && !ok)) {
         return 0;
     }
-    /* the args: fields at + 2 .. end */
+    /* the args: fields at + 2 .. end; field f (f >= 1) starts after pipe p0 + f - 1 */
     size_t a_s[2] = {0, 0}, a_e[2] = {0, 0}, last_s = 0, last_e = 0;
     size_t nargs = 0;
     int writing = 0;
-    if (at + 1 < nf - 1 || (nf == MAX_OP_FIELD + 2 && at + 1 == nf - 1 && fe[nf - 1] < te)) {
-        size_t q = fe[at + 1] + 1; /* start of field at + 2 */
-        for (;;) {
-            const char *bar = q < te ? memchr(s + q, '|', te - q) : NULL;
-            size_t e = bar ? (size_t)(bar - s) : te;
-            size_t len = e - q;
-            if (nargs < 2) {
-                a_s[nargs] = q;
-                a_e[nargs] = e;
-            }
-            nargs++;
-            last_s = q;
-            last_e = e;
-            if ((len == 6 && memcmp(s + q, "create", 6) == 0) || (len == 9 && memcmp(s + q, "overwrite", 9) == 0)) {
-                writing = 1;
-            }
-            if (bar == NULL) {
-                break;
-            }
-            q = e + 1;
+    for (size_t k = p0 + (size_t)at + 1; k < np; k++) {
+        size_t q0 = pipes[k] + 1;
+        size_t e = k + 1 < np ? pipes[k + 1] : te;
+        size_t len = e - q0;
+        if (nargs < 2) {
+            a_s[nargs] = q0;
+            a_e[nargs] = e;
+        }
+        nargs++;
+        last_s = q0;
+        last_e = e;
+        if ((len == 6 && memcmp(s + q0, "create", 6) == 0) || (len == 9 && memcmp(s + q0, "overwrite", 9) == 0)) {
+            writing = 1;
         }
     }
     Col *c = sc->col;
@@ -939,7 +994,7 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                                : NULL;
         if (name == NULL || len == 0 || len > MAX_OP_LEN) {
             if (!PyErr_Occurred()) {
-                PyErr_SetString(PyExc_ValueError, "operations are non-empty str of at most 64 bytes");
+                PyErr_SetString(PyExc_ValueError, "operations are non-empty str of at most 63 bytes");
             }
             return NULL;
         }
