@@ -72,15 +72,12 @@ typedef struct {
 } Buf;
 
 static int
-buf_reserve(Buf *b, size_t extra)
+buf_grow(Buf *b, size_t extra)
 {
     if (extra > SIZE_MAX / 2 - b->len) {
         return -1;
     }
     size_t need = b->len + extra;
-    if (need <= b->cap) {
-        return 0;
-    }
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need) {
         cap *= 2;
@@ -94,7 +91,16 @@ buf_reserve(Buf *b, size_t extra)
     return 0;
 }
 
-static int
+static inline int
+buf_reserve(Buf *b, size_t extra)
+{
+    if (extra <= b->cap - b->len) { /* (len <= cap always) */
+        return 0;
+    }
+    return buf_grow(b, extra);
+}
+
+static inline int
 buf_put(Buf *b, const void *data, size_t len)
 {
     if (buf_reserve(b, len) < 0) {
@@ -713,7 +719,19 @@ scan_line(Scan *sc, const char *body, size_t ls, size_t n, uint32_t ln, long yea
         memcpy(&w, s + i, 8);
         high |= w;
         uint64_t x = w ^ 0x7c7c7c7c7c7c7c7cull; /* a zero byte where w has '|' */
-        if ((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) {
+        /* exactly the high bit of each zero byte of x (no carries between bytes) */
+        uint64_t z = ~(((x & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full) | x | 0x7f7f7f7f7f7f7f7full);
+        if (z) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+            while (z) { /* the lowest set bit is the first byte in memory */
+                size_t b = i + ((size_t)__builtin_ctzll(z) >> 3);
+                if (np < MAX_PIPES) {
+                    pipes[np] = (uint32_t)b;
+                }
+                np++;
+                z &= z - 1;
+            }
+#else
             for (size_t b = i; b < i + 8; b++) {
                 if (s[b] == '|') {
                     if (np < MAX_PIPES) {
@@ -722,6 +740,7 @@ scan_line(Scan *sc, const char *body, size_t ls, size_t n, uint32_t ln, long yea
                     np++;
                 }
             }
+#endif
         }
     }
     for (; i < n; i++) {
