@@ -528,15 +528,18 @@ class SambaSource:
                     chunk = read(_FRAME_BLOCK)
                     if not chunk:
                         break
-                    parts.append(chunk)
                     size += len(chunk)
-                    if size < _FRAME_BLOCK or b"\n" not in chunk:
+                    cut = chunk.rfind(b"\n") + 1
+                    if size < _FRAME_BLOCK or cut == 0:
+                        parts.append(chunk)
                         continue
-                    data = b"".join(parts)
-                    cut = data.rfind(b"\n") + 1
-                    yield data[:cut]
-                    parts = [data[cut:]] if cut < len(data) else []
-                    size = len(data) - cut
+                    # the block: what was kept, and the chunk up to its last newline (one copy)
+                    if not parts and cut == len(chunk):
+                        yield chunk
+                    else:
+                        yield b"".join([*parts, memoryview(chunk)[:cut]])
+                    parts = [chunk[cut:]] if cut < len(chunk) else []
+                    size = len(chunk) - cut
             except Exception:
                 data = b"".join(parts)
                 cut = data.rfind(b"\n") + 1
@@ -823,11 +826,29 @@ class SambaSource:
         import polars as pl
 
         connect = pl.col("kind") == EventKind.SHARE_CONNECT.value
+        keys = ["user", "src_ip"]
+        need, sets_any = events.select(
+            (~connect & pl.col("pshare").is_null()).any().alias("need"),
+            (connect & (pl.col("cshare") != "")).any().alias("sets"),
+        ).row(0)
+        if not need:  # every line names its share (or is a connect): no state is read
+            out = events.with_columns(
+                pl.when(connect).then(pl.col("cshare")).otherwise(pl.col("pshare")).alias("share")
+            )
+            if sets_any:
+                updates = (
+                    events.lazy()
+                    .filter(connect & (pl.col("cshare") != ""))
+                    .group_by(keys)
+                    .agg(pl.col("cshare").last())
+                    .collect()
+                )
+                for user, src_ip, share_name in updates.iter_rows():
+                    self._share[(user, src_ip)] = share_name
+            return out
         sets = events.lazy().with_columns(
             pl.when(connect & (pl.col("cshare") != "")).then(pl.col("cshare")).alias("set")
         )
-        keys = ["user", "src_ip"]
-        need = events.select((~connect & pl.col("pshare").is_null()).any()).item()
         if need:
             seed = pl.DataFrame(
                 {
