@@ -198,6 +198,21 @@ hex4(const unsigned char *p, unsigned *out)
     return 0;
 }
 
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SWAR 1
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* The high bit of each byte of v that is '"', '\\', below 0x20 or above 0x7F, and maybe
+ * of bytes above such a byte (a borrow); so the lowest flagged byte is always one. */
+static inline uint64_t
+special_bytes(uint64_t v)
+{
+    uint64_t q = v ^ (ONES * '"'), b = v ^ (ONES * '\\');
+    return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((v - ONES * 0x20) & ~v) | v) & HIGHS;
+}
+#endif
+
 /* A JSON string whose opening quote is at p[-1]: the pointer after its closing quote,
  * or NULL (invalid, or a lone surrogate escape: declined). *escaped is set when it
  * holds an escape. */
@@ -206,6 +221,21 @@ scan_string(const unsigned char *p, const unsigned char *end, int *escaped)
 {
     *escaped = 0;
     while (p < end) {
+#ifdef SWAR
+        while (end - p >= 8) { /* 8 plain bytes at a time, up to the next other one */
+            uint64_t v;
+            memcpy(&v, p, 8);
+            uint64_t m = special_bytes(v);
+            if (m) {
+                p += __builtin_ctzll(m) >> 3;
+                break;
+            }
+            p += 8;
+        }
+        if (p >= end) {
+            break;
+        }
+#endif
         switch (str_class[*p]) {
         case 0:
             p++;
@@ -416,7 +446,8 @@ key:
             }
             size_t n = (size_t)(q - p - 2);
             for (int i = 0; i < ncols; i++) {
-                if (cols[i].name_len == n && memcmp(cols[i].name, p + 1, n) == 0) {
+                if (cols[i].name_len == n && (n == 0 || cols[i].name[n - 1] == p[n])
+                    && memcmp(cols[i].name, p + 1, n) == 0) {
                     want = &cols[i];
                     break;
                 }
