@@ -422,6 +422,8 @@ def _layout(root: _Element, wanted: frozenset[str], max_index: int) -> Layout:
         raise DecodeError("EventID text is not a number")
     if isinstance(event_id, str):
         event_id = event_id.strip(" \t\r\n")
+        if str(int(event_id)) != event_id:  # the XML path keeps "0042" as it is written
+            raise DecodeError("EventID text with leading zeros")
     after = [(e, p) for e, p in elements if e.order > eid_element.order and not _inside(e, eid_element)]
     # TimeCreated@SystemTime: the first 'SystemTime="' after the EventID
     times = [(e, pieces) for e, _ in after for name, pieces in e.attributes if name.endswith("SystemTime")]
@@ -582,8 +584,9 @@ class Fields(NamedTuple):
     data: dict[str, str]
 
 
-#: (EventRecordID, EventID, Fields or None when the EventID is not wanted)
-Record = tuple[int, int, Fields | None]
+#: (EventRecordID, EventID, Fields or None when the EventID is not wanted); the C reader
+#: gives the fields as a plain tuple in the order of :class:`Fields`
+Record = tuple[int, int, tuple[datetime | None, str | None, str | None, dict[str, str]] | None]
 
 _DESCRIPTORS: dict[int, struct.Struct] = {}
 _SIGNATURES: dict[bytes, _Signature] = {}
@@ -1035,3 +1038,40 @@ def _system(
     if not text or (channel and _XML_SPECIAL.search(text)):
         raise DecodeError("empty Channel/Computer or one that renders escaped")
     return text
+
+
+# ---------------------------------------------------------------------------- the C reader
+#: What :func:`c_layout` returns: (EventID is literal, EventID number or slot, time slot or
+#: -1, Channel, Computer (None, slot or literal text), plan ((name, owner, index), ...),
+#: literals ((name, text), ...), substitutions before the EventID).
+CLayout = tuple[
+    bool, int, int, int | str | None, int | str | None,
+    tuple[tuple[str, int, int], ...], tuple[tuple[str, str], ...], tuple[int, ...],
+]  # fmt: skip
+
+
+def c_layout(
+    chunk: bytes, definition: int, index: int, inner_definition: int, expand: int, *, wanted: frozenset[str]
+) -> CLayout | None:
+    """The layout of a record's template for ``smbguard.logs._evtxbin.read_chunk`` (the C
+    version of :func:`read_chunk`, which checks templates and records itself and asks this
+    function, once per distinct template or template pair, where the fields are): the
+    template at ``definition`` with, when ``index >= 0``, the nested BinXML value ``index``
+    an instance of the template at ``inner_definition`` (``expand``: with that nested
+    template in place, as :meth:`_Chunk.layout`). None: a shape this reader declines."""
+    try:
+        template = parse_template(chunk, definition)
+        nested: tuple[tuple[int, Instance], ...] = ()
+        if index >= 0:
+            inner = parse_template(chunk, inner_definition)
+            nested = ((index, Instance(inner, inner_definition, b"", (), [], ())),)
+        instance = Instance(template, definition, b"", (), [], nested)
+        shape = _Chunk(chunk, wanted).layout(instance, bool(expand))
+    except DecodeError:
+        return None
+    event_id = shape.event_id
+    literal = isinstance(event_id, str)
+    number = int(event_id) if isinstance(event_id, str) else event_id
+    time = -1 if shape.time is None else shape.time
+    before = tuple(sorted(shape.before_event_id))
+    return (literal, number, time, shape.channel, shape.computer, shape.plan, shape.literals, before)

@@ -12,6 +12,7 @@ is extracted. ``EvtxSource.fast`` switches ``frames()`` to the binary reader of
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import json
 import os
@@ -496,10 +497,11 @@ class EvtxSource:
         self.worker_pids: list[int] = []  # of the last ``frames()`` run (tests check they are gone)
         self._unknown: set[str] = set()
         self._size = 0
-        #: True: ``frames()`` reads chunks with :mod:`smbguard.logs.evtxbin` where it reproduces
-        #: them with certainty (else with the Rust parser). Off by default: same rows, but
-        #: measured no faster than the Rust parser's XML (docs/evtx-binary.md)
-        self.fast = False
+        #: True: ``frames()`` reads chunks without XML (:func:`read_chunk`: the C reader, or the
+        #: Python reference when it is not built) where that reproduces them with certainty,
+        #: else with the Rust parser. On when the C reader is built (the Python reference alone
+        #: measured no faster than the Rust parser's XML; docs/evtx-binary.md)
+        self.fast = _c_read_chunk is not None
         self.fast_chunks = 0  # chunks read by evtxbin / by the Rust parser (measurements, tests)
         self.slow_chunks = 0
 
@@ -618,11 +620,8 @@ class EvtxSource:
             chunk = body[i * _CHUNK : (i + 1) * _CHUNK]
             last = i == count - 1
             if not (last and tail):
-                try:
-                    fast = evtxbin.read_chunk(chunk, _INTERESTING_NUMBERS, EVENT_FIELDS)
-                except DecodeError:
-                    pass
-                else:
+                fast = read_chunk(chunk)
+                if fast is not None:
                     self.fast_chunks += 1
                     yield from self._fast_rows(fast)
                     continue
@@ -653,14 +652,8 @@ class EvtxSource:
                 if fields is None:
                     unknown.add(event_id)
                     continue
-                row = event_row(
-                    event_id,
-                    fields.data,
-                    source=path,
-                    when=fields.when,
-                    computer=fields.computer,
-                    channel=fields.channel,
-                )
+                when, computer, channel, data = fields  # a Fields, or the C reader's plain tuple
+                row = event_row(event_id, data, source=path, when=when, computer=computer, channel=channel)
                 if row is None:
                     unknown.add(event_id)
                     continue
@@ -829,6 +822,34 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _CHUNK_NUMBER = re.compile(r"chunk number (\d+)")
 _NUMBER_TEXT = {int(x): x for x in INTERESTING}
+_C_LAYOUT = functools.partial(evtxbin.c_layout, wanted=EVENT_FIELDS)  # one object: the C cache's key
+
+_CReader = Callable[
+    [bytes, frozenset[int], Callable[..., evtxbin.CLayout | None]], list[evtxbin.Record] | None
+]
+_c_read_chunk: _CReader | None
+try:  # the C version of evtxbin.read_chunk (setup.py builds it; optional)
+    from smbguard.logs._evtxbin import read_chunk as _c_read_chunk
+except ImportError:  # no compiler at install time: the Rust parser reads every chunk
+    _c_read_chunk = None
+
+
+def read_chunk_py(chunk: bytes) -> list[evtxbin.Record] | None:
+    """The records of a 64 KiB chunk by the Python reference :func:`evtxbin.read_chunk`,
+    None where it declines."""
+    try:
+        return evtxbin.read_chunk(chunk, _INTERESTING_NUMBERS, EVENT_FIELDS)
+    except DecodeError:
+        return None
+
+
+def read_chunk(chunk: bytes) -> list[evtxbin.Record] | None:
+    """The records of a 64 KiB chunk without XML: the C reader when built (same records as
+    :func:`read_chunk_py` where both accept; tests/logs/test_evtxbin.py), else the
+    Python reference; None: the chunk goes to the Rust parser."""
+    if _c_read_chunk is not None:
+        return _c_read_chunk(chunk, _INTERESTING_NUMBERS, _C_LAYOUT)
+    return read_chunk_py(chunk)
 
 
 def rows_to_frame(rows: list[Row]) -> pl.DataFrame:

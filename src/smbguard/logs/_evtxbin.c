@@ -1,0 +1,961 @@
+/* smbguard.logs._evtxbin: evtxbin.read_chunk's record loop in C.
+ *
+ * read_chunk(chunk, wanted_ids, layout) reads one 64 KiB EVTX chunk the way the Python
+ * reference smbguard.logs.evtxbin.read_chunk does (libyal "Windows XML Event Log (EVTX)
+ * format" sections 3-5; docs/evtx-binary.md) and returns the same records,
+ *     [(EventRecordID, EventID, None | (when, computer, channel, data)), ...]
+ * or None ("decline": the caller reads the chunk with the Rust parser) whenever the
+ * chunk is outside what this code reproduces with certainty. It declines everything the
+ * reference declines except a checksum mismatch (the Rust parser does not check chunk
+ * checksums by default: measured, see docs/evtx-binary.md), and declines more: names
+ * that are not ASCII words, a record with more than one nested BinXML value when its
+ * EventID is wanted, nested BinXML inside nested BinXML when wanted, more than
+ * MAX_TEMPLATES templates in a chunk, element nesting deeper than MAX_DEPTH.
+ *
+ * Templates (their BinXML token grammar, as evtxbin._TemplateParser) are checked here.
+ * Where a template puts the fields (evtxbin.Layout) is computed once per distinct
+ * template (offset, bytes and the names it reads from outside itself, as evtxbin's
+ * _TEMPLATES cache) and nested template by the Python callback ``layout`` (evtxbin.c_layout)
+ * and cached here. Every read is bounds-checked against the chunk and the enclosing
+ * structure; recursion is depth-limited; no fixed-size buffer is written past its size.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <datetime.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK 65536
+#define CHUNK_HEADER 512
+#define MAX_TEMPLATES 512    /* distinct template offsets in one chunk */
+#define MAX_DEPTH 64         /* element nesting in a template */
+#define MAX_NEST 4           /* nested BinXML depth (as the reference) */
+#define EXT_MAX CHUNK  /* external name bytes of one template */
+#define FRAGMENT 0x0001010Fu
+#define FT_MIN 116444736000000000ULL
+#define FT_MAX 2650467744000000000ULL
+
+enum { T_NULL = 0x00, T_STRING = 0x01, T_INT8 = 0x03, T_UINT8 = 0x04, T_INT16 = 0x05,
+       T_UINT16 = 0x06, T_INT32 = 0x07, T_UINT32 = 0x08, T_INT64 = 0x09, T_UINT64 = 0x0A,
+       T_BINARY = 0x0E, T_GUID = 0x0F, T_FILETIME = 0x11, T_SID = 0x13, T_HEX32 = 0x14,
+       T_HEX64 = 0x15, T_BINXML = 0x21 };
+
+static inline uint16_t u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t u32(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24); }
+static inline uint64_t u64(const uint8_t *p) { return (uint64_t)u32(p) | ((uint64_t)u32(p + 4) << 32); }
+
+/* fixed size of a value type on the fast path, -1: variable (string, SID, binary, BinXML),
+ * -2: not read on the fast path (the reference's _signature raises) */
+static int fixed_size(int t)
+{
+    switch (t) {
+    case T_INT8: case T_UINT8: return 1;
+    case T_INT16: case T_UINT16: return 2;
+    case T_INT32: case T_UINT32: case T_HEX32: return 4;
+    case T_INT64: case T_UINT64: case T_FILETIME: case T_HEX64: return 8;
+    case T_GUID: return 16;
+    case T_NULL: return 0;
+    case T_STRING: case T_SID: case T_BINARY: case T_BINXML: return -1;
+    default: return -2;
+    }
+}
+
+/* evtxbin._KNOWN_TYPES */
+static int known_type(int t)
+{
+    return (t >= 0x00 && t <= 0x15) || t == 0x20 || t == 0x21 || t == 0x23 || (t >= 0x81 && t <= 0x95);
+}
+
+/* A UTF-16LE unit sequence that evtxbin accepts as text: strict UTF-16 (surrogates
+ * paired) and no character of evtxbin._ODD_TEXT; xml_special: none of & < > " ' either.
+ * Returns 1 if ok; *ascii set when every unit is below 0x80. */
+static int good_text(const uint8_t *p, size_t units, int xml_special, int *ascii)
+{
+    int all_ascii = 1;
+    for (size_t i = 0; i < units; i++) {
+        unsigned u = u16(p + 2 * i);
+        if (u < 0x80) {
+            if (u < 0x20 && u != 0x09 && u != 0x0A && u != 0x0D) return 0;
+            if (u == 0x7F) return 0;
+            if (xml_special && (u == '&' || u == '<' || u == '>' || u == '"' || u == '\'')) return 0;
+            continue;
+        }
+        all_ascii = 0;
+        if (u <= 0x9F) return 0;
+        if (u >= 0xFDD0 && u <= 0xFDEF) return 0;
+        if (u == 0xFFFE || u == 0xFFFF) return 0;
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            if (i + 1 >= units) return 0;
+            unsigned v = u16(p + 2 * (i + 1));
+            if (v < 0xDC00 || v > 0xDFFF) return 0;
+            i++;
+        } else if (u >= 0xDC00 && u <= 0xDFFF) {
+            return 0;
+        }
+    }
+    if (ascii) *ascii = all_ascii;
+    return 1;
+}
+
+/* strict UTF-16LE only (surrogates paired): what decode("utf-16-le") accepts */
+static int good_text_strict(const uint8_t *p, size_t units)
+{
+    for (size_t i = 0; i < units; i++) {
+        unsigned u = u16(p + 2 * i);
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            if (i + 1 >= units) return 0;
+            unsigned v = u16(p + 2 * (i + 1));
+            if (v < 0xDC00 || v > 0xDFFF) return 0;
+            i++;
+        } else if (u >= 0xDC00 && u <= 0xDFFF) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* a str from good_text-checked UTF-16LE (NULL with an exception on memory errors) */
+static PyObject *make_text(const uint8_t *p, size_t units, int ascii)
+{
+    if (ascii) {
+        PyObject *s = PyUnicode_New((Py_ssize_t)units, 127);
+        if (s == NULL) return NULL;
+        Py_UCS1 *d = PyUnicode_1BYTE_DATA(s);
+        for (size_t i = 0; i < units; i++) d[i] = p[2 * i];
+        return s;
+    }
+    int order = -1;
+    return PyUnicode_DecodeUTF16((const char *)p, (Py_ssize_t)(2 * units), "strict", &order);
+}
+
+/* ------------------------------------------------------------------ caches
+ * Templates across chunks (evtxbin._TEMPLATES): one entry per (definition offset, bytes),
+ * with the external names it was parsed with; reused only where those names have the
+ * same bytes in the chunk at hand (else parsed again: a new entry, a new identity).
+ * Layouts (evtxbin._LAYOUTS) by (outer template entry, nested value index, nested
+ * template entry, expanded), filled by the Python callback. Both are cleared together
+ * at the start of a call when nearly full, and when another callback is given. */
+#define REG_MAX 4096
+#define REG_SLOTS 8192
+#define LAY_SLOTS 16384
+
+typedef struct { PyObject *text; long slot; int kind; } LSlot; /* kind 0 none, 1 slot, 2 literal */
+
+typedef struct {
+    int declined;            /* the callback said no: the chunk goes elsewhere */
+    int eid_literal;         /* EventID: literal number (eid) or slot (eid) */
+    long eid;
+    long time;               /* -1 none */
+    LSlot channel, computer;
+    Py_ssize_t nplan;
+    PyObject **pname;
+    int *powner, *pindex;
+    PyObject *literals;      /* tuple of (name, text) */
+    Py_ssize_t nbefore;
+    long *before;
+    PyObject *source;        /* the callback's tuple (owns the names and texts) */
+} Layout;
+
+typedef struct {
+    uint8_t *key; size_t key_len;  /* offset u32, size u32, template bytes */
+    uint8_t *ext; size_t ext_len;  /* (offset u32, length u32, bytes)... */
+    int max_index;
+} RegEntry;
+
+typedef struct { int outer, nidx, inner, expand; Layout *value; } LayEntry;
+
+static RegEntry reg[REG_MAX];
+static int reg_count;
+static int reg_index[REG_SLOTS]; /* entry + 1; 0: empty */
+static LayEntry lay[LAY_SLOTS];  /* value NULL: empty */
+static int lay_count;
+static PyObject *lay_owner;      /* the callback the layouts came from (a strong reference) */
+static uint64_t epoch;           /* bumped when the caches are cleared */
+static int want_clear;
+
+static void free_layout(Layout *l)
+{
+    if (l == NULL) return;
+    Py_XDECREF(l->source);
+    free(l->pname); free(l->powner); free(l->pindex); free(l->before);
+    free(l);
+}
+
+static void clear_caches(void)
+{
+    for (int i = 0; i < reg_count; i++) { free(reg[i].key); free(reg[i].ext); reg[i].key = reg[i].ext = NULL; }
+    reg_count = 0;
+    memset(reg_index, 0, sizeof reg_index);
+    for (int i = 0; i < LAY_SLOTS; i++) {
+        Layout *l = lay[i].value;
+        lay[i].value = NULL;
+        free_layout(l);
+    }
+    lay_count = 0;
+    epoch++;
+    want_clear = 0;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
+    return h * 0xFF51AFD7ED558CCDULL;
+}
+
+/* a sample of the key (offset, size, up to 64 bytes from each end); equality is checked in full */
+static uint64_t key_hash(int offset, const uint8_t *p, size_t n)
+{
+    uint64_t h = mix((uint64_t)offset, n);
+    size_t head = n < 64 ? n : 64;
+    for (size_t i = 0; i + 8 <= head; i += 8) { uint64_t w; memcpy(&w, p + i, 8); h = mix(h, w); }
+    if (n >= 8) { uint64_t w; memcpy(&w, p + n - 8, 8); h = mix(h, w); }
+    if (n > 64) { for (size_t i = n - 64; i + 8 <= n; i += 8) { uint64_t w; memcpy(&w, p + i, 8); h = mix(h, w); } }
+    return h;
+}
+
+/* ------------------------------------------------------------------ per-chunk state */
+typedef struct { int offset; int end; int max_index; int reg; int defined; } Tmpl;
+
+typedef struct {
+    const uint8_t *c;
+    Tmpl t[MAX_TEMPLATES];
+    int nt;
+    int last;              /* index of the last template looked up */
+    uint8_t ext[EXT_MAX];  /* external names of the template being parsed */
+    uint8_t seen[CHUNK / 8];
+    uint32_t arena[CHUNK / 4 + 64]; /* value offsets of the instances of one record */
+    size_t arena_used;
+    PyObject *layout_cb;
+    PyObject *chunk_obj;
+    uint64_t epoch;
+} State;
+
+static Tmpl *find_tmpl(State *s, int offset)
+{
+    if (s->nt && s->t[s->last].offset == offset) return &s->t[s->last];
+    for (int i = 0; i < s->nt; i++) if (s->t[i].offset == offset) { s->last = i; return &s->t[i]; }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ template grammar
+ * evtxbin._TemplateParser: returns 0 ok, 1 decline. */
+typedef struct {
+    const uint8_t *c;
+    int pos, end;
+    int max_index;
+    uint8_t *ext;       /* external names: (u32 offset, bytes) appended */
+    size_t ext_len;
+} TP;
+
+/* evtxbin._read_name: 1 decline; *stop = offset after the NUL */
+static int read_name(const uint8_t *c, int offset, int *stop, int *count_out)
+{
+    if (offset < CHUNK_HEADER || offset > CHUNK - 10) return 1;
+    int count = u16(c + offset + 6);
+    int start = offset + 8;
+    int end = start + 2 * count;
+    if (count == 0 || end + 2 > CHUNK || c[end] != 0 || c[end + 1] != 0) return 1;
+    if (!good_text_strict(c + start, (size_t)count)) return 1;
+    *stop = end + 2;
+    if (count_out) *count_out = count;
+    return 0;
+}
+
+static int tp_name(TP *tp, int offset)
+{
+    int stop, count;
+    if (read_name(tp->c, offset, &stop, &count)) return 1;
+    if (offset == tp->pos) {
+        tp->pos = stop;
+        if (tp->pos > tp->end) return 1;
+    } else if (offset > tp->pos) {
+        return 1;
+    } else {
+        /* a name defined earlier in the chunk: (offset, length, bytes from the count to the
+         * NUL) kept so that a cached template is reused only where these bytes are the same */
+        uint32_t n = (uint32_t)(stop - (offset + 6));
+        if (tp->ext_len + 8 + n > EXT_MAX) return 1;
+        uint8_t *d = tp->ext + tp->ext_len;
+        uint32_t o = (uint32_t)(offset + 6);
+        memcpy(d, &o, 4);
+        memcpy(d + 4, &n, 4);
+        memcpy(d + 8, tp->c + offset + 6, n);
+        tp->ext_len += 8 + n;
+    }
+    /* \w+ : ASCII word characters only here (the reference's \w also takes other letters:
+     * declining those is stricter) */
+    const uint8_t *p = tp->c + offset + 8;
+    for (int i = 0; i < count; i++) {
+        unsigned u = u16(p + 2 * i);
+        if (!((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '_')) return 1;
+    }
+    return 0;
+}
+
+static int tp_pieces(TP *tp, const char *stops)
+{
+    const uint8_t *c = tp->c;
+    for (;;) {
+        if (tp->pos >= tp->end) return 1;
+        int token = c[tp->pos];
+        if (strchr(stops, token) != NULL && token != 0) return 0;
+        if (token == 0x05 || token == 0x45) {
+            tp->pos += 1;
+            if (tp->pos + 1 > tp->end) return 1;
+            if (c[tp->pos] != T_STRING) return 1;
+            tp->pos += 1;
+            if (tp->pos + 2 > tp->end) return 1;
+            int count = u16(c + tp->pos);
+            tp->pos += 2;
+            int stop = tp->pos + 2 * count;
+            if (stop > tp->end) return 1;
+            if (!good_text(c + tp->pos, (size_t)count, 1, NULL)) return 1;
+            tp->pos = stop;
+        } else if (token == 0x0D || token == 0x0E) {
+            if (tp->pos + 4 > tp->end) return 1;
+            int index = u16(c + tp->pos + 1);
+            int declared = c[tp->pos + 3];
+            tp->pos += 4;
+            if (!known_type(declared)) return 1;
+            if (index > tp->max_index) tp->max_index = index;
+        } else {
+            return 1;
+        }
+    }
+}
+
+static int tp_element(TP *tp, int depth)
+{
+    const uint8_t *c = tp->c;
+    if (depth > MAX_DEPTH) return 1;
+    if (tp->pos + 11 > tp->end) return 1;
+    int token = c[tp->pos];
+    uint32_t size = u32(c + tp->pos + 3);
+    uint32_t name_off = u32(c + tp->pos + 7);
+    if (name_off > CHUNK) return 1;
+    int name_offset = (int)name_off;
+    tp->pos += 11;
+    if (token != 0x01 && token != 0x41) return 1;
+    if (size > CHUNK) return 1;
+    int end = tp->pos - 4 + (int)size;
+    if (end > tp->end) return 1;
+    if (tp_name(tp, name_offset)) return 1;
+    if (token == 0x41) {
+        if (tp->pos + 4 > tp->end) return 1;
+        uint32_t asize = u32(c + tp->pos);
+        tp->pos += 4;
+        if (asize > CHUNK) return 1;
+        int aend = tp->pos + (int)asize;
+        for (;;) {
+            if (tp->pos >= tp->end) return 1;
+            int t = c[tp->pos];
+            if (t != 0x06 && t != 0x46) break;
+            tp->pos += 1;
+            if (tp->pos + 4 > tp->end) return 1;
+            uint32_t off = u32(c + tp->pos);
+            tp->pos += 4;
+            if (off > CHUNK) return 1;
+            if (tp_name(tp, (int)off)) return 1;
+            if (tp_pieces(tp, "\x06\x46\x02\x03")) return 1;
+        }
+        if (tp->pos != aend) return 1;
+    }
+    if (tp->pos >= tp->end) return 1;
+    int close = c[tp->pos];
+    tp->pos += 1;
+    if (close == 0x02) {
+        for (;;) {
+            if (tp->pos >= tp->end) return 1;
+            int t = c[tp->pos];
+            if (t == 0x04) { tp->pos += 1; break; }
+            if (t == 0x01 || t == 0x41) {
+                if (tp_element(tp, depth + 1)) return 1;
+            } else if (tp_pieces(tp, "\x04\x01\x41")) {
+                return 1;
+            }
+        }
+    } else if (close != 0x03) {
+        return 1;
+    }
+    return tp->pos != end;
+}
+
+/* evtxbin.parse_template(chunk, offset, limit) into *out, through the template cache.
+ * 0 ok, 1 decline, -1 error (memory). */
+static int parse_template(State *s, int offset, int limit, Tmpl *out)
+{
+    const uint8_t *c = s->c;
+    if (offset < CHUNK_HEADER || offset > limit - 24) return 1;
+    uint32_t size = u32(c + offset + 20);
+    if (size > CHUNK) return 1;
+    int start = offset + 24;
+    int end = start + (int)size;
+    if (end > limit || size < 6) return 1;
+    uint64_t h = key_hash(offset, c + start, size);
+    size_t slot = (size_t)(h & (REG_SLOTS - 1));
+    for (;;) {
+        int e = reg_index[slot];
+        if (e == 0) break;
+        RegEntry *r = &reg[e - 1];
+        uint32_t ko, ks;
+        memcpy(&ko, r->key, 4); memcpy(&ks, r->key + 4, 4);
+        if ((int)ko == offset && ks == size && memcmp(r->key + 8, c + start, size) == 0) {
+            /* the same bytes at the same offset: the same template if its outside names match */
+            size_t i = 0;
+            int same = 1;
+            while (i < r->ext_len) {
+                uint32_t eo, en;
+                memcpy(&eo, r->ext + i, 4); memcpy(&en, r->ext + i + 4, 4);
+                if ((size_t)eo + en > CHUNK || memcmp(c + eo, r->ext + i + 8, en) != 0) { same = 0; break; }
+                i += 8 + en;
+            }
+            if (same) {
+                out->offset = offset; out->end = end; out->max_index = r->max_index;
+                out->reg = e - 1; out->defined = 0;
+                return 0;
+            }
+            break; /* parsed again below; the new entry takes this slot */
+        }
+        slot = (slot + 1) & (REG_SLOTS - 1);
+    }
+    if (u32(c + start) != FRAGMENT || c[end - 1] != 0) return 1;
+    TP tp = { c, start + 4, end - 1, -1, s->ext, 0 };
+    if (tp_element(&tp, 0)) return 1;
+    if (tp.pos != end - 1) return 1;
+    if (reg_count >= REG_MAX) { want_clear = 1; return 1; }
+    RegEntry *r = &reg[reg_count];
+    r->key = malloc(8 + size);
+    r->ext = malloc(tp.ext_len ? tp.ext_len : 1);
+    if (r->key == NULL || r->ext == NULL) { free(r->key); free(r->ext); r->key = r->ext = NULL; PyErr_NoMemory(); return -1; }
+    uint32_t o = (uint32_t)offset;
+    memcpy(r->key, &o, 4); memcpy(r->key + 4, &size, 4); memcpy(r->key + 8, c + start, size);
+    r->key_len = 8 + size;
+    memcpy(r->ext, s->ext, tp.ext_len);
+    r->ext_len = tp.ext_len;
+    r->max_index = tp.max_index;
+    reg_count++;
+    reg_index[slot] = reg_count;
+    out->offset = offset; out->end = end; out->max_index = tp.max_index;
+    out->reg = reg_count - 1; out->defined = 0;
+    return 0;
+}
+
+/* the chunk's template at offset, parsed once per chunk; NULL + *rc (1 decline, -1 error) */
+static Tmpl *get_tmpl(State *s, int offset, int limit, int *rc)
+{
+    Tmpl *t = find_tmpl(s, offset);
+    *rc = 1;
+    if (t != NULL) {
+        if (offset > limit - 24 || t->end > limit) return NULL;
+        return t;
+    }
+    if (s->nt >= MAX_TEMPLATES) return NULL;
+    t = &s->t[s->nt];
+    int r = parse_template(s, offset, limit, t);
+    if (r) { *rc = r; return NULL; }
+    s->last = s->nt++;
+    return t;
+}
+
+/* evtxbin.check_tables: every string chain holds well-formed names, every template chain
+ * templates this reader parses. 0 ok, 1 decline, -1 error. */
+static int check_tables(State *s)
+{
+    const uint8_t *c = s->c;
+    memset(s->seen, 0, sizeof s->seen);
+    int n = 0;
+    for (int i = 0; i < 64; i++) {
+        uint32_t off = u32(c + 128 + 4 * i);
+        while (off) {
+            if (off >= CHUNK || (s->seen[off >> 3] & (1 << (off & 7))) || n > 4096) return 1;
+            s->seen[off >> 3] |= (uint8_t)(1 << (off & 7));
+            n++;
+            int stop;
+            if (read_name(c, (int)off, &stop, NULL)) return 1;
+            off = u32(c + off);
+        }
+    }
+    memset(s->seen, 0, sizeof s->seen);
+    n = 0;
+    for (int i = 0; i < 32; i++) {
+        uint32_t off = u32(c + 384 + 4 * i);
+        while (off) {
+            if (off >= CHUNK || (s->seen[off >> 3] & (1 << (off & 7))) || n > 1024) return 1;
+            s->seen[off >> 3] |= (uint8_t)(1 << (off & 7));
+            n++;
+            int rc;
+            if (get_tmpl(s, (int)off, CHUNK, &rc) == NULL) return rc;
+            off = u32(c + off);
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ template instances */
+typedef struct {
+    Tmpl *t;
+    const uint8_t *desc;   /* the substitution descriptors (u16 size, u8 type, u8 0) */
+    uint32_t count;
+    uint32_t *off;         /* count + 1 value offsets (the last: where the values end) */
+    int nnested;           /* nested BinXML values */
+    int nidx;              /* the first one's index */
+    int inner_nested;      /* the first one has nested BinXML values itself */
+    Tmpl *inner_t;
+    const uint8_t *inner_desc;
+    uint32_t inner_count;
+    uint32_t *inner_off;
+} Inst;
+
+/* evtxbin._Chunk.instance: the template instance whose token is at `at`, inside ..end.
+ * 0 ok, 1 decline, -1 error. */
+static int instance(State *s, int at, int end, int depth, Inst *out)
+{
+    const uint8_t *c = s->c;
+    if (at + 14 > end) return 1;
+    if (c[at] != 0x0C) return 1;
+    uint32_t def32 = u32(c + at + 6);
+    if (def32 >= CHUNK) return 1;
+    int def = (int)def32;
+    Tmpl *t = find_tmpl(s, def);
+    int defined = t != NULL && t->defined;
+    uint32_t count;
+    if (defined && def != at + 10) {
+        count = u32(c + at + 10);
+        at += 14;
+    } else if (def == at + 10) {
+        if (defined) return 1;
+        int rc;
+        t = get_tmpl(s, def, end, &rc);
+        if (t == NULL) return rc;
+        t->defined = 1;
+        at = t->end;
+        if (at + 4 > end) return 1;
+        count = u32(c + at);
+        at += 4;
+    } else {
+        return 1;
+    }
+    if (count > (uint32_t)(end - at) / 4) return 1;
+    int values = at + 4 * (int)count;
+    if ((long)count <= (long)t->max_index) return 1;
+    if (s->arena_used + count + 1 > sizeof s->arena / sizeof s->arena[0]) return 1;
+    uint32_t *off = s->arena + s->arena_used;
+    s->arena_used += count + 1;
+    const uint8_t *desc = c + at;
+    off[0] = (uint32_t)values;
+    int nnested = 0, nidx = -1;
+    for (uint32_t i = 0; i < count; i++) {
+        const uint8_t *d = desc + 4 * i;
+        unsigned size = u16(d);
+        int type = d[2];
+        if (d[3] != 0) return 1;
+        int fs = fixed_size(type);
+        if (fs == -2) return 1;
+        if (fs >= 0 && (int)size != fs) return 1;
+        if (type == T_STRING && (size & 1)) return 1;
+        off[i + 1] = off[i] + size;
+        if (type == T_BINXML) { if (nnested++ == 0) nidx = (int)i; }
+    }
+    if (off[count] > (uint32_t)end) return 1;
+    for (uint32_t i = 0; i < count; i++) {
+        int type = desc[4 * i + 2];
+        uint32_t start = off[i], size = off[i + 1] - off[i];
+        if (type == T_FILETIME) {
+            if (u64(c + start) >= FT_MAX) return 1;
+        } else if (type == T_SID) {
+            if (size < 8 || c[start] != 1 || size != 8 + 4 * (uint32_t)c[start + 1]) return 1;
+        }
+    }
+    out->t = t; out->desc = desc; out->count = count; out->off = off;
+    out->nnested = nnested; out->nidx = nidx; out->inner_nested = 0;
+    out->inner_t = NULL; out->inner_desc = NULL; out->inner_count = 0; out->inner_off = NULL;
+    if (nnested) {
+        if (depth >= MAX_NEST) return 1;
+        for (uint32_t i = 0; i < count; i++) {
+            if (desc[4 * i + 2] != T_BINXML) continue;
+            uint32_t start = off[i], stop = off[i + 1];
+            if (stop - start < 5 || u32(c + start) != FRAGMENT) return 1;
+            Inst inner;
+            int r = instance(s, (int)start + 4, (int)stop, depth + 1, &inner);
+            if (r) return r;
+            if (inner.off[inner.count] != stop - 1 || c[stop - 1] != 0) return 1;
+            if ((int)i == nidx) {
+                out->inner_t = inner.t; out->inner_desc = inner.desc; out->inner_count = inner.count;
+                out->inner_off = inner.off; out->inner_nested = inner.nnested;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ layouts */
+static int slot_of(PyObject *o, LSlot *out)
+{
+    out->text = NULL; out->slot = -1; out->kind = 0;
+    if (o == Py_None) return 0;
+    if (PyUnicode_Check(o)) { out->kind = 2; out->text = o; return 0; }
+    if (PyLong_Check(o)) {
+        out->slot = PyLong_AsLong(o);
+        if (out->slot < 0) { if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "negative slot"); return -1; }
+        out->kind = 1;
+        return 0;
+    }
+    PyErr_SetString(PyExc_TypeError, "layout slot must be None, int or str");
+    return -1;
+}
+
+/* the callback's answer as a Layout: (eid_is_literal, eid, time, channel, computer,
+ * plan ((name, owner, index), ...), literals ((name, text), ...), before (index, ...));
+ * None: declined. NULL with an exception on a malformed answer. */
+static Layout *to_layout(PyObject *v)
+{
+    Layout *l = calloc(1, sizeof *l);
+    if (l == NULL) { PyErr_NoMemory(); return NULL; }
+    if (v == Py_None) { l->declined = 1; return l; }
+    if (!PyTuple_Check(v) || PyTuple_GET_SIZE(v) != 8) { PyErr_SetString(PyExc_TypeError, "layout must be an 8-tuple"); free(l); return NULL; }
+    Py_INCREF(v);
+    l->source = v;
+    PyObject *plan = PyTuple_GET_ITEM(v, 5), *lits = PyTuple_GET_ITEM(v, 6), *before = PyTuple_GET_ITEM(v, 7);
+    if (!PyTuple_Check(plan) || !PyTuple_Check(lits) || !PyTuple_Check(before)) { PyErr_SetString(PyExc_TypeError, "layout parts must be tuples"); goto fail; }
+    l->eid_literal = PyObject_IsTrue(PyTuple_GET_ITEM(v, 0));
+    l->eid = PyLong_AsLong(PyTuple_GET_ITEM(v, 1));
+    l->time = PyLong_AsLong(PyTuple_GET_ITEM(v, 2));
+    if (PyErr_Occurred() || l->eid_literal < 0) goto fail;
+    if (slot_of(PyTuple_GET_ITEM(v, 3), &l->channel) || slot_of(PyTuple_GET_ITEM(v, 4), &l->computer)) goto fail;
+    l->nplan = PyTuple_GET_SIZE(plan);
+    l->pname = calloc((size_t)l->nplan + 1, sizeof *l->pname);
+    l->powner = calloc((size_t)l->nplan + 1, sizeof *l->powner);
+    l->pindex = calloc((size_t)l->nplan + 1, sizeof *l->pindex);
+    l->nbefore = PyTuple_GET_SIZE(before);
+    l->before = calloc((size_t)l->nbefore + 1, sizeof *l->before);
+    if (!l->pname || !l->powner || !l->pindex || !l->before) { PyErr_NoMemory(); goto fail; }
+    for (Py_ssize_t i = 0; i < l->nplan; i++) {
+        PyObject *item = PyTuple_GET_ITEM(plan, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 3 || !PyUnicode_Check(PyTuple_GET_ITEM(item, 0))) {
+            PyErr_SetString(PyExc_TypeError, "plan items must be (str, int, int)"); goto fail;
+        }
+        l->pname[i] = PyTuple_GET_ITEM(item, 0);
+        long owner = PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
+        long index = PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
+        if (PyErr_Occurred()) goto fail;
+        if (owner < 0 || index < 0 || owner > 0xFFFF || index > 0xFFFF) { PyErr_SetString(PyExc_ValueError, "plan slot out of range"); goto fail; }
+        l->powner[i] = (int)owner; l->pindex[i] = (int)index;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(lits); i++) {
+        PyObject *item = PyTuple_GET_ITEM(lits, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) { PyErr_SetString(PyExc_TypeError, "literals must be pairs"); goto fail; }
+    }
+    l->literals = lits;
+    for (Py_ssize_t i = 0; i < l->nbefore; i++) {
+        l->before[i] = PyLong_AsLong(PyTuple_GET_ITEM(before, i));
+        if (PyErr_Occurred()) goto fail;
+    }
+    return l;
+fail:
+    free_layout(l);
+    return NULL;
+}
+
+/* the layout of (outer, nested index, inner, expand); NULL + *rc (1 decline, -1 error) */
+static Layout *get_layout(State *s, Tmpl *outer, int nidx, Tmpl *inner, int expand, int *rc)
+{
+    int inner_reg = inner ? inner->reg : -1;
+    uint64_t h = mix(mix(mix((uint64_t)outer->reg, (uint64_t)(nidx + 1)), (uint64_t)(inner_reg + 1)), (uint64_t)expand);
+    size_t slot = (size_t)(h & (LAY_SLOTS - 1));
+    *rc = 1;
+    for (;;) {
+        LayEntry *e = &lay[slot];
+        if (e->value == NULL) break;
+        if (e->outer == outer->reg && e->nidx == nidx && e->inner == inner_reg && e->expand == expand) {
+            return e->value->declined ? NULL : e->value;
+        }
+        slot = (slot + 1) & (LAY_SLOTS - 1);
+    }
+    if (lay_count >= LAY_SLOTS / 2) { want_clear = 1; return NULL; }
+    PyObject *v = PyObject_CallFunction(s->layout_cb, "Oiiii", s->chunk_obj, outer->offset, nidx,
+                                        inner ? inner->offset : -1, expand);
+    if (v == NULL) { *rc = -1; return NULL; }
+    if (epoch != s->epoch) { Py_DECREF(v); return NULL; } /* caches cleared meanwhile */
+    Layout *l = to_layout(v);
+    Py_DECREF(v);
+    if (l == NULL) { *rc = -1; return NULL; }
+    slot = (size_t)(h & (LAY_SLOTS - 1));
+    while (lay[slot].value != NULL) slot = (slot + 1) & (LAY_SLOTS - 1);
+    lay[slot].outer = outer->reg; lay[slot].nidx = nidx; lay[slot].inner = inner_reg;
+    lay[slot].expand = expand; lay[slot].value = l;
+    lay_count++;
+    return l->declined ? NULL : l;
+}
+
+/* ------------------------------------------------------------------ values */
+/* value `index` of group (desc, count, off) as row_from_xml reads its rendering;
+ * 0 ok (*out new reference), 1 decline, -1 error */
+static int value_text(State *s, const uint8_t *desc, uint32_t count, const uint32_t *off, long index,
+                      PyObject **out)
+{
+    if (index < 0 || (uint32_t)index >= count) return 1;
+    int type = desc[4 * index + 2];
+    const uint8_t *p = s->c + off[index];
+    uint32_t size = off[index + 1] - off[index];
+    char buf[32];
+    int n;
+    switch (type) {
+    case T_STRING: {
+        int ascii;
+        if (!good_text(p, size / 2, 0, &ascii)) return 1;
+        *out = make_text(p, size / 2, ascii);
+        return *out == NULL ? -1 : 0;
+    }
+    case T_UINT8: n = snprintf(buf, sizeof buf, "%u", (unsigned)p[0]); break;
+    case T_UINT16: n = snprintf(buf, sizeof buf, "%u", (unsigned)u16(p)); break;
+    case T_UINT32: n = snprintf(buf, sizeof buf, "%lu", (unsigned long)u32(p)); break;
+    case T_UINT64: n = snprintf(buf, sizeof buf, "%llu", (unsigned long long)u64(p)); break;
+    case T_HEX32: n = snprintf(buf, sizeof buf, "0x%lx", (unsigned long)u32(p)); break;
+    case T_HEX64: n = snprintf(buf, sizeof buf, "0x%llx", (unsigned long long)u64(p)); break;
+    case T_NULL: n = 0; buf[0] = 0; break;
+    default: return 1;
+    }
+    *out = PyUnicode_FromStringAndSize(buf, n);
+    return *out == NULL ? -1 : 0;
+}
+
+/* owner 0: the record's instance; owner k + 1: its nested value k (the one it has) */
+static int group(const Inst *in, int owner, const uint8_t **desc, uint32_t *count, const uint32_t **off)
+{
+    if (owner == 0) { *desc = in->desc; *count = in->count; *off = in->off; return 0; }
+    if (in->inner_t == NULL || owner != in->nidx + 1) return 1;
+    *desc = in->inner_desc; *count = in->inner_count; *off = in->inner_off;
+    return 0;
+}
+
+static void civil(long long z, int *y, int *m, int *d)
+{
+    z += 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long yy = yoe + era * 400;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yy + (*m <= 2));
+}
+
+/* System/Computer or System/Channel; 0 ok (*out new ref), 1 decline, -1 error */
+static int system_text(State *s, const Inst *in, const LSlot *sl, int channel, PyObject **out)
+{
+    if (sl->kind == 0) { Py_INCREF(Py_None); *out = Py_None; return 0; }
+    if (sl->kind == 2) {
+        if (PyUnicode_GET_LENGTH(sl->text) == 0) return 1;
+        Py_INCREF(sl->text); *out = sl->text; return 0;
+    }
+    const uint8_t *desc; uint32_t count; const uint32_t *off;
+    if (group(in, (int)(sl->slot >> 16), &desc, &count, &off)) return 1;
+    long index = sl->slot & 0xFFFF;
+    if ((uint32_t)index >= count || desc[4 * index + 2] != T_STRING) return 1;
+    const uint8_t *p = s->c + off[index];
+    uint32_t units = (off[index + 1] - off[index]) / 2;
+    int ascii;
+    if (units == 0 || !good_text(p, units, channel, &ascii)) return 1;
+    *out = make_text(p, units, ascii);
+    return *out == NULL ? -1 : 0;
+}
+
+/* evtxbin._checked(extract, ...): (when, computer, channel, data); 0 ok, 1 decline, -1 error */
+static int fields(State *s, const Inst *in, const Layout *l, PyObject **out)
+{
+    PyObject *data = NULL, *when = NULL, *computer = NULL, *channel = NULL;
+    int r = 1;
+    data = PyDict_New();
+    if (data == NULL) return -1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(l->literals); i++) {
+        PyObject *item = PyTuple_GET_ITEM(l->literals, i);
+        if (PyDict_SetItem(data, PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1))) { r = -1; goto done; }
+    }
+    for (Py_ssize_t i = 0; i < l->nplan; i++) {
+        const uint8_t *desc; uint32_t count; const uint32_t *off;
+        if (group(in, l->powner[i], &desc, &count, &off)) goto done;
+        PyObject *v;
+        int vr = value_text(s, desc, count, off, l->pindex[i], &v);
+        if (vr) { r = vr; goto done; }
+        int sr = PyDict_SetItem(data, l->pname[i], v);
+        Py_DECREF(v);
+        if (sr) { r = -1; goto done; }
+    }
+    if (l->time < 0) {
+        Py_INCREF(Py_None); when = Py_None;
+    } else {
+        const uint8_t *desc; uint32_t count; const uint32_t *off;
+        if (group(in, (int)(l->time >> 16), &desc, &count, &off)) goto done;
+        long index = l->time & 0xFFFF;
+        if ((uint32_t)index >= count) goto done;
+        int type = desc[4 * index + 2];
+        if (type == T_NULL) {
+            Py_INCREF(Py_None); when = Py_None;
+        } else if (type == T_FILETIME) {
+            uint64_t ticks = u64(s->c + off[index]);
+            if (ticks < FT_MIN || ticks >= FT_MAX) goto done;
+            uint64_t us = ticks / 10;
+            uint64_t secs = us / 1000000;
+            long long days = (long long)(secs / 86400) - 134774; /* 1601-01-01 -> 1970-01-01 */
+            int rem = (int)(secs % 86400);
+            int y, m, d;
+            civil(days, &y, &m, &d);
+            when = PyDateTimeAPI->DateTime_FromDateAndTime(y, m, d, rem / 3600, rem / 60 % 60, rem % 60,
+                                                           (int)(us % 1000000), PyDateTime_TimeZone_UTC,
+                                                           PyDateTimeAPI->DateTimeType);
+            if (when == NULL) { r = -1; goto done; }
+        } else {
+            goto done;
+        }
+    }
+    if ((r = system_text(s, in, &l->computer, 0, &computer)) != 0) goto done;
+    r = 1;
+    if ((r = system_text(s, in, &l->channel, 1, &channel)) != 0) goto done;
+    *out = PyTuple_Pack(4, when, computer, channel, data);
+    r = *out == NULL ? -1 : 0;
+done:
+    Py_XDECREF(data); Py_XDECREF(when); Py_XDECREF(computer); Py_XDECREF(channel);
+    return r;
+}
+
+/* ------------------------------------------------------------------ records */
+#define DECLINE(x) do { rc = (x); goto out; } while (0)
+
+static int read_records(State *s, PyObject *wanted, PyObject *list)
+{
+    const uint8_t *c = s->c;
+    uint64_t first_num = u64(c + 8), last_num = u64(c + 16), first_id = u64(c + 24), last_id = u64(c + 32);
+    uint32_t header_size = u32(c + 40), last_offset = u32(c + 44), free_off = u32(c + 48);
+    int rc = 1;
+    if (header_size != 128 || free_off <= CHUNK_HEADER || free_off > CHUNK) return 1;
+    if (last_offset < CHUNK_HEADER || last_offset >= free_off) return 1;
+    if (last_id < first_id || last_num - first_num != last_id - first_id) return 1;
+    if ((rc = check_tables(s)) != 0) return rc;
+    int free = (int)free_off;
+    uint64_t expected = first_id;
+    int pos = CHUNK_HEADER;
+    while (pos < free) {
+        if (pos + 28 > free) DECLINE(1);
+        uint32_t magic = u32(c + pos), size = u32(c + pos + 4);
+        uint64_t rid = u64(c + pos + 8), written = u64(c + pos + 16);
+        uint32_t fragment = u32(c + pos + 24);
+        if (magic != 0x00002A2A || written >= FT_MAX || size > (uint32_t)(free - pos) || size < 40)
+            DECLINE(1);
+        int end = pos + (int)size;
+        if (u32(c + end - 4) != size || rid != expected || fragment != FRAGMENT) DECLINE(1);
+        expected++;
+        s->arena_used = 0;
+        Inst in;
+        if ((rc = instance(s, pos + 28, end - 4, 0, &in)) != 0) goto out;
+        uint32_t tail = in.off[in.count];
+        if (tail > (uint32_t)(end - 5) || c[tail] != 0) DECLINE(1);
+        Layout *shape = get_layout(s, in.t, -1, NULL, 0, &rc);
+        if (shape == NULL) goto out;
+        for (uint32_t i = 0; i < in.count; i++) {
+            if (in.desc[4 * i + 2] != T_BINXML) continue;
+            for (Py_ssize_t k = 0; k < shape->nbefore; k++) if (shape->before[k] == (long)i) DECLINE(1);
+        }
+        unsigned long long number;
+        if (shape->eid_literal) {
+            number = (unsigned long long)shape->eid;
+        } else {
+            long slot = shape->eid;
+            if (slot > 0xFFFF || (uint32_t)slot >= in.count) DECLINE(1);
+            int type = in.desc[4 * slot + 2];
+            uint32_t start = in.off[slot], width = in.off[slot + 1] - in.off[slot];
+            if (type == T_UINT8 && width == 1) number = c[start];
+            else if (type == T_UINT16 && width == 2) number = u16(c + start);
+            else if (type == T_UINT32 && width == 4) number = u32(c + start);
+            else if (type == T_UINT64 && width == 8) number = u64(c + start);
+            else DECLINE(1);
+        }
+        PyObject *eid = PyLong_FromUnsignedLongLong(number);
+        if (eid == NULL) DECLINE(-1);
+        int is_wanted = PySet_Contains(wanted, eid);
+        if (is_wanted < 0) { Py_DECREF(eid); DECLINE(-1); }
+        PyObject *f = NULL;
+        if (is_wanted) {
+            Layout *l = shape;
+            if (in.nnested > 1 || (in.nnested == 1 && in.inner_nested)) { Py_DECREF(eid); DECLINE(1); }
+            if (in.nnested == 1) {
+                l = get_layout(s, in.t, in.nidx, in.inner_t, 1, &rc);
+                if (l == NULL) { Py_DECREF(eid); goto out; }
+            }
+            if ((rc = fields(s, &in, l, &f)) != 0) { Py_DECREF(eid); goto out; }
+        } else {
+            Py_INCREF(Py_None);
+            f = Py_None;
+        }
+        PyObject *id = PyLong_FromUnsignedLongLong(rid);
+        PyObject *rec = id ? PyTuple_Pack(3, id, eid, f) : NULL;
+        Py_XDECREF(id); Py_DECREF(eid); Py_DECREF(f);
+        if (rec == NULL) DECLINE(-1);
+        int ar = PyList_Append(list, rec);
+        Py_DECREF(rec);
+        if (ar) DECLINE(-1);
+        pos = end;
+        if (rid == last_id) break;
+    }
+    if (pos != free || expected != last_id + 1) DECLINE(1);
+    rc = 0;
+out:
+    return rc;
+}
+
+static PyObject *read_chunk(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    PyObject *wanted, *cb;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*OO:read_chunk", &buf, &wanted, &cb)) return NULL;
+    PyObject *result = NULL;
+    if (!PyAnySet_Check(wanted)) { PyErr_SetString(PyExc_TypeError, "wanted_ids must be a set"); goto done; }
+    if (buf.len != CHUNK) { result = Py_None; Py_INCREF(result); goto done; }
+    const uint8_t *c = buf.buf;
+    if (memcmp(c, "ElfChnk\0", 8) != 0) {
+        for (Py_ssize_t i = 0; i < CHUNK; i++) if (c[i]) { result = Py_None; Py_INCREF(result); goto done; }
+        result = PyList_New(0); /* an empty chunk in a dirty file: no records, no error */
+        goto done;
+    }
+    if (cb != lay_owner || want_clear || reg_count > REG_MAX - MAX_TEMPLATES - 1 || lay_count > LAY_SLOTS / 4) {
+        clear_caches();
+        Py_XDECREF(lay_owner);
+        Py_INCREF(cb);
+        lay_owner = cb;
+    }
+    State *s = malloc(sizeof *s);
+    if (s == NULL) { PyErr_NoMemory(); goto done; }
+    s->c = c; s->nt = 0; s->last = 0; s->arena_used = 0;
+    s->layout_cb = cb; s->epoch = epoch;
+    s->chunk_obj = buf.obj;
+    PyObject *list = PyList_New(0);
+    if (list == NULL) { free(s); goto done; }
+    int rc = read_records(s, wanted, list);
+    free(s);
+    if (rc == 0) { result = list; }
+    else {
+        Py_DECREF(list);
+        if (rc == 1) { result = Py_None; Py_INCREF(result); }
+    }
+done:
+    PyBuffer_Release(&buf);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"read_chunk", read_chunk, METH_VARARGS,
+     "read_chunk(chunk, wanted_ids, layout) -> list of (record id, event id, fields or None), or None"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_evtxbin", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__evtxbin(void)
+{
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL) return NULL;
+    return PyModule_Create(&module);
+}
