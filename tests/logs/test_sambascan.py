@@ -256,6 +256,56 @@ def test_lines_one_byte_off(line: bytes) -> None:
     check_line(line.replace(b"\n", b""))
 
 
+def _alone(line: bytes) -> tuple[str, dict[str, list[Any]], list[str]]:
+    n, odd, other, cols, prefixes = _scan(line + b"\n")
+    return ("odd" if odd else "other" if other else "fast"), cols, prefixes
+
+
+def _row(cols: dict[str, list[Any]], prefixes: list[str], i: int) -> dict[str, Any]:
+    row = {name: values[i] for name, values in cols.items() if name not in ("fast_n", "n")}
+    row["pre"] = prefixes[row["pre"]]
+    return row
+
+
+def check_after(first: bytes, second: bytes) -> None:
+    """The second line's verdict and row do not depend on the line before it (the C reader
+    keeps the time of the last stamp read)."""
+    n, odd, other, cols, prefixes = _scan(first + b"\n" + second + b"\n")
+    assert n == 2
+    verdict = "odd" if 1 in odd else "other" if 1 in other else "fast"
+    alone, alone_cols, alone_prefixes = _alone(second)
+    assert verdict == alone
+    if alone_cols["n"]:
+        assert cols["n"][-1] == 1
+        assert _row(cols, prefixes, -1) == _row(alone_cols, alone_prefixes, 0)
+
+
+_STAMP = "Sep 23 10:00:00"
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        _STAMP + "x]: u|10.0.0.1|data|pwrite|ok|a",  # same 15 bytes, no blank after the stamp
+        _STAMP + "]: u|10.0.0.1|data|pwrite|ok|a",
+        _STAMP + " ]: u|10.0.0.1|data|pwrite|ok|a",
+        _STAMP + " h\u00f4te]: u|10.0.0.1|data|pwrite|ok|a",
+        _STAMP + " fs smbd_audit[1]: u|10.0.0.1|data|pwrite|ok|b",
+        "Sep 23 10:00:01 fs smbd_audit[1]: u|10.0.0.1|data|pwrite|ok|b",
+        "Feb 29 10:00:00 fs smbd_audit[1]: u|10.0.0.1|data|pwrite|ok|b",
+    ],
+)
+def test_the_line_before_does_not_matter(second: str) -> None:
+    for first in (_STAMP + " fs smbd_audit[1]: u|10.0.0.1|data|pwrite|ok|a", "Feb 29 10:00:00 h]: u|pwrite|ok|a"):
+        check_after(first.encode(), second.encode())
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(_audit_line(), _mutated()), st.one_of(_audit_line(), _mutated()))
+def test_pairs_of_lines(first: bytes, second: bytes) -> None:
+    check_after(first.replace(b"\n", b""), second.replace(b"\n", b""))
+
+
 def test_many_lines_and_the_last_without_newline() -> None:
     lines = [_bench_line(i).encode() for i in range(3000)]
     body = b"".join(lines) + b"Sep 23 10:00:00 fs smbd_audit[1]: u|10.0.0.1|data|pwrite|ok|last"
