@@ -257,7 +257,7 @@ def test_lines_one_byte_off(line: bytes) -> None:
 
 
 def _alone(line: bytes) -> tuple[str, dict[str, list[Any]], list[str]]:
-    n, odd, other, cols, prefixes = _scan(line + b"\n")
+    _, odd, other, cols, prefixes = _scan(line + b"\n")
     return ("odd" if odd else "other" if other else "fast"), cols, prefixes
 
 
@@ -296,7 +296,8 @@ _STAMP = "Sep 23 10:00:00"
     ],
 )
 def test_the_line_before_does_not_matter(second: str) -> None:
-    for first in (_STAMP + " fs smbd_audit[1]: u|10.0.0.1|data|pwrite|ok|a", "Feb 29 10:00:00 h]: u|pwrite|ok|a"):
+    before = (_STAMP + " fs smbd_audit[1]: u|10.0.0.1|data|pwrite|ok|a", "Feb 29 10:00:00 h]: u|pwrite|ok|a")
+    for first in before:
         check_after(first.encode(), second.encode())
 
 
