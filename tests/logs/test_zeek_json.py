@@ -403,10 +403,58 @@ def _zeek_json_bytes(draw: st.DrawFn) -> bytes:
     return line
 
 
+# string pieces: valid (escapes, UTF-8 of 1-4 bytes), then ones only json.loads or only a
+# lax scanner would take (bad escapes, lone surrogates, control bytes, invalid UTF-8)
+_STR_PARTS = [b"a", b"-", b"\xc3\xa9", b"\xe2\x82\xac", b"\xf0\x9f\x98\x80", b'\\"', b"\\\\", b"\\/", b"\\b"]
+_STR_PARTS += [b"\\f", b"\\n", b"\\r", b"\\t",
+    b"\\u0041", b"\\u00e9", b"\\u20AC", b"\\ud83d\\ude00", b"\\u0000",
+]
+_STR_PARTS += [b"\\uDBFF\\uDFFF", b"\\x41", b"\\'", b"\\U0041", b"\\u00G0", b"\\u12", b"\\ud800", b"\\udc00"]
+_STR_PARTS += [b"\\ud800\\u0041", b"\\", b"\x00", b"\x1f",
+    b"\t", b"\x7f", b"\x80", b"\xc0\xaf", b"\xed\xa0\x80",
+]
+_STR_PARTS += [b"\xf4\x90\x80\x80", b"\xf8\x88\x80\x80\x80", b"\xe2\x82",
+    b"\xc3", b"\xef\xbf\xbf", b"\xf4\x8f\xbf\xbf",
+]
+_NUMBER = st.builds(
+    lambda *parts: b"".join(parts),
+    st.sampled_from([b"", b"", b"-", b"+"]),
+    st.sampled_from([b"0", b"1", b"01", b"00", b"1332008627", b"9999999999", b"12345678901", b""]),
+    st.sampled_from([b"", b"", b".", b".5", b".33", b".123456789", b".1234567890", b".0"]),
+    st.sampled_from([b"", b"", b"", b"e5", b"E+5", b"e-0", b"e", b"e+", b"e999"]),
+)
+_LITERAL = st.sampled_from([b"true", b"false", b"null", b"NaN", b"Infinity", b"-Infinity", b"True", b"nul"])
+_SPACE = st.sampled_from([b"", b"", b"", b" ", b"\t", b"\r", b"  ", b"\x0b", b"\x0c", b"\xc2\xa0"])
+_STRING = st.builds(lambda p: b'"' + b"".join(p) + b'"', st.lists(st.sampled_from(_STR_PARTS), max_size=4))
+_KEY = st.sampled_from([b'"' + k.encode() + b'"' for k in _KEYS] + [b'"p\\u0061th"', b'"x"', b'""', b'"ts "'])
+
+
+def _json_value(inner: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
+    return st.builds(lambda items: b"[" + b",".join(items) + b"]", st.lists(inner, max_size=3)) | st.builds(
+        lambda items: b"{" + b",".join(k + b":" + v for k, v in items) + b"}",
+        st.lists(st.tuples(_KEY, inner), max_size=2),
+    )
+
+
+@st.composite
+def _fragment_line(draw: st.DrawFn) -> bytes:
+    """A JSON object line built from pieces (strings, numbers, literals, nesting, spacing),
+    each maybe one that only json.loads or only a lax scanner would accept."""
+    value = st.recursive(_STRING | _NUMBER | _LITERAL, _json_value, max_leaves=4)
+    members = []
+    for _ in range(draw(st.integers(0, 5))):
+        sp = [draw(_SPACE) for _ in range(4)]
+        members.append(sp[0] + draw(_KEY) + sp[1] + b":" + sp[2] + draw(value) + sp[3])
+    end = draw(st.sampled_from([b"", b"", b" ", b"\r", b",", b"x", b"}", b"]"]))
+    return b"{" + b",".join(members) + b"}" + end
+
+
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(_LOG_TYPES), _zeek_json_bytes())
+@given(st.sampled_from(_LOG_TYPES), _zeek_json_bytes() | _fragment_line())
 @example(log_type="smb_mapping", line=b'{"ts":1,"path":"x\\ud800"}')  # lone surrogate
 @example(log_type="smb_mapping", line=b'{"ts":1,"path":"x\\udc00\\ud800"}')
+@example(log_type="smb_mapping", line=b'{"ts":1,"path":"x\\udc00"}')  # a lone low surrogate
+@example(log_type="smb_mapping", line=b'{"ts":1,"path":"x\\ud800y"}')
 @example(log_type="smb_mapping", line=b'{"ts":1,"path":"x\\ud800\\u0041"}')
 @example(log_type="smb_mapping", line=b'{"ts":1,"path":"\\ud83d\\ude00\\u00e9\\u0000"}')
 @example(log_type="smb_mapping", line=b'{"ts":1,"path":"\\"\\\\\\/\\b\\f\\n\\r\\t"}')
@@ -423,6 +471,8 @@ def _zeek_json_bytes(draw: st.DrawFn) -> bytes:
 @example(log_type="smb_mapping", line=b'{"ts":true,"path":"a"}')
 @example(log_type="smb_mapping", line=b'{"ts":1,"n":' + b"9" * 4301 + b"}")  # int_max_str_digits
 @example(log_type="smb_mapping", line=b'{"ts":1,"x":NaN}')
+@example(log_type="smb_mapping", line=b'{"ts":1,"x":"\\x41"}')  # not a JSON escape
+@example(log_type="smb_mapping", line=b'{"ts":1,"path":"\\u00G0"}')
 @example(log_type="smb_mapping", line=b'{"ts":1,"x":"\x1f"}')
 @example(log_type="smb_mapping", line=b'{"ts":1,"x":"\xed\xa0\x80"}')  # an encoded surrogate
 @example(log_type="smb_mapping", line=b'{"ts":1,"x":"\xf4\x90\x80\x80"}')  # above U+10FFFF
