@@ -472,3 +472,103 @@ def test_c_template_nesting_is_bounded(sample_chunks: list[bytes]) -> None:
     chunk[start + 24 : start + 24 + len(template)] = template
     struct.pack_into("<I", chunk, 384, start)
     assert _c_records(bytes(chunk)) is None
+
+
+# ------------------------------------------------------------------ the C row (event_row)
+def _c_row_or_skip() -> Any:
+    _c_or_skip()
+    assert winevent._c_row is not None
+    return winevent._c_row
+
+
+def _same_row(event_id: str, fields: tuple[Any, ...]) -> bool:
+    """_evtxbin.row gives event_row's row (types included) or None; True if it gave one."""
+    got = _c_row_or_skip()(event_id, fields, "src")
+    when, computer, channel, data = fields
+    expected = winevent.event_row(event_id, data, source="src", when=when, computer=computer, channel=channel)
+    if got is None:
+        return False
+    assert got == expected
+    assert [type(x) for x in got] == [type(x) for x in expected]
+    return True
+
+
+def test_c_row_equals_event_row_on_every_shared_record(shared_data: Path) -> None:
+    taken = total = 0
+    for path in _all_evtx(shared_data):
+        data = path.read_bytes()
+        for start in range(HEADER, len(data) - CHUNK + 1, CHUNK):
+            for _rid, number, fields in winevent.read_chunk(data[start : start + CHUNK]) or []:
+                if fields is not None:
+                    total += 1
+                    taken += _same_row(str(number), tuple(fields))
+    assert total >= 900 and taken >= 0.95 * total, (taken, total)
+
+
+_PIECES = ["a", "Z", "0", "7", "x", "X", "-", " ", "\t", "\u2003", "\u3000", "\x1c", "\x85", "\\", "$", ":"]
+_PIECES += ["f", "%%1537", "%%4417", "%%4418", "::ffff:", "NULL", "N/A", "IPC$"]
+_PIECES += ["\u0663", "\u0130", "\u212a", "é"]
+_TEXT = st.lists(st.sampled_from(_PIECES), max_size=6).map("".join)
+_NAMES = sorted(EVENT_FIELDS)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    event_id=st.sampled_from(["4624", "4625", "5140", "5145", "4776", "5142", "3000", "462", "46245"]),
+    data=st.dictionaries(st.sampled_from(_NAMES), _TEXT, max_size=12),
+    when=st.sampled_from([None, datetime(2021, 1, 2, 3, 4, 5, 6, tzinfo=UTC)]),
+    computer=st.sampled_from([None, "DC01"]),
+)
+def test_fuzz_c_row_equals_event_row(
+    event_id: str, data: dict[str, str], when: datetime | None, computer: str | None
+) -> None:
+    """Values with Unicode blanks around empty markers, IPv4-mapped prefixes, backslashes,
+    access codes, non-ASCII digits and letters whose lower() is ASCII."""
+    _same_row(event_id, (when, computer, "Security", data))
+
+
+def test_c_row_declines_what_it_does_not_reproduce() -> None:
+    row = _c_row_or_skip()
+    fields = (None, "DC", "Security", {"LogonType": "\u0663"})  # Arabic-Indic 3: isdecimal()
+    assert row("4624", fields, "s") is None
+    assert row("4776", (None, "DC", "Security", {"Status": "\u0130"}), "s") is None
+    assert row("4624", (None, "DC", "Security", {"IpAddress": 3}), "s") is None  # not a str
+    assert row("5142", (None, "DC", "Security", {}), "s") is None
+    with pytest.raises(TypeError):
+        row("4624", None, "s")
+
+
+def _filetime_offsets(chunk: bytes) -> list[int]:
+    """Where the FILETIME substitution values of a chunk's records are (Python reference)."""
+    state = evtxbin._Chunk(chunk, EVENT_FIELDS)
+    free = struct.unpack_from("<I", chunk, 48)[0]
+    pos, found = 512, []
+    while pos < free:
+        size = struct.unpack_from("<I", chunk, pos + 4)[0]
+        instance = state.instance(pos + 28, pos + size - 4)
+        for group in (instance, *(inner for _, inner in instance.nested)):
+            found += [group.offsets[i] for i, t in enumerate(group.types) if t == evtxbin.T_FILETIME]
+        pos += size
+    return found
+
+
+@pytest.mark.parametrize("ticks", [2**64 - 1, evtxbin._FILETIME_MAX, 10**15, 0])
+def test_c_filetime_values_out_of_range(shared_data: Path, sample_chunks: list[bytes], ticks: int) -> None:
+    """A FILETIME the Rust parser cannot turn into a date fails its record there: the C reader
+    declines such a chunk (whether the record's EventID is wanted or not, whether the value
+    is the SystemTime or another); one before 1970 it declines as the SystemTime."""
+    _c_or_skip()
+    header = (shared_data / DONPAPI).read_bytes()[:HEADER]
+    for chunk in sample_chunks:
+        offsets = _filetime_offsets(chunk)
+        assert offsets
+        for at in (offsets[0], offsets[len(offsets) // 2], offsets[-1]):
+            damaged = bytearray(chunk)
+            struct.pack_into("<Q", damaged, at, ticks)
+            for wanted in (WANTED, frozenset()):
+                records = _c_or_skip()(bytes(damaged), wanted, winevent._C_LAYOUT)
+                if records is not None and wanted:
+                    assert _fast_rows(records) == _rust_rows(header, bytes(damaged))
+                if records is not None and not wanted:  # no fields read: the value check decides
+                    rust = _rust_rows(header, bytes(damaged))
+                    assert len(records) == rust[1]["records"] and rust[1]["skipped"] == 0

@@ -945,9 +945,239 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------ rows
+ * row(event_id, fields, source) is winevent.event_row(event_id, data, source=source,
+ * when=..., computer=..., channel=...) for the hot event IDs 4624/4625, 5140/5145 and 4776
+ * (fields: (when, computer, channel, data) as read_chunk gives them), or None when this
+ * code does not take the record (another EventID, a value that is not a str, a LogonType
+ * or a 4776 Status with non-ASCII characters): the caller then runs event_row, the
+ * reference. configure(kinds, names) gives the EventKind members and the EventData names. */
+enum { K_LOGON, K_LOGON_FAILURE, K_SHARE_CONNECT, K_FILE_ACCESS, K_FILE_DELETE, K_FILE_WRITE, K_COUNT };
+enum { N_IP, N_WORKSTATION_NAME, N_TARGET_USER, N_TARGET_DOMAIN, N_SUB_STATUS, N_LOGON_TYPE, N_AUTH,
+       N_LM, N_STATUS, N_ACCESS_LIST, N_SUBJECT_USER, N_SUBJECT_DOMAIN, N_SHARE_NAME, N_RELATIVE,
+       N_ACCESS_MASK, N_WORKSTATION, N_PACKAGE, N_COUNT };
+static PyObject *kinds[K_COUNT];
+static PyObject *names[N_COUNT];
+static PyObject *s_ipc, *s_space, *s_empty, *s_ffff, *s_delete, *s_write1, *s_write2;
+
+#define NOT_TAKEN ((PyObject *)&not_taken_marker)
+static int not_taken_marker;
+
+/* winevent._val: data.get(key), str.strip(), "", "-", "NULL", "N/A" -> None.
+ * New reference; NULL with an exception; NOT_TAKEN for a value that is not a str. */
+static PyObject *val(PyObject *data, int key)
+{
+    PyObject *v = PyDict_GetItemWithError(data, names[key]);
+    if (v == NULL) {
+        if (PyErr_Occurred()) return NULL;
+        Py_RETURN_NONE;
+    }
+    if (!PyUnicode_CheckExact(v)) return NOT_TAKEN;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v), i = 0, j = n;
+    int kind = PyUnicode_KIND(v);
+    const void *d = PyUnicode_DATA(v);
+    while (i < j && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, d, i))) i++;
+    while (j > i && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, d, j - 1))) j--;
+    Py_ssize_t m = j - i;
+    if (m == 0) Py_RETURN_NONE;
+    if (m <= 4) { /* any kind: stripping may have left only ASCII in a wider str */
+        Py_UCS4 p[4];
+        for (Py_ssize_t k = 0; k < m; k++) p[k] = PyUnicode_READ(kind, d, i + k);
+        if ((m == 1 && p[0] == '-') || (m == 4 && p[0] == 'N' && p[1] == 'U' && p[2] == 'L' && p[3] == 'L') ||
+            (m == 3 && p[0] == 'N' && p[1] == '/' && p[2] == 'A'))
+            Py_RETURN_NONE;
+    }
+    if (i == 0 && j == n) { Py_INCREF(v); return v; }
+    return PyUnicode_Substring(v, i, j);
+}
+
+/* the values of keys[0..n) into out (new references); 0 ok, 1 not taken, -1 error */
+static int vals(PyObject *data, const int *keys, int n, PyObject **out)
+{
+    for (int i = 0; i < n; i++) {
+        PyObject *v = val(data, keys[i]);
+        if (v == NULL || v == NOT_TAKEN) {
+            for (int k = 0; k < i; k++) Py_DECREF(out[k]);
+            return v == NULL ? -1 : 1;
+        }
+        out[i] = v;
+    }
+    return 0;
+}
+
+/* winevent._unmapped: "::ffff:" prefix off (takes and returns a reference) */
+static PyObject *unmapped(PyObject *ip)
+{
+    if (ip == Py_None || PyUnicode_Tailmatch(ip, s_ffff, 0, PY_SSIZE_T_MAX, -1) != 1) return ip;
+    PyObject *r = PyUnicode_Substring(ip, 7, PyUnicode_GET_LENGTH(ip));
+    Py_DECREF(ip);
+    return r;
+}
+
+/* winevent._logon_type: 1 not taken (non-ASCII: str.isdecimal() has other digits) */
+static int logon_type(PyObject *v, PyObject **out)
+{
+    if (v == Py_None || PyUnicode_GET_LENGTH(v) == 0 || PyUnicode_GET_LENGTH(v) > 18) { Py_INCREF(Py_None); *out = Py_None; return 0; }
+    if (!PyUnicode_IS_ASCII(v)) return 1;
+    const char *p = (const char *)PyUnicode_DATA(v);
+    long long x = 0;
+    for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(v); i++) {
+        if (p[i] < '0' || p[i] > '9') { Py_INCREF(Py_None); *out = Py_None; return 0; }
+        x = x * 10 + (p[i] - '0');
+    }
+    *out = PyLong_FromLongLong(x);
+    return *out == NULL ? -1 : 0;
+}
+
+/* winevent._share: name.rsplit("\\", 1)[-1] or name (takes and returns a reference) */
+static PyObject *share(PyObject *name)
+{
+    if (name == Py_None) return name;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+    Py_ssize_t at = PyUnicode_FindChar(name, '\\', 0, n, -1);
+    if (at < 0 || at == n - 1) return name; /* no backslash, or "" after it: name */
+    PyObject *r = PyUnicode_Substring(name, at + 1, n);
+    Py_DECREF(name);
+    return r;
+}
+
+static PyObject *build(PyObject *const *items)
+{
+    PyObject *t = PyTuple_New(18);
+    if (t == NULL) return NULL;
+    for (int i = 0; i < 18; i++) {
+        PyObject *v = items[i] ? items[i] : Py_None;
+        Py_INCREF(v);
+        PyTuple_SET_ITEM(t, i, v);
+    }
+    return t;
+}
+
+static PyObject *row(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 3 || !PyUnicode_CheckExact(args[0]) || !PyTuple_Check(args[1]) || PyTuple_GET_SIZE(args[1]) != 4) {
+        PyErr_SetString(PyExc_TypeError, "row(event_id: str, fields: tuple of 4, source)");
+        return NULL;
+    }
+    if (kinds[0] == NULL) { PyErr_SetString(PyExc_RuntimeError, "configure() first"); return NULL; }
+    PyObject *eid = args[0], *source = args[2];
+    PyObject *when = PyTuple_GET_ITEM(args[1], 0), *computer = PyTuple_GET_ITEM(args[1], 1);
+    PyObject *data = PyTuple_GET_ITEM(args[1], 3);
+    if (!PyDict_CheckExact(data) || !PyUnicode_IS_ASCII(eid) || PyUnicode_GET_LENGTH(eid) != 4) Py_RETURN_NONE;
+    const char *e = (const char *)PyUnicode_DATA(eid);
+    PyObject *v[9];
+    PyObject *items[18] = {0};
+    PyObject *result = NULL;
+    int r;
+    items[1] = source; items[2] = eid; items[3] = when; items[6] = computer;
+    if (memcmp(e, "4624", 4) == 0 || memcmp(e, "4625", 4) == 0) {
+        static const int keys[9] = {N_IP, N_WORKSTATION_NAME, N_TARGET_USER, N_TARGET_DOMAIN, N_SUB_STATUS,
+                                    N_LOGON_TYPE, N_AUTH, N_LM, N_STATUS};
+        int failure = e[3] == '5';
+        if ((r = vals(data, keys, 9, v)) != 0) { if (r < 0) return NULL; Py_RETURN_NONE; }
+        PyObject *lt = NULL;
+        v[0] = unmapped(v[0]);
+        if (v[0] == NULL || (r = logon_type(v[5], &lt)) != 0) {
+            for (int k = 0; k < 9; k++) Py_XDECREF(v[k]);
+            if (v[0] == NULL || r < 0) return NULL;
+            Py_RETURN_NONE;
+        }
+        items[0] = kinds[failure ? K_LOGON_FAILURE : K_LOGON];
+        items[4] = v[0]; items[5] = v[1]; items[7] = v[2]; items[8] = v[3];
+        items[12] = failure ? v[4] : NULL; items[13] = lt; items[14] = v[6]; items[15] = v[7]; items[17] = v[8];
+        result = build(items);
+        Py_DECREF(lt);
+        for (int k = 0; k < 9; k++) Py_DECREF(v[k]);
+        return result;
+    }
+    if (memcmp(e, "5140", 4) == 0 || memcmp(e, "5145", 4) == 0) {
+        static const int keys[6] = {N_IP, N_SUBJECT_USER, N_SUBJECT_DOMAIN, N_SHARE_NAME, N_RELATIVE, N_ACCESS_MASK};
+        PyObject *access = PyDict_GetItemWithError(data, names[N_ACCESS_LIST]);
+        if (access == NULL && PyErr_Occurred()) return NULL;
+        if (access == NULL) access = s_empty;
+        if (!PyUnicode_CheckExact(access)) Py_RETURN_NONE;
+        if ((r = vals(data, keys, 6, v)) != 0) { if (r < 0) return NULL; Py_RETURN_NONE; }
+        v[0] = unmapped(v[0]);
+        v[3] = share(v[3]);
+        PyObject *detail = NULL, *parts = NULL;
+        int kind = e[3] == '0' ? K_SHARE_CONNECT : K_FILE_ACCESS;
+        if (v[0] == NULL || v[3] == NULL) goto share_done;
+        if (kind == K_FILE_ACCESS) {
+            int del = PyUnicode_Contains(access, s_delete);
+            if (del < 0) goto share_done;
+            if (del) {
+                kind = K_FILE_DELETE;
+            } else {
+                int w1 = PyUnicode_Contains(access, s_write1), w2 = w1 == 1 ? 0 : PyUnicode_Contains(access, s_write2);
+                if (w1 < 0 || w2 < 0) goto share_done;
+                if (w1 || w2) {
+                    int ipc = v[3] == Py_None ? 0 : PyUnicode_Compare(v[3], s_ipc) == 0;
+                    if (PyErr_Occurred()) goto share_done;
+                    if (!ipc) kind = K_FILE_WRITE;
+                }
+            }
+        }
+        parts = PyUnicode_Split(access, NULL, -1);
+        if (parts == NULL) goto share_done;
+        detail = PyUnicode_Join(s_space, parts);
+        if (detail == NULL) goto share_done;
+        items[0] = kinds[kind];
+        items[4] = v[0]; items[7] = v[1]; items[8] = v[2]; items[9] = v[3]; items[10] = v[4];
+        items[12] = v[5]; items[17] = PyUnicode_GET_LENGTH(detail) ? detail : NULL;
+        result = build(items);
+    share_done:
+        Py_XDECREF(parts); Py_XDECREF(detail);
+        for (int k = 0; k < 6; k++) Py_XDECREF(v[k]);
+        return result;
+    }
+    if (memcmp(e, "4776", 4) == 0) {
+        static const int keys[4] = {N_STATUS, N_WORKSTATION, N_TARGET_USER, N_PACKAGE};
+        if ((r = vals(data, keys, 4, v)) != 0) { if (r < 0) return NULL; Py_RETURN_NONE; }
+        int ok;
+        if (v[0] == Py_None) {
+            ok = 1;
+        } else if (!PyUnicode_IS_ASCII(v[0])) {
+            for (int k = 0; k < 4; k++) Py_DECREF(v[k]);
+            Py_RETURN_NONE; /* str.lower() beyond ASCII: the reference decides */
+        } else {
+            const char *p = (const char *)PyUnicode_DATA(v[0]);
+            Py_ssize_t n = PyUnicode_GET_LENGTH(v[0]);
+            ok = (n == 1 && p[0] == '0') || (n == 3 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && p[2] == '0');
+        }
+        items[0] = kinds[ok ? K_LOGON : K_LOGON_FAILURE];
+        items[5] = v[1]; items[7] = v[2]; items[12] = ok ? NULL : v[0]; items[14] = v[3];
+        result = build(items);
+        for (int k = 0; k < 4; k++) Py_DECREF(v[k]);
+        return result;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *configure(PyObject *self, PyObject *args)
+{
+    PyObject *k, *n;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!O!:configure", &PyTuple_Type, &k, &PyTuple_Type, &n)) return NULL;
+    if (PyTuple_GET_SIZE(k) != K_COUNT || PyTuple_GET_SIZE(n) != N_COUNT) {
+        PyErr_SetString(PyExc_ValueError, "configure: 6 kinds and 17 names");
+        return NULL;
+    }
+    for (int i = 0; i < K_COUNT; i++) { Py_XDECREF(kinds[i]); kinds[i] = PyTuple_GET_ITEM(k, i); Py_INCREF(kinds[i]); }
+    for (int i = 0; i < N_COUNT; i++) {
+        PyObject *name = PyTuple_GET_ITEM(n, i);
+        if (!PyUnicode_CheckExact(name)) { PyErr_SetString(PyExc_TypeError, "names must be str"); return NULL; }
+        Py_XDECREF(names[i]); names[i] = name; Py_INCREF(name);
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"read_chunk", read_chunk, METH_VARARGS,
      "read_chunk(chunk, wanted_ids, layout) -> list of (record id, event id, fields or None), or None"},
+    {"row", (PyCFunction)(void (*)(void))row, METH_FASTCALL,
+     "row(event_id, fields, source) -> event_row's row for 4624/4625/5140/5145/4776, or None"},
+    {"configure", configure, METH_VARARGS, "configure(kinds, names): EventKind members and EventData names"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -957,5 +1187,13 @@ PyMODINIT_FUNC PyInit__evtxbin(void)
 {
     PyDateTime_IMPORT;
     if (PyDateTimeAPI == NULL) return NULL;
+    s_ipc = PyUnicode_InternFromString("IPC$");
+    s_space = PyUnicode_InternFromString(" ");
+    s_empty = PyUnicode_InternFromString("");
+    s_ffff = PyUnicode_InternFromString("::ffff:");
+    s_delete = PyUnicode_InternFromString("%%1537");
+    s_write1 = PyUnicode_InternFromString("%%4417");
+    s_write2 = PyUnicode_InternFromString("%%4418");
+    if (!s_ipc || !s_space || !s_empty || !s_ffff || !s_delete || !s_write1 || !s_write2) return NULL;
     return PyModule_Create(&module);
 }

@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from typing import Any
 
 from smbguard.logs.evtxbin import CLayout, Record
 
@@ -8,3 +9,5 @@ def read_chunk(
     layout: Callable[[bytes, int, int, int, int], CLayout | None],
     /,
 ) -> list[Record] | None: ...
+def row(event_id: str, fields: tuple[Any, ...], source: str, /) -> tuple[Any, ...] | None: ...
+def configure(kinds: tuple[Any, ...], names: tuple[str, ...], /) -> None: ...

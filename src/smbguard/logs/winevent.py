@@ -639,6 +639,7 @@ class EvtxSource:
         see = stats.see
         max_seen, last_record = self.max_seen, self.last_record
         read = 0
+        c_row = _c_row
         try:
             for record_id, number, fields in records:
                 read += 1
@@ -652,8 +653,13 @@ class EvtxSource:
                 if fields is None:
                     unknown.add(event_id)
                     continue
-                when, computer, channel, data = fields  # a Fields, or the C reader's plain tuple
-                row = event_row(event_id, data, source=path, when=when, computer=computer, channel=channel)
+                # event_row's row from C for the hot event IDs, else event_row (the reference)
+                row = c_row(event_id, fields, path) if c_row is not None else None
+                if row is None:
+                    when, computer, channel, data = fields  # a Fields, or the C reader's plain tuple
+                    row = event_row(
+                        event_id, data, source=path, when=when, computer=computer, channel=channel
+                    )
                 if row is None:
                     unknown.add(event_id)
                     continue
@@ -828,10 +834,20 @@ _CReader = Callable[
     [bytes, frozenset[int], Callable[..., evtxbin.CLayout | None]], list[evtxbin.Record] | None
 ]
 _c_read_chunk: _CReader | None
+_c_row: Callable[[str, tuple[Any, ...], str], Row | None] | None
 try:  # the C version of evtxbin.read_chunk (setup.py builds it; optional)
+    from smbguard.logs._evtxbin import configure as _c_configure
     from smbguard.logs._evtxbin import read_chunk as _c_read_chunk
+    from smbguard.logs._evtxbin import row as _c_row
 except ImportError:  # no compiler at install time: the Rust parser reads every chunk
     _c_read_chunk = None
+    _c_row = None
+else:  # _evtxbin.row: event_row for the hot event IDs (the same row, or None: event_row decides)
+    _c_configure(
+        (EventKind.LOGON, EventKind.LOGON_FAILURE, EventKind.SHARE_CONNECT, EventKind.FILE_ACCESS,
+         EventKind.FILE_DELETE, EventKind.FILE_WRITE),
+        (*_LOGON, "AccessList", *_SHARE_ACCESS[1:], "Workstation", "PackageName"),
+    )  # fmt: skip
 
 
 def read_chunk_py(chunk: bytes) -> list[evtxbin.Record] | None:
