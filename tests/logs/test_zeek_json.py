@@ -336,7 +336,7 @@ def _modes(keys: tuple[str, ...]) -> bytes:
 
 
 def _c_scan(data: bytes, keys: tuple[str, ...]) -> tuple[pl.DataFrame, list[tuple[int, int, int]], int]:
-    schema, array, declined, lines = _zj().scan(data, 0, keys, _modes(keys))
+    schema, array, declined, lines = _zj().scan(data, 0, len(data), keys, _modes(keys))
     return pl.DataFrame(zeek._Arrow(schema, array)), declined, lines
 
 
@@ -567,33 +567,34 @@ def test_c_scanner_line_bookkeeping(lines: list[bytes], final_newline: bool, log
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.binary(max_size=400), st.integers(0, 400))
-def test_c_scanner_hostile_bytes(data: bytes, start: int) -> None:
-    """Any bytes, any start: no crash, consistent results (memory checks: an ASan build,
-    docs/zeek-frames.md)."""
+@given(st.binary(max_size=400), st.integers(0, 400), st.integers(0, 400))
+def test_c_scanner_hostile_bytes(data: bytes, start: int, end: int) -> None:
+    """Any bytes, any start and end: no crash, consistent results (memory checks: an ASan
+    build, docs/zeek-frames.md)."""
     keys = zeek._keys("ntlm")
-    if start > len(data):
+    if not start <= end <= len(data):
         with pytest.raises(ValueError):
-            _zj().scan(data, start, keys, _modes(keys))
+            _zj().scan(data, start, end, keys, _modes(keys))
         return
-    schema, array, declined, lines = _zj().scan(data, start, keys, _modes(keys))
+    schema, array, declined, lines = _zj().scan(data, start, end, keys, _modes(keys))
     rows = pl.DataFrame(zeek._Arrow(schema, array))
     assert rows.height + len(declined) <= lines
-    assert all(start <= a < b <= len(data) for _, a, b in declined)
+    assert all(start <= a < b <= end for _, a, b in declined)
 
 
 def test_c_scanner_arguments() -> None:
     scan = _zj().scan
     with pytest.raises(ValueError):
-        scan(b"{}", 0, ("ts",), b"tt")
+        scan(b"{}", 0, 2, ("ts",), b"tt")
     with pytest.raises(ValueError):
-        scan(b"{}", 0, ("ts",), b"x")
-    with pytest.raises(ValueError):
-        scan(b"{}", -1, ("ts",), b"t")
+        scan(b"{}", 0, 2, ("ts",), b"x")
+    for start, end in ((-1, 2), (0, 3), (2, 1)):
+        with pytest.raises(ValueError):
+            scan(b"{}", start, end, ("ts",), b"t")
     with pytest.raises(TypeError):
-        scan(b"{}", 0, (b"ts",), b"t")  # type: ignore[arg-type]
+        scan(b"{}", 0, 2, (b"ts",), b"t")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        scan(b"{}", 0, tuple(f"k{i}" for i in range(33)), b"s" * 33)
+        scan(b"{}", 0, 2, tuple(f"k{i}" for i in range(33)), b"s" * 33)
 
 
 # which perturbed lines the reference reads with the C scanner (it decodes escapes, takes
@@ -644,6 +645,7 @@ def test_c_each_perturbation(kind: str) -> None:
     assert calls == 1 + _C_NEEDS[kind] + (kind == "not_json")
 
 
+_NTLM = '{"ts":1332008627.5,"id.orig_h":"10.0.0.3","username":"u","success":true,"domainname":"D"}'
 _TSV_HEAD = "#separator \\x09\n#path\tsmb_mapping\n#fields\tts\tuid\tid.orig_h\tid.resp_h\tpath\tshare_type\n"
 
 
@@ -655,15 +657,21 @@ _TSV_HEAD = "#separator \\x09\n#path\tsmb_mapping\n#fields\tts\tuid\tid.orig_h\t
         "x y z\n#path\tntlm\n",  # a header that changes the type
         "1332008627.5\tC\t10.0.0.9\t10.0.0.8\tEternalSafety::X\tmsg\n",  # header-less notice
         "ts\tid.orig_h\tpath\n1\t10.0.0.7\tp\n",  # zeek-cut -c header
+        # the type changes every few lines (windows after a change: zeek._JS_WINDOW)
+        "".join(f"#path\t{t}\n{_NTLM if t == 'ntlm' else _GOOD}\n" for t in ["ntlm", "smb_mapping"] * 30),
     ],
-    ids=["tsv", "close", "path", "notice", "cut_header"],
+    ids=["tsv", "close", "path", "notice", "cut_header", "alternating"],
 )
 @pytest.mark.parametrize("block", [64, 1 << 20])
-def test_c_state_changes_mid_block(middle: str, block: int) -> None:
+@pytest.mark.parametrize("window", [40, 1 << 14])
+def test_c_state_changes_mid_block(
+    middle: str, block: int, window: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A declined line that changes the parser state: the lines before it count, the
     lines after it are read again in the new state (JSON lines after a TSV header
     included)."""
     _zj()
+    monkeypatch.setattr(zeek, "_JS_WINDOW", window)
     text = "\n".join([_GOOD] * 5) + "\n" + middle + "\n".join([_GOOD] * 5) + "\n"
     got, fast, _, _, want, slow = _read(text, block, 4, c=True)
     assert got.equals(want)

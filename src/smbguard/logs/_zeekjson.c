@@ -1,6 +1,6 @@
 /* smbguard.logs._zeekjson: the JSON-line reader of ZeekSource.frames() in C.
  *
- * scan(data, start, keys, modes) reads the lines of data[start:] (split at "\n" only,
+ * scan(data, start, end, keys, modes) reads the lines of data[start:end] (split at "\n" only,
  * as iterating a binary file does; the last line may lack its "\n") and, for each line,
  * either TAKES it or DECLINES it (the caller then runs the Python reference,
  * ZeekSource.line, on it). A line is taken when
@@ -811,11 +811,11 @@ static PyObject *
 scan(PyObject *self, PyObject *args)
 {
     Py_buffer view;
-    Py_ssize_t start;
+    Py_ssize_t start, stop_at;
     PyObject *keys;
     const char *modes;
     Py_ssize_t nmodes;
-    if (!PyArg_ParseTuple(args, "y*nO!y#:scan", &view, &start, &PyTuple_Type, &keys, &modes,
+    if (!PyArg_ParseTuple(args, "y*nnO!y#:scan", &view, &start, &stop_at, &PyTuple_Type, &keys, &modes,
                           &nmodes)) {
         return NULL;
     }
@@ -828,8 +828,8 @@ scan(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "scan: at most 32 keys, one mode each");
         goto done;
     }
-    if (start < 0 || start > view.len) {
-        PyErr_SetString(PyExc_ValueError, "scan: start out of range");
+    if (start < 0 || start > stop_at || stop_at > view.len) {
+        PyErr_SetString(PyExc_ValueError, "scan: need 0 <= start <= end <= len(data)");
         goto done;
     }
     for (int i = 0; i < ncols; i++) {
@@ -856,7 +856,7 @@ scan(PyObject *self, PyObject *args)
         }
     }
     const unsigned char *base = view.buf;
-    const unsigned char *p = base + start, *stop = base + view.len;
+    const unsigned char *p = base + start, *stop = base + stop_at;
     int64_t rows = 0;
     uint32_t line = 0;
     int failed = 0; /* 1 out of memory, 2 too many lines */
@@ -946,7 +946,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
-     "scan(data, start, keys, modes) -> (schema capsule, array capsule, declined, lines)"},
+     "scan(data, start, end, keys, modes) -> (schema capsule, array capsule, declined, lines)"},
     {NULL, NULL, 0, NULL},
 };
 

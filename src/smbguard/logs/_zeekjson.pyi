@@ -1,3 +1,3 @@
 def scan(
-    data: bytes, start: int, keys: tuple[str, ...], modes: bytes, /
+    data: bytes, start: int, end: int, keys: tuple[str, ...], modes: bytes, /
 ) -> tuple[object, object, list[tuple[int, int, int]], int]: ...

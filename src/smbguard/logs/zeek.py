@@ -410,6 +410,7 @@ _JS_LINE = rf"^\{{{_JS_MEMBER}(?:,{_JS_MEMBER})*\}}$"
 _JS_MAX = 1000
 _JS_SPLIT = 4096  # runs of at least this many JSON lines are decoded in two halves at once
 _JS_BISECT = 512  # a run polars rejects is cut in halves down to runs of this many lines
+_JS_WINDOW = 16 << 10  # bytes the C scanner reads after a state change (then doubling)
 
 
 def _js_doubtful(keys: tuple[str, ...]) -> str:
@@ -557,6 +558,7 @@ def _block_frames(source: ZeekSource, data: bytes) -> Iterator[pl.DataFrame]:
     line-run reader :class:`_Block`."""
     pos = 0
     end = len(data)
+    window = 0  # bytes the next JSON scan reads (0: the rest of the block)
     while pos < end:
         if data[pos] == _HASH:  # a header line (or a "### " banner): the reference
             stop = data.find(b"\n", pos) + 1 or end
@@ -565,7 +567,16 @@ def _block_frames(source: ZeekSource, data: bytes) -> Iterator[pl.DataFrame]:
             continue
         if _zj is not None and not source.columns and source.log_type != "notice":
             # JSON lines (or lines before the log type is known): the C scanner
-            frame, pos = (_json_lines if source.log_type else _untyped_lines)(source, data, pos)
+            if source.log_type:
+                stop = len(data) if not window else (data.find(b"\n", pos + window) + 1 or len(data))
+                frame, after, changed = _json_lines(source, data, pos, stop)
+                # after a state change scan twice as far as it was away (at least _JS_WINDOW),
+                # then twice as far each time: state changes in every few lines cost O(n), not
+                # a scan of the rest of the block each
+                window = max(_JS_WINDOW, 2 * (after - pos)) if changed or window else 0
+                pos = after
+            else:
+                frame, pos = _untyped_lines(source, data, pos)
             if frame is not None:
                 yield frame
             continue
@@ -617,30 +628,33 @@ class _Arrow:
 _JSON_MODES = {"ts": "t", "success": "b"}  # the other keys: "s" (strings only); see _zeekjson.c
 
 
-def _json_lines(source: ZeekSource, data: bytes, pos: int) -> tuple[pl.DataFrame | None, int]:
-    """The JSON lines of ``data[pos:]`` (a log of known type, no ``#fields``): the C
+def _json_lines(
+    source: ZeekSource, data: bytes, pos: int, end: int
+) -> tuple[pl.DataFrame | None, int, bool]:
+    """The JSON lines of ``data[pos:end]`` (a log of known type, no ``#fields``): the C
     scanner (``_zeekjson.scan``) takes the blank lines and the JSON objects whose wanted
     fields it reads exactly as ``json.loads`` + :meth:`ZeekSource._event` would; every
     line it declines goes through the reference, in order. A declined line may change the
     parser state (a header, a non-JSON line): then only the lines before it count, and
     the position after it is returned for the caller to go on in the new state.
+    Returns (events, where to go on, whether the state changed).
     tests/logs/test_zeek_json.py compares the scanner with json.loads line by line."""
     import polars as pl
 
     assert _zj is not None
     keys = _keys(source.log_type)
     modes = "".join(_JSON_MODES.get(key, "s") for key in keys).encode()
-    schema, array, declined, lines = _zj.scan(data, pos, keys, modes)
+    schema, array, declined, lines = _zj.scan(data, pos, end, keys, modes)
     rows = pl.DataFrame(_Arrow(schema, array))
     before = _get_state(source)
     after = before
     slow_at: list[int] = []
     slow: list[Event] = []
-    stop = len(data)
+    stop = end
     taken = lines - len(declined)
     line = source.line
-    for n, (at, start, end) in enumerate(declined):
-        event = line(data[start:end])
+    for n, (at, first, last) in enumerate(declined):
+        event = line(data[first:last])
         if event is not None:
             slow_at.append(at)
             slow.append(event)
@@ -648,15 +662,16 @@ def _json_lines(source: ZeekSource, data: bytes, pos: int) -> tuple[pl.DataFrame
         if after != before:  # the lines after it are read again in the new state
             rows = rows.filter(pl.col("_i") < at)
             taken = at - n
-            stop = end
+            stop = last
             break
     source.stats.records += taken
     _set_state(source, before)
     events = _emit(source, rows.with_columns(_ok=pl.lit(True)))
     _set_state(source, after)
+    changed = after != before
     if not events.height and not slow:
-        return None, stop
-    return _merge([events] if events.height else [], slow_at, slow), stop
+        return None, stop, changed
+    return _merge([events] if events.height else [], slow_at, slow), stop, changed
 
 
 def _untyped_lines(source: ZeekSource, data: bytes, pos: int) -> tuple[pl.DataFrame | None, int]:
