@@ -6,10 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import polars as pl
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from smbguard.logs.analyze import analyze
 from smbguard.logs.detectors import (
     DETECTOR_IDS,
@@ -18,11 +14,9 @@ from smbguard.logs.detectors import (
     RansomwareDetector,
     Thresholds,
     default_detectors,
-    frame_events,
 )
-from smbguard.logs.events import Event, EventKind, events_to_frame, frame_to_events
+from smbguard.logs.events import Event, EventKind
 from smbguard.model import Severity
-from tests.logs.frames import event_streams
 
 EVTX = "evtx"
 T0 = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
@@ -217,42 +211,3 @@ def test_every_detector_id_has_a_log_catalog_entry() -> None:
     catalog = load_catalog()
     assert sorted(DETECTOR_IDS) == sorted(catalog.ids(kind="log"))
     assert len(default_detectors()) == 9
-
-
-_EDGE_TIMES = st.sampled_from(
-    (
-        None,
-        datetime(1, 1, 1, tzinfo=UTC),
-        datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
-        datetime(1970, 1, 1, tzinfo=UTC),
-        datetime(2024, 2, 29, 23, 59, 59, 1, tzinfo=UTC),
-        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
-    )
-)
-
-
-@settings(max_examples=150, deadline=None)
-@given(event_streams(), st.lists(_EDGE_TIMES, max_size=8), st.integers(0, 80))
-def test_frame_events_is_frame_to_events(stream: list[Event], times: list[datetime | None], at: int) -> None:
-    """The fast row conversion the row paths use gives the reference conversion's events
-    (times before the epoch, at the ends of datetime's range and repeated ones included)."""
-    for i, when in enumerate(times):
-        if stream:
-            j = (at + i) % len(stream)
-            stream[j] = Event(**{**{n: getattr(stream[j], n) for n in stream[j].__slots__}, "time": when})
-    frame = events_to_frame(stream)
-    fast = frame_events(frame)
-    assert fast == list(frame_to_events(frame)) == stream
-    assert [type(e.time) for e in fast] == [type(e.time) for e in stream]
-    assert all(e.time is None or e.time.tzinfo is UTC for e in fast)
-
-
-def test_frame_events_other_layouts_use_the_reference() -> None:
-    """A frame whose columns are not the event layout (reordered, or time in ms) still converts."""
-    stream = [
-        Event(kind=EventKind.LOGON, source="s", event_id="4624", time=T0, user="u"),
-        Event(kind=EventKind.OTHER, source="s", event_id="1"),
-    ]
-    frame = events_to_frame(stream)
-    assert frame_events(frame.select(reversed(frame.columns))) == stream
-    assert frame_events(frame.with_columns(pl.col("time").dt.cast_time_unit("ms"))) == stream

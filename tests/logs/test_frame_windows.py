@@ -233,7 +233,8 @@ _MIXED = st.lists(st.booleans(), max_size=6)
 # --------------------------------------------------------------------------- tests
 @contextmanager
 def _no_row_fallback() -> Iterator[None]:
-    """Times present and never going back: no group may take the row-by-row fallback."""
+    """No frame may go through ``feed`` row by row (whatever its times: groups whose times
+    are out of order or mixed with missing ones get their windows replayed on columns)."""
 
     def refuse(detector: Windowed, frame: object) -> None:
         raise AssertionError("fell back to rows on ordered times")
@@ -274,8 +275,68 @@ def test_failed_logons_ordered_times_take_the_column_path(stream: list[Event], c
 @given(event_streams(), _CUTS)
 def test_shared_strategy_streams(stream: list[Event], cuts: list[int]) -> None:
     assert_same_findings(stream, cuts, make=lambda: [RansomwareDetector(SMALL), FailedLogonDetector(SMALL)])
-    check(stream, cuts, _ransom())
-    check(stream, cuts, _logons())
+    with _no_row_fallback():
+        check(stream, cuts, _ransom())
+        check(stream, cuts, _logons())
+
+
+@contextmanager
+def _counting_replays() -> Iterator[list[int]]:
+    """How many rows the out-of-order replays got (``[files, failures]``)."""
+    seen = [0, 0]
+    files, failures = frame_windows._replay_files, frame_windows._replay_failures
+
+    def count_files(states: Any, rows: Any) -> None:
+        seen[0] += rows.height
+        files(states, rows)
+
+    def count_failures(detector: Any, states: Any, rows: Any) -> None:
+        seen[1] += rows.height
+        failures(detector, states, rows)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(frame_windows, "_replay_files", count_files)
+        patch.setattr(frame_windows, "_replay_failures", count_failures)
+        yield seen
+
+
+@settings(max_examples=120, deadline=None)
+@given(file_streams(), logon_streams(), _CUTS, st.lists(st.integers(0, 119), max_size=4))
+def test_times_going_back_take_the_column_path(
+    files: list[Event], logons: list[Event], cuts: list[int], back: list[int]
+) -> None:
+    """Times going back (in a frame or between a window and the next frame), missing
+    times, ties: the groups concerned get their windows replayed on the column values
+    (never ``feed``), the others take the window arithmetic; same state after every frame.
+    ``back`` moves some events an hour back, so whole windows expire or stay."""
+
+    def moved(stream: list[Event]) -> list[Event]:
+        out = list(stream)
+        for i in back:
+            if out and (e := out[i % len(out)]).time is not None:
+                out[i % len(out)] = Event(
+                    **{**{n: getattr(e, n) for n in e.__slots__}, "time": e.time - timedelta(hours=1)}
+                )
+        return out
+
+    with _no_row_fallback():
+        check(moved(files), cuts, _ransom())
+        check(moved(logons), cuts, _logons())
+        check(moved(files), cuts, _ransom(Thresholds()))
+        check(moved(logons), cuts, _logons(Thresholds(brute_force_failures=2, spray_accounts=2)))
+
+
+def test_repeated_samples_replay_their_windows() -> None:
+    """A file made of the same samples repeated (times go back at every repetition, as in
+    the EVTX benchmark input): the replay is really taken, for files and failures, across
+    frames, and the state is the row path's."""
+    files = (_renames(30, 1.0) + _renames(12, 2.0, "10.0.0.2")) * 3
+    failures = (_failures(25, 2.0, "10.0.0.5", 4) + _failures(8, 1.0, "10.0.0.6", 8)) * 3
+    for cuts in ([], [40], [17, 50, 90], list(range(0, 130, 11))):
+        with _no_row_fallback(), _counting_replays() as seen:
+            check(files, cuts, _ransom())
+            check(failures, cuts, _logons())
+        assert seen[0] > 0 and seen[1] > 0
 
 
 def _untimed(stream: list[Event], client: str = "10.0.0.2") -> list[Event]:
@@ -321,7 +382,7 @@ def test_times_and_missing_times_mixed_in_a_group(
     files: list[Event], logons: list[Event], cuts: list[int], holes: list[int]
 ) -> None:
     """An untimed client whose group later (or earlier) gets timed events, and timed
-    groups with a few missing times: such groups go row by row, exactly."""
+    groups with a few missing times: such groups get their windows replayed, exactly."""
     def punch(stream: list[Event]) -> list[Event]:
         out = _untimed(stream)
         for hole in holes:
@@ -332,8 +393,9 @@ def test_times_and_missing_times_mixed_in_a_group(
                 )
         return out
 
-    check(punch(files), cuts, _ransom())
-    check(punch(logons), cuts, _logons())
+    with _no_row_fallback():
+        check(punch(files), cuts, _ransom())
+        check(punch(logons), cuts, _logons())
 
 
 @settings(max_examples=100, deadline=None)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from smbguard.logs.events import EVENT_COLUMNS, Event, EventKind, frame_to_events
+from smbguard.logs.events import Event, EventKind, frame_to_events
 from smbguard.logs.findings import LOG_FINDING_IDS, LogFinding, iso, severity_of
 from smbguard.model import Confidence, JsonValue
 
@@ -228,40 +228,6 @@ def _weighted(frame: pl.DataFrame, columns: Iterable[str | pl.Expr]) -> pl.DataF
         )
         .collect()
     )
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def frame_events(frame: pl.DataFrame) -> list[Event]:
-    """:func:`~smbguard.logs.events.frame_to_events` of an event frame, as a list, faster:
-    columns are read whole, and each distinct time is built once from its microseconds
-    (polars builds a zone-aware ``datetime`` per row, the main cost of ``iter_rows``).
-    Same events (the differential tests compare both)."""
-    import polars as pl
-
-    time = frame.schema.get("time")
-    if (
-        tuple(frame.columns) != EVENT_COLUMNS
-        or not isinstance(time, pl.Datetime)
-        or time.time_unit != "us"
-        or time.time_zone != "UTC"
-    ):
-        return list(frame_to_events(frame))
-    columns: list[list[Any]] = []
-    for name in EVENT_COLUMNS:
-        values = frame.get_column(name)
-        if name == "kind":
-            columns.append(list(map(_KIND_OF.__getitem__, values.to_list())))
-        elif name == "time":
-            micros = values.dt.epoch("us").to_list()
-            built: dict[int | None, datetime | None] = {None: None}
-            for value in set(micros).difference(built):
-                built[value] = _EPOCH + timedelta(microseconds=value)
-            columns.append(list(map(built.__getitem__, micros)))
-        else:
-            columns.append(values.to_list())
-    return list(map(Event, *columns))
 
 
 #: Below this many distinct rows, Python per row costs less than polars' fixed cost per query.
@@ -1034,6 +1000,10 @@ class _SourceState:
     successes_after_failures: set[str] = field(default_factory=set)
 
 
+#: FailedLogonDetector forgets a source's per-account windows beyond this many accounts
+_MAX_ACCOUNT_WINDOWS = 10_000
+
+
 class FailedLogonDetector:
     """Brute force (many failures for one account from one source) and password
     spraying (failures for many accounts from one source) inside sliding windows."""
@@ -1068,7 +1038,7 @@ class FailedLogonDetector:
         state.tally.add(event, event.status or event.detail or "failure")
         window = state.per_account.get(account)
         if window is None:
-            if len(state.per_account) > 10_000:
+            if len(state.per_account) > _MAX_ACCOUNT_WINDOWS:
                 state.per_account.clear()
             window = state.per_account[account] = _Window(self.t.brute_force_window)
         window.push(event.time, "")
@@ -1346,7 +1316,7 @@ class DetectorSet:
                 feed_frame(part)
             else:
                 feed = detector.feed
-                for event in frame_events(part):
+                for event in frame_to_events(part):
                     feed(event)
 
     def findings(self) -> list[LogFinding]:

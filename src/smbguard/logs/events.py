@@ -11,7 +11,7 @@ import enum
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import MISSING, dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from smbguard.model import JsonValue, jsonable
@@ -211,18 +211,42 @@ def events_to_frame(events: Iterable[Event]) -> pl.DataFrame:
 
 
 _KINDS = {kind.value: kind for kind in EventKind}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def frame_to_events(frame: pl.DataFrame) -> Iterator[Event]:
-    """Frame rows -> events (the slow path for detectors without ``feed_frame``)."""
+def frame_to_events(frame: pl.DataFrame) -> list[Event]:
+    """Frame rows -> events, in order (the path for detectors without ``feed_frame``, and
+    for the windowed detectors' row fallbacks).
+
+    Each column is read whole (polars' ``iter_rows`` builds a zone-aware ``datetime`` per
+    row, its main cost); an event frame's times are built once per distinct value from
+    their microseconds since the epoch. Any subset and order of the :class:`Event` columns
+    is accepted; a ``time`` column that is not ``Datetime("us")`` in UTC (or naive) is read
+    value by value, its values taken as UTC wall times."""
+    columns = [_column_values(frame.get_column(name)) for name in frame.columns]
+    if tuple(frame.columns) == EVENT_COLUMNS:
+        return list(map(Event, *columns))
     names = frame.columns
-    for row in frame.iter_rows():
-        values = dict(zip(names, row, strict=True))
-        values["kind"] = _KINDS[values["kind"]]
-        when = values.get("time")
-        if when is not None:
-            values["time"] = when.replace(tzinfo=UTC)
-        yield Event(**values)
+    return [Event(**dict(zip(names, row, strict=True))) for row in zip(*columns, strict=True)]
+
+
+def _column_values(series: pl.Series) -> list[Any]:
+    """One frame column as the :class:`Event` field values (see :func:`frame_to_events`)."""
+    import polars as pl
+
+    if series.name == "kind":
+        return list(map(_KINDS.__getitem__, series.to_list()))
+    if series.name != "time":
+        return series.to_list()
+    dtype = series.dtype
+    if isinstance(dtype, pl.Datetime) and dtype.time_unit == "us" and dtype.time_zone in (None, "UTC"):
+        micros: list[int | None] = series.dt.epoch("us").to_list()
+        built: dict[int | None, datetime | None] = {None: None}
+        for value in set(micros).difference(built):
+            assert value is not None
+            built[value] = _EPOCH + timedelta(microseconds=value)
+        return list(map(built.__getitem__, micros))
+    return [None if when is None else when.replace(tzinfo=UTC) for when in series.to_list()]
 
 
 def parse_epoch(text: str) -> datetime | None:

@@ -50,6 +50,7 @@ from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from smbguard.logs.detectors import (
+    _MAX_ACCOUNT_WINDOWS,
     _NOTE,
     _NOTE_SUFFIXES,
     _RANSOM_EXT,
@@ -65,9 +66,8 @@ from smbguard.logs.detectors import (
     _truthy,
     _Window,
     apply_tallies,
-    frame_events,
 )
-from smbguard.logs.events import EVENT_COLUMNS, EventKind
+from smbguard.logs.events import EVENT_COLUMNS, EventKind, frame_to_events
 
 if TYPE_CHECKING:
     import polars as pl
@@ -81,14 +81,14 @@ _MIN_ROWS = 2_000
 _SPAN_LIMIT = 2**62  # composite (group, time) keys as group * span + offset below this, else ranks
 _WINDOW_CAP = 100_000  # _Window.push drops beyond this many items
 _GROUPS_GUARD = 100_000  # RansomwareDetector clears its groups beyond this many
-_ACCOUNTS_GUARD = 10_000  # FailedLogonDetector clears a source's per-account windows beyond this
+_ACCOUNTS_GUARD = _MAX_ACCOUNT_WINDOWS  # FailedLogonDetector clears per-account windows beyond this
 
 
 # ------------------------------------------------------------------------- helpers
 def _feed_rows(detector: RansomwareDetector | FailedLogonDetector, frame: pl.DataFrame) -> None:
     """The reference path: every row through ``feed``, in order."""
     feed = detector.feed
-    for event in frame_events(frame.select(EVENT_COLUMNS)):
+    for event in frame_to_events(frame.select(EVENT_COLUMNS)):
         feed(event)
 
 
@@ -420,9 +420,12 @@ def _distinct_peaks(
         return seq, []
     item, gid = pl.col("item"), pl.col("gid")
     bound = seq.group_by("gid").agg(item.n_unique().alias("u"))
-    last = final.group_by("gid").agg(item.n_unique().alias("l"), pl.len().alias("len"))
     peak = gid.replace_strict(list(range(len(peaks))), peaks, default=0, return_dtype=pl.Int64)
-    over = bound.filter(pl.col("u") > peak).join(last, on="gid", how="left")
+    over = bound.filter(pl.col("u") > peak)
+    if over.height == 0:  # no group can raise its peak (the usual case after a window's first frame)
+        return seq.head(0), []
+    last = final.filter(gid.is_in(over.get_column("gid").implode())).group_by("gid")
+    over = over.join(last.agg(item.n_unique().alias("l"), pl.len().alias("len")), on="gid", how="left")
     exact = (pl.col("l") == pl.col("u")) & (pl.col("len") >= least)
     settled = over.filter(exact)
     rest = over.filter(~exact.fill_null(False)).get_column("gid")
@@ -484,6 +487,30 @@ def _gid_column(frame: pl.DataFrame, column: str, keys: list[str]) -> pl.DataFra
 
 
 # ---------------------------------------------------------------------- ransomware
+def _replay_files(states: list[_ClientShare], rows: pl.DataFrame) -> None:
+    """The window part of :meth:`RansomwareDetector.feed` for the rows of groups whose
+    times are out of order (or mixed with missing times, or near the window cap): each
+    row pushed to its group's real windows in order, with the peaks as ``feed`` keeps
+    them. The rest of ``feed`` (tallies, notes, extensions, alerts) does not depend on
+    the windows and stays on columns."""
+    clock: dict[int | None, datetime | None] = {}
+    times = _datetimes(rows.get_column("__t").to_list(), clock)
+    columns = (rows.get_column(c).to_list() for c in ("gid", "__file", "__is_ext", "__ext_item"))
+    for when, gid, file, is_ext, ext_item in zip(times, *columns, strict=True):
+        state = states[gid]
+        files = state.files
+        assert files is not None
+        files.push(when, file)
+        distinct = files.distinct()
+        if distinct > state.peak_files:
+            state.peak_files = distinct
+        if is_ext:
+            ext_changes = state.ext_changes
+            assert ext_changes is not None
+            ext_changes.push(when, ext_item)
+            state.peak_ext_changes = max(state.peak_ext_changes, len(ext_changes))
+
+
 def _ransom_derive(kind: str, path: str | None, new_path: str | None) -> tuple[Any, ...]:
     """The per-row values :meth:`RansomwareDetector.feed` computes, in Python (used for
     rows with non-ASCII paths): file, ext change?, new extension, renamed-to item,
@@ -651,15 +678,13 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
     )
     bad |= _unordered(file_seq) | _unordered(ext_seq)
 
-    if bad:
+    if bad:  # their windows are replayed; tallies, notes and extensions stay on columns
         slow = pl.col("gid").is_in(sorted(bad))
-        _feed_rows(detector, df.filter(slow))
-        df = df.filter(~slow)
-        ext_rows = ext_rows.filter(~slow)
+        _replay_files(states, df.filter(slow))
         file_seq = file_seq.filter(~slow)
         ext_seq = ext_seq.filter(~slow)
 
-    apply_tallies({keys[g]: states[g].tally for g in gids if g not in bad}, df, "__key", "kind")
+    apply_tallies({keys[g]: states[g].tally for g in gids}, df, "__key", "kind")
 
     file_final = _final_rows(file_seq, w)
     rising, settled = _distinct_peaks(file_seq, file_final, [s.peak_files for s in states])
@@ -670,6 +695,7 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
         for gid, peak in _group_max(_stats(ext_seq, w, distinct=False), "cnt"):
             if peak > states[gid].peak_ext_changes:
                 states[gid].peak_ext_changes = peak
+    if ext_rows.height:
         counted = ext_rows.group_by("gid", "__new_ext", maintain_order=True).agg(pl.len().alias("n"))
         for gid, ext, n in counted.iter_rows():
             seen = states[gid].new_extensions
@@ -696,7 +722,7 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
             extensions.add(ext)
     for gid in gids:
         state = states[gid]
-        if gid not in bad and not state.alerted and detector._reasons(state):
+        if not state.alerted and detector._reasons(state):
             state.alerted = True
 
     final = _leave_windows(files, file_final, file_carry)
@@ -748,7 +774,7 @@ def _failed_logon_rows(detector: FailedLogonDetector, frame: pl.DataFrame) -> No
 
     failure, logon = EventKind.LOGON_FAILURE.value, EventKind.LOGON.value
     kinds: list[str] = frame.get_column("kind").to_list()
-    failures = iter(frame_events(frame.filter(pl.col("kind") == failure).select(EVENT_COLUMNS)))
+    failures = iter(frame_to_events(frame.filter(pl.col("kind") == failure).select(EVENT_COLUMNS)))
     columns = (frame.get_column(c).to_list() for c in ("src_ip", "workstation", "server", "domain", "user"))
     feed, noted = detector.feed, detector._logon
     for kind, src_ip, workstation, server, domain, user in zip(kinds, *columns, strict=True):
@@ -756,6 +782,36 @@ def _failed_logon_rows(detector: FailedLogonDetector, frame: pl.DataFrame) -> No
             feed(next(failures))
         elif kind == logon:
             noted(_source_of(src_ip, workstation, server), _account_of(domain, user))
+
+
+def _replay_failures(detector: FailedLogonDetector, states: list[_SourceState], rows: pl.DataFrame) -> None:
+    """The window part of :meth:`FailedLogonDetector.feed` for the failures of sources
+    whose times are out of order (or mixed with missing times, or near a guard): each
+    failure pushed to the source's real windows in order, with the peaks and flags as
+    ``feed`` keeps them. Tallies and successful logons do not depend on the windows and
+    stay on columns."""
+    t = detector.t
+    clock: dict[int | None, datetime | None] = {}
+    times = _datetimes(rows.get_column("__t").to_list(), clock)
+    columns = (rows.get_column(c).to_list() for c in ("gid", "__lower"))
+    for when, gid, account in zip(times, *columns, strict=True):
+        state = states[gid]
+        window = state.per_account.get(account)
+        if window is None:
+            if len(state.per_account) > _MAX_ACCOUNT_WINDOWS:  # as feed does
+                state.per_account.clear()
+            window = state.per_account[account] = _Window(t.brute_force_window)
+        window.push(when, "")
+        accounts = state.accounts_window
+        assert accounts is not None
+        accounts.push(when, account)
+        state.peak_account_failures = max(state.peak_account_failures, len(window))
+        distinct = accounts.distinct() if len(accounts) >= t.spray_accounts else 0
+        state.peak_distinct_accounts = max(state.peak_distinct_accounts, distinct)
+        if not state.brute and len(window) >= t.brute_force_failures:
+            state.brute = True
+        if not state.spray and distinct >= t.spray_accounts:
+            state.spray = True
 
 
 def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) -> None:
@@ -829,11 +885,8 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
     bad |= _unordered(spray_seq)
     bad |= {pair_gid[p] for p in _unordered(brute_seq)}
 
-    if bad:
-        slow_keys = sorted(keys[g] for g in bad)
-        _failed_logon_rows(detector, df.filter(pl.col("__key").is_in(slow_keys)))
-        df = df.filter(~pl.col("__key").is_in(slow_keys))
-        fails = fails.filter(~pl.col("gid").is_in(sorted(bad)))
+    if bad:  # their windows are replayed; tallies and successful logons stay on columns
+        _replay_failures(detector, states, fails.filter(pl.col("gid").is_in(sorted(bad))))
         spray_seq = spray_seq.filter(~pl.col("gid").is_in(sorted(bad)))
         bad_pids = [p for p, g in enumerate(pair_gid) if g in bad]
         brute_seq = brute_seq.filter(~pl.col("gid").is_in(bad_pids))
@@ -860,9 +913,7 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
             .otherwise(pl.lit("failure"))
             .alias("__item")
         )
-        apply_tallies(
-            {keys[g]: states[g].tally for g in range(len(keys)) if g not in bad}, tallied, "__key", "__item"
-        )
+        apply_tallies({keys[g]: states[g].tally for g in range(len(keys))}, tallied, "__key", "__item")
 
         for gid, peak in _group_max(
             _stats(brute_seq, w_brute, distinct=False).with_columns(
@@ -902,9 +953,6 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
             [None if g in bad else w for g, w in enumerate(spray_windows)],
             final,
         )
-    elif keys:  # every failing source went row by row
-        brute_carry.update(pair_names, list(range(len(pair_gid))), [None] * len(pair_gid), brute_seq.head(0))
-        spray_carry.update(keys, list(range(len(keys))), [None] * len(keys), spray_seq.head(0))
 
     if logons.height:
         first = (
