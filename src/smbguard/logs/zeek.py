@@ -569,12 +569,12 @@ def _block_frames(source: ZeekSource, data: bytes) -> Iterator[pl.DataFrame]:
             # JSON lines (or lines before the log type is known): the C scanner
             if source.log_type:
                 stop = len(data) if not window else (data.find(b"\n", pos + window) + 1 or len(data))
-                frame, after, changed = _json_lines(source, data, pos, stop)
+                frame, resume, changed = _json_lines(source, data, pos, stop)
                 # after a state change scan twice as far as it was away (at least _JS_WINDOW),
                 # then twice as far each time: state changes in every few lines cost O(n), not
                 # a scan of the rest of the block each
-                window = max(_JS_WINDOW, 2 * (after - pos)) if changed or window else 0
-                pos = after
+                window = max(_JS_WINDOW, 2 * (resume - pos)) if changed or window else 0
+                pos = resume
             else:
                 frame, pos = _untyped_lines(source, data, pos)
             if frame is not None:
