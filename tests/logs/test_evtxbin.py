@@ -538,8 +538,8 @@ def test_c_row_declines_what_it_does_not_reproduce() -> None:
         row("4624", None, "s")
 
 
-def _filetime_offsets(chunk: bytes) -> list[int]:
-    """Where the FILETIME substitution values of a chunk's records are (Python reference)."""
+def _value_offsets(chunk: bytes, value_type: int) -> list[int]:
+    """Where the substitution values of a type are in a chunk's records (Python reference)."""
     state = evtxbin._Chunk(chunk, EVENT_FIELDS)
     free = struct.unpack_from("<I", chunk, 48)[0]
     pos, found = 512, []
@@ -547,9 +547,39 @@ def _filetime_offsets(chunk: bytes) -> list[int]:
         size = struct.unpack_from("<I", chunk, pos + 4)[0]
         instance = state.instance(pos + 28, pos + size - 4)
         for group in (instance, *(inner for _, inner in instance.nested)):
-            found += [group.offsets[i] for i, t in enumerate(group.types) if t == evtxbin.T_FILETIME]
+            found += [group.offsets[i] for i, t in enumerate(group.types) if t == value_type]
         pos += size
     return found
+
+
+def _filetime_offsets(chunk: bytes) -> list[int]:
+    return _value_offsets(chunk, evtxbin.T_FILETIME)
+
+
+@pytest.mark.parametrize(("at", "value"), [(0, 2), (0, 0), (1, 0), (1, 1), (1, 5), (1, 200)])
+def test_c_malformed_sid_values(shared_data: Path, sample_chunks: list[bytes], at: int, value: int) -> None:
+    """A SID whose revision is not 1 or whose sub-authority count does not match its size:
+    the C reader declines the chunk or gives the Rust parser's rows and counters."""
+    read = _c_or_skip()
+    header = (shared_data / DONPAPI).read_bytes()[:HEADER]
+    tried = 0
+    for chunk in sample_chunks:
+        offsets = _value_offsets(chunk, evtxbin.T_SID)
+        for start in offsets[:1] + offsets[len(offsets) // 2 :][:1] + offsets[-1:]:
+            damaged = bytearray(chunk)
+            damaged[start + at] = value
+            if damaged == chunk:
+                continue
+            tried += 1
+            for wanted in (WANTED, frozenset()):
+                records = read(bytes(damaged), wanted, winevent._C_LAYOUT)
+                if records is not None:
+                    rust = _rust_rows(header, bytes(damaged))
+                    if wanted:
+                        assert _fast_rows(records) == rust
+                    else:
+                        assert len(records) == rust[1]["records"] and rust[1]["skipped"] == 0
+    assert tried
 
 
 @pytest.mark.parametrize("ticks", [2**64 - 1, evtxbin._FILETIME_MAX, 10**15, 0])
