@@ -166,8 +166,10 @@ def bench_evtx(tmp: Path, rounds: int, records_wanted: int) -> None:
                 pass
             return src.stats.records
 
-        def frames(path: Path = path, workers: int | None = None) -> int:
+        def frames(path: Path = path, workers: int | None = None, fast: bool | None = None) -> int:
             src = EvtxSource(str(path), workers=workers)
+            if fast is not None:  # False: every chunk through the Rust parser's XML (the path before)
+                src.fast = fast
             for _ in src.frames():
                 pass
             return src.stats.records
@@ -191,6 +193,7 @@ def bench_evtx(tmp: Path, rounds: int, records_wanted: int) -> None:
         t_raw, n = best(rounds, raw)
         t_src, _ = best(rounds, source)
         t_here, _ = best(rounds, lambda: frames(workers=0))
+        t_xml, _ = best(rounds, lambda: frames(workers=0, fast=False))
         t_frames, _ = best(rounds, frames)
         t_before, _ = best(rounds, per_event)
         t_full, _ = best(rounds, full)
@@ -198,6 +201,7 @@ def bench_evtx(tmp: Path, rounds: int, records_wanted: int) -> None:
         print(f"  evtx parser alone      {t_raw.rate(n, 'rec')}")
         print(f"  EvtxSource (normalise) {t_src.rate(n, 'rec')}")
         print(f"  frames, one process    {t_here.rate(n, 'rec')}")
+        print(f"  same, Rust XML path    {t_xml.rate(n, 'rec')}  (no BinXML reader: A/B in this run)")
         print(f"  frames (workers if big){t_frames.rate(n, 'rec')}")
         print(f"  analyze per event (old){t_before.rate(n, 'rec')}")
         print(f"  analyze (+ detectors)  {t_full.rate(n, 'rec')}")
