@@ -449,7 +449,7 @@ def _fragment_line(draw: st.DrawFn) -> bytes:
     return b"{" + b",".join(members) + b"}" + end
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(_LOG_TYPES), _zeek_json_bytes() | _fragment_line())
 @example(log_type="smb_mapping", line=b'{"ts":1,"path":"x\\ud800"}')  # lone surrogate
 @example(log_type="smb_mapping", line=b'{"ts":1,"path":"x\\udc00\\ud800"}')
@@ -621,7 +621,7 @@ def _json_log_c(draw: st.DrawFn) -> tuple[str, int]:
     return "\n".join(lines) + "\n", expected
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_json_log_c(), st.integers(200, 20_000), st.integers(1, 50))
 def test_c_json_files(case: tuple[str, int], block: int, rows: int) -> None:
     """frames() == events() with the C scanner, and the reference reads exactly the first
