@@ -602,3 +602,33 @@ def test_c_filetime_values_out_of_range(shared_data: Path, sample_chunks: list[b
                 if records is not None and not wanted:  # no fields read: the value check decides
                     rust = _rust_rows(header, bytes(damaged))
                     assert len(records) == rust[1]["records"] and rust[1]["skipped"] == 0
+
+
+def test_c_reader_threads_with_two_callbacks(sample_chunks: list[bytes]) -> None:
+    """Two threads, each with its own layout callback (which releases the GIL): the cache
+    is never cleared under a call in progress; every answer is a decline or the reference."""
+    import threading
+    import time
+
+    read = _c_or_skip()
+
+    def slow(*args: Any) -> Any:
+        time.sleep(0.0005)
+        return winevent._C_LAYOUT(*args)
+
+    results: list[tuple[bytes, Any]] = []
+
+    def work(layout: Any) -> None:
+        for _ in range(4):
+            for chunk in sample_chunks:
+                results.append((chunk, read(chunk, WANTED, layout)))
+
+    threads = [threading.Thread(target=work, args=(layout,)) for layout in (slow, winevent._C_LAYOUT)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 8 * len(sample_chunks)
+    for chunk, records in results:
+        assert records is None or records == _py_records(chunk)
+    assert any(records is not None for _, records in results)

@@ -173,6 +173,7 @@ static int lay_count;
 static PyObject *lay_owner;      /* the callback the layouts came from (a strong reference) */
 static uint64_t epoch;           /* bumped when the caches are cleared */
 static int want_clear;
+static int active;               /* calls in progress (threads meeting in a Python callback) */
 
 static void free_layout(Layout *l)
 {
@@ -921,6 +922,10 @@ static PyObject *read_chunk(PyObject *self, PyObject *args)
         goto done;
     }
     if (cb != lay_owner || want_clear || reg_count > REG_MAX - MAX_TEMPLATES - 1 || lay_count > LAY_SLOTS / 4) {
+        if (active > 0) { /* another thread is inside a call (in a callback): never free under it */
+            want_clear = 1;
+            result = Py_None; Py_INCREF(result); goto done;
+        }
         clear_caches();
         Py_XDECREF(lay_owner);
         Py_INCREF(cb);
@@ -933,7 +938,9 @@ static PyObject *read_chunk(PyObject *self, PyObject *args)
     s->chunk_obj = buf.obj;
     PyObject *list = PyList_New(0);
     if (list == NULL) { free(s); goto done; }
+    active++;
     int rc = read_records(s, wanted, list);
+    active--;
     free(s);
     if (rc == 0) { result = list; }
     else {
