@@ -32,11 +32,12 @@ Windowed = RansomwareDetector | FailedLogonDetector
 
 @pytest.fixture(autouse=True, scope="module")
 def _column_path_for_small_frames() -> Iterator[None]:
-    """The tests' frames are small: make them take the column path, not the small-frame shortcut."""
-    saved = frame_windows._MIN_ROWS
-    frame_windows._MIN_ROWS = 0
+    """The tests' frames are small: make them take the window arithmetic, not the small-frame
+    shortcuts (row by row, or every window replayed); tests of those set them back."""
+    saved = frame_windows._MIN_ROWS, frame_windows._REPLAY_ROWS
+    frame_windows._MIN_ROWS = frame_windows._REPLAY_ROWS = 0
     yield
-    frame_windows._MIN_ROWS = saved
+    frame_windows._MIN_ROWS, frame_windows._REPLAY_ROWS = saved
 
 
 # ------------------------------------------------------------------- state snapshots
@@ -324,6 +325,31 @@ def test_times_going_back_take_the_column_path(
         check(moved(logons), cuts, _logons())
         check(moved(files), cuts, _ransom(Thresholds()))
         check(moved(logons), cuts, _logons(Thresholds(brute_force_failures=2, spray_accounts=2)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(file_streams(), logon_streams(), _CUTS, _MIXED, st.sampled_from((10**9, 15, 40)))
+def test_frames_that_replay_every_window(
+    files: list[Event], logons: list[Event], cuts: list[int], mixed: list[bool], replay: int
+) -> None:
+    """Frames under ``_REPLAY_ROWS`` rows (or failures): every window replayed with ``push``
+    on the column values, the rest on columns; never ``feed``. With a middle threshold,
+    frames of the same stream alternate between that and the window arithmetic (whose
+    carried columns must then be dropped), and frames fed row by row come in between."""
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("took the window arithmetic")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(frame_windows, "_REPLAY_ROWS", replay)
+        if replay > 1000:
+            patch.setattr(frame_windows, "_stats", refuse)
+            patch.setattr(frame_windows, "_carried", refuse)
+        with _no_row_fallback():
+            check(files, cuts, _ransom(), mixed)
+            check(logons, cuts, _logons(), mixed)
+            check(files, cuts, _ransom(Thresholds()), mixed)
+            check(logons, cuts, _logons(Thresholds(brute_force_failures=2, spray_accounts=2)), mixed)
 
 
 def test_repeated_samples_replay_their_windows() -> None:

@@ -33,10 +33,15 @@ per-row computation (see :func:`_distinct_peaks`).
 
 Groups where that picture does not hold (times and missing times mixed, time going
 backwards, a window that already holds an unordered time, the 100,000-item cap or the
-10,000 accounts guard within reach) are fed through ``feed`` row by row: groups are
-independent, so mixing the two is exact. When a detector-wide guard (the 100,000 groups
-of the ransomware detector) or a time too close to ``datetime.min`` could be reached in
-this frame, the whole frame goes row by row.
+10,000 accounts guard within reach) get their windows *replayed*: each of their rows is
+pushed with the real ``_Window.push`` on the column values, the peaks and flags updated
+as ``feed`` does (:func:`_replay_files`, :func:`_replay_failures`); what ``feed`` does
+besides the windows (tallies, extensions, notes, alerts, later successful logons) stays
+on columns for every group. Groups are independent, so mixing the two is exact. Frames
+with fewer than ``_REPLAY_ROWS`` rows replay every window (the arithmetic's fixed cost is
+larger there), frames with fewer than ``_MIN_ROWS`` go through ``feed``. When a
+detector-wide guard (the 100,000 groups of the ransomware detector) or a time too close
+to ``datetime.min`` could be reached in this frame, the whole frame goes row by row.
 
 Strings: polars lowercases and matches regular expressions like Python for ASCII; rows
 with non-ASCII paths or accounts get those derived values from Python (per distinct value).
@@ -78,6 +83,10 @@ _SMALL = 32  # below this many items a Counter costs more than counting one by o
 #: Frames with fewer rows (of the detector's kinds) go row by row: the column path costs a
 #: few milliseconds per frame whatever its size, ``feed`` a few microseconds per row.
 _MIN_ROWS = 2_000
+#: Frames with fewer rows (of the detector's kinds, or failures) replay every window with
+#: ``_Window.push`` on the column values (everything else stays on columns): the window
+#: arithmetic's fixed cost, dozens of polars queries per frame, is larger below this.
+_REPLAY_ROWS = 20_000
 _SPAN_LIMIT = 2**62  # composite (group, time) keys as group * span + offset below this, else ranks
 _WINDOW_CAP = 100_000  # _Window.push drops beyond this many items
 _GROUPS_GUARD = 100_000  # RansomwareDetector clears its groups beyond this many
@@ -613,6 +622,49 @@ def _ransom_columns(frame: pl.DataFrame) -> pl.DataFrame:
     return out.with_columns(pl.lit(None, pl.Utf8).alias("__note_dir_py"))
 
 
+def _ransom_rest(
+    detector: RansomwareDetector,
+    keys: list[str],
+    states: list[_ClientShare],
+    df: pl.DataFrame,
+    ext_rows: pl.DataFrame,
+) -> None:
+    """What :meth:`RansomwareDetector.feed` does besides the windows, for every row of the
+    frame on columns: new extensions, ransom-note directories, known extensions, alerts
+    (tallies are applied before, as ``feed`` does)."""
+    import polars as pl
+
+    if ext_rows.height:
+        counted = ext_rows.group_by("gid", "__new_ext", maintain_order=True).agg(pl.len().alias("n"))
+        for gid, ext, n in counted.iter_rows():
+            seen = states[gid].new_extensions
+            if ext in seen:
+                seen[ext] += n
+            elif len(seen) < 100:
+                seen[ext] = n
+    notes = df.select("gid", "__target", "__odd", "__note_dir_py", "__note").filter(
+        (pl.col("__note") & ~pl.col("__odd")) | pl.col("__note_dir_py").is_not_null()
+    )
+    dirs: dict[str, str] = {}
+    for gid, target, odd, python_dir, _ in notes.iter_rows():
+        if odd:
+            found = python_dir
+        elif (found := dirs.get(target)) is None:
+            found = dirs[target] = _dir(target)
+        note_dirs = states[gid].note_dirs
+        if len(note_dirs) < 1000:
+            note_dirs.add(found)
+    known = df.select("gid", "__known").filter(pl.col("__known").is_not_null()).unique(maintain_order=True)
+    for gid, ext in known.iter_rows():
+        extensions = states[gid].known_extensions
+        if len(extensions) < 20:
+            extensions.add(ext)
+    for gid in range(len(keys)):
+        state = states[gid]
+        if not state.alerted and detector._reasons(state):
+            state.alerted = True
+
+
 def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> None:
     """:meth:`RansomwareDetector.feed` for every row of ``frame``, on columns (see module doc)."""
     import polars as pl
@@ -664,6 +716,12 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
     files: list[_Window | None] = [s.files for s in states]
     exts: list[_Window | None] = [s.ext_changes for s in states]
     ext_rows = df.select("gid", "__t", "__ext_item", "__new_ext", "__is_ext").filter(pl.col("__is_ext"))
+    if df.height < _REPLAY_ROWS:  # every window replayed: cheaper than the arithmetic's fixed cost
+        _forget(detector)
+        _replay_files(states, df)
+        apply_tallies({keys[g]: states[g].tally for g in gids}, df, "__key", "kind")
+        _ransom_rest(detector, keys, states, df, ext_rows)
+        return
     ext_gids = ext_rows.get_column("gid").unique().to_list()
     file_carry, ext_carry = _carry(detector, "files"), _carry(detector, "ext_changes")
     carried_files, bad = _carried(files, gids, keys, file_carry)
@@ -695,35 +753,7 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
         for gid, peak in _group_max(_stats(ext_seq, w, distinct=False), "cnt"):
             if peak > states[gid].peak_ext_changes:
                 states[gid].peak_ext_changes = peak
-    if ext_rows.height:
-        counted = ext_rows.group_by("gid", "__new_ext", maintain_order=True).agg(pl.len().alias("n"))
-        for gid, ext, n in counted.iter_rows():
-            seen = states[gid].new_extensions
-            if ext in seen:
-                seen[ext] += n
-            elif len(seen) < 100:
-                seen[ext] = n
-    notes = df.select("gid", "__target", "__odd", "__note_dir_py", "__note").filter(
-        (pl.col("__note") & ~pl.col("__odd")) | pl.col("__note_dir_py").is_not_null()
-    )
-    dirs: dict[str, str] = {}
-    for gid, target, odd, python_dir, _ in notes.iter_rows():
-        if odd:
-            found = python_dir
-        elif (found := dirs.get(target)) is None:
-            found = dirs[target] = _dir(target)
-        note_dirs = states[gid].note_dirs
-        if len(note_dirs) < 1000:
-            note_dirs.add(found)
-    known = df.select("gid", "__known").filter(pl.col("__known").is_not_null()).unique(maintain_order=True)
-    for gid, ext in known.iter_rows():
-        extensions = states[gid].known_extensions
-        if len(extensions) < 20:
-            extensions.add(ext)
-    for gid in gids:
-        state = states[gid]
-        if not state.alerted and detector._reasons(state):
-            state.alerted = True
+    _ransom_rest(detector, keys, states, df, ext_rows)
 
     final = _leave_windows(files, file_final, file_carry)
     file_carry.update(keys, gids, [None if g in bad else files[g] for g in gids], final)
@@ -814,6 +844,69 @@ def _replay_failures(detector: FailedLogonDetector, states: list[_SourceState], 
             state.spray = True
 
 
+def _logons_before(df: pl.DataFrame, sources: dict[str, _SourceState]) -> tuple[pl.DataFrame, list[bool]]:
+    """Successful logons (per source and account, the last row) and whether the account was
+    already in the source's tally before this frame (``feed`` notes a logon when it is)."""
+    import polars as pl
+
+    logons = (
+        df.filter(~pl.col("__fail"))
+        .group_by("__key", "__account", maintain_order=True)
+        .agg(pl.col("__row").max().alias("last"))
+    )
+    held_before: list[bool] = []
+    for key, account in zip(
+        logons.get_column("__key").to_list(), logons.get_column("__account").to_list(), strict=True
+    ):
+        state = sources.get(key)
+        held_before.append(state is not None and account in state.tally.accounts)
+    return logons, held_before
+
+
+def _failure_tallies(keys: list[str], states: list[_SourceState], fails: pl.DataFrame) -> None:
+    """``state.tally.add(event, status or detail or "failure")`` for every failure, on columns."""
+    import polars as pl
+
+    tallied = fails.with_columns(
+        pl.when(_truthy("status"))
+        .then(pl.col("status"))
+        .when(_truthy("detail"))
+        .then(pl.col("detail"))
+        .otherwise(pl.lit("failure"))
+        .alias("__item")
+    )
+    apply_tallies({keys[g]: states[g].tally for g in range(len(keys))}, tallied, "__key", "__item")
+
+
+def _logons_after(
+    sources: dict[str, _SourceState], fails: pl.DataFrame, logons: pl.DataFrame, held_before: list[bool]
+) -> None:
+    """After the frame's failures are tallied: a logon is noted when its account was held
+    before the frame, or failed earlier in the frame and got into the tally (a bounded
+    counter: an account it did not take at its first failure never gets in later)."""
+    import polars as pl
+
+    if logons.height:
+        first = (
+            fails.filter(_truthy("user"))
+            .with_columns(
+                pl.when(_truthy("domain"))
+                .then(pl.concat_str([pl.col("domain"), pl.lit("\\"), pl.col("user")]))
+                .otherwise(pl.col("user"))
+                .alias("__account")
+            )
+            .group_by("__key", "__account")
+            .agg(pl.col("__row").min().alias("first"))
+        )
+        checked = logons.join(first, on=["__key", "__account"], how="left", maintain_order="left")
+        for (key, account, last, first_row), before in zip(checked.iter_rows(), held_before, strict=True):
+            state = sources.get(key)
+            if state is None:
+                continue
+            if before or (first_row is not None and first_row < last and account in state.tally.accounts):
+                state.successes_after_failures.add(account)
+
+
 def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) -> None:
     """:meth:`FailedLogonDetector.feed` for every row of ``frame``, on columns (see module doc)."""
     import polars as pl
@@ -847,6 +940,13 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
             sources[key] = _SourceState(accounts_window=_Window(t.spray_window))
     states = [sources[key] for key in keys]
     fails = _gid_column(fails, "__key", keys)
+    if fails.height < _REPLAY_ROWS:  # every window replayed: cheaper than the arithmetic's fixed cost
+        _forget(detector)
+        logons, held_before = _logons_before(df, sources)
+        _replay_failures(detector, states, fails)
+        _failure_tallies(keys, states, fails)
+        _logons_after(sources, fails, logons, held_before)
+        return
 
     # per (source, account) windows: gid numbers pairs, in order of first appearance
     pairs = fails.select("gid", "__lower").unique(maintain_order=True)
@@ -891,29 +991,9 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
         bad_pids = [p for p, g in enumerate(pair_gid) if g in bad]
         brute_seq = brute_seq.filter(~pl.col("gid").is_in(bad_pids))
 
-    # successful logons: the account must be in the source's tally when the logon comes
-    logons = (
-        df.filter(~pl.col("__fail"))
-        .group_by("__key", "__account", maintain_order=True)
-        .agg(pl.col("__row").max().alias("last"))
-    )
-    held_before: list[bool] = []
-    for key, account in zip(
-        logons.get_column("__key").to_list(), logons.get_column("__account").to_list(), strict=True
-    ):
-        state = sources.get(key)
-        held_before.append(state is not None and account in state.tally.accounts)
-
+    logons, held_before = _logons_before(df, sources)
     if fails.height:
-        tallied = fails.with_columns(
-            pl.when(_truthy("status"))
-            .then(pl.col("status"))
-            .when(_truthy("detail"))
-            .then(pl.col("detail"))
-            .otherwise(pl.lit("failure"))
-            .alias("__item")
-        )
-        apply_tallies({keys[g]: states[g].tally for g in range(len(keys))}, tallied, "__key", "__item")
+        _failure_tallies(keys, states, fails)
 
         for gid, peak in _group_max(
             _stats(brute_seq, w_brute, distinct=False).with_columns(
@@ -954,22 +1034,4 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
             final,
         )
 
-    if logons.height:
-        first = (
-            fails.filter(_truthy("user"))
-            .with_columns(
-                pl.when(_truthy("domain"))
-                .then(pl.concat_str([pl.col("domain"), pl.lit("\\"), pl.col("user")]))
-                .otherwise(pl.col("user"))
-                .alias("__account")
-            )
-            .group_by("__key", "__account")
-            .agg(pl.col("__row").min().alias("first"))
-        )
-        checked = logons.join(first, on=["__key", "__account"], how="left", maintain_order="left")
-        for (key, account, last, first_row), before in zip(checked.iter_rows(), held_before, strict=True):
-            state = sources.get(key)
-            if state is None:
-                continue
-            if before or (first_row is not None and first_row < last and account in state.tally.accounts):
-                state.successes_after_failures.add(account)
+    _logons_after(sources, fails, logons, held_before)
