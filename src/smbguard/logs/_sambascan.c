@@ -296,7 +296,7 @@ array_capsule_free(PyObject *capsule)
 static PyObject *
 export_col(Col *c, const char *name)
 {
-    static const uint8_t empty[8] = {0};
+    static const uint64_t empty[2] = {0, 0}; /* a valid, aligned address for empty buffers */
     struct ArrowSchema *schema = calloc(1, sizeof *schema);
     struct ArrowArray *array = calloc(1, sizeof *array);
     ArrayPrivate *priv = calloc(1, sizeof *priv);
