@@ -140,3 +140,81 @@ def test_fuzz_lines_never_crash(lines: list[bytes]) -> None:
     events = list(source.events_from_lines(fed))
     assert source.stats.records == len(fed)
     assert source.stats.events == len(events)
+
+
+_STAMP_PARTS = st.sampled_from(
+    [
+        "Thu",
+        "thu",
+        "THU",
+        "Fri",
+        "Xyz",
+        ",",
+        " ",
+        "  ",
+        "14",
+        "4",
+        "31",
+        "30",
+        "29",
+        "00",
+        "Oct",
+        "Feb",
+        "oct",
+        "2021",
+        "2020",
+        "0999",
+        "15",
+        "23",
+        "24",
+        ":",
+        "00",
+        "59",
+        "60",
+        "61",
+        ".",
+        "023984",
+        "0",
+        "1234567",
+        "\u0661",
+        "UTC",
+        "GMT",
+        "CEST",
+        "Z",
+        "x",
+    ]
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.lists(_STAMP_PARTS, max_size=16).map("".join),
+        st.tuples(
+            st.sampled_from(["Thu", "Mon", "sun", "Xyz"]),
+            st.sampled_from(["14", "4", "29", "30", "31", "00", " 4"]),
+            st.sampled_from(["Oct", "Feb", "feb", "Foo"]),
+            st.sampled_from(["2021", "2020", "1900", "0001"]),
+            st.sampled_from(
+                ["15:24:12", "23:59:59", "24:00:00", "15:60:00", "15:24:60", "15:24:61", "1:2:3"]
+            ),
+            st.sampled_from([".023984", ".5", ".1234567", "", ".", ".x", ".\u0661", "..5", ".5.5"]),
+            st.sampled_from([" UTC", " GMT", " CEST", "", "  UTC"]),
+        ).map(lambda t: f"{t[0]}, {t[1]} {t[2]} {t[3]} {t[4]}{t[5]}{t[6]}"),
+    )
+)
+def test_auth_time_is_the_reference(text: str) -> None:
+    """The cached per-second parse gives exactly the strptime of the whole stamp."""
+    from smbguard.logs.samba import _auth_time, _auth_time_reference
+
+    assert _auth_time(text) == _auth_time_reference(text)
+    assert _auth_time(text) == _auth_time_reference(text)  # and from the cache
+
+
+def test_auth_time_parses_each_second_once() -> None:
+    from smbguard.logs.samba import _auth_second, _auth_time
+
+    _auth_second.cache_clear()
+    got = [_auth_time(f"Thu, 14 Oct 2021 15:24:12.{us:06d} UTC") for us in (1, 500000, 999999)]
+    assert got == [(datetime(2021, 10, 14, 15, 24, 12, us, tzinfo=UTC), True) for us in (1, 500000, 999999)]
+    assert _auth_second.cache_info().misses == 1 and _auth_second.cache_info().hits == 2

@@ -1125,7 +1125,7 @@ class SambaSource:
         )
 
 
-def _auth_time(text: str) -> tuple[datetime | None, bool]:
+def _auth_time_reference(text: str) -> tuple[datetime | None, bool]:
     """``Thu, 14 Oct 2021 15:24:12.023984 UTC`` -> (aware datetime, zone understood).
 
     Zone abbreviations other than UTC/GMT are ambiguous (CST is three different zones):
@@ -1139,3 +1139,34 @@ def _auth_time(text: str) -> tuple[datetime | None, bool]:
     except ValueError:
         return None, True
     return when.replace(tzinfo=UTC), zone in ("UTC", "GMT", "Z")
+
+
+@functools.lru_cache(maxsize=4096)
+def _auth_second(head: str) -> datetime | None:
+    """``strptime(head, "%a, %d %b %Y %H:%M:%S")`` or None; cached (a burst of failed
+    logons has many lines in the same second)."""
+    try:
+        return datetime.strptime(head, "%a, %d %b %Y %H:%M:%S")
+    except ValueError:
+        return None
+
+
+def _auth_time(text: str) -> tuple[datetime | None, bool]:
+    """:func:`_auth_time_reference`, with the second parsed once per distinct second: when
+    the stamp is ``<head>.<1-6 ASCII digits>`` and ``head`` alone parses (which needs a head
+    without '.'), strptime of the whole stamp takes the same path through its regular
+    expression and gives that time plus the fraction; otherwise the reference decides
+    (tests/logs/test_samba.py compares both)."""
+    parts = text.rsplit(" ", 1)
+    if len(parts) == 2:
+        stamp, zone = parts
+        head, dot, frac = stamp.rpartition(".")
+        if dot and 0 < len(frac) <= 6 and frac.isascii() and frac.isdigit():
+            base = _auth_second(head)
+            if base is not None:
+                return base.replace(microsecond=int(frac.ljust(6, "0")), tzinfo=UTC), zone in (
+                    "UTC",
+                    "GMT",
+                    "Z",
+                )
+    return _auth_time_reference(text)
