@@ -808,7 +808,7 @@ append_row(Column *cols, int ncols, int64_t row)
 }
 
 static PyObject *
-scan(PyObject *self, PyObject *args)
+scan(PyObject *Py_UNUSED(self), PyObject *args)
 {
     Py_buffer view;
     Py_ssize_t start, stop_at;
@@ -951,8 +951,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "smbguard.logs._zeekjson",
-    "The JSON-line reader of ZeekSource.frames() (see _zeekjson.c).", -1, methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "smbguard.logs._zeekjson",
+    .m_doc = "The JSON-line reader of ZeekSource.frames() (see _zeekjson.c).",
+    .m_size = -1,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC
