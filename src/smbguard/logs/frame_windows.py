@@ -83,10 +83,12 @@ _SMALL = 32  # below this many items a Counter costs more than counting one by o
 #: Frames with fewer rows (of the detector's kinds) go row by row: the column path costs a
 #: few milliseconds per frame whatever its size, ``feed`` a few microseconds per row.
 _MIN_ROWS = 2_000
-#: Frames with fewer rows (of the detector's kinds, or failures) replay every window with
+#: Frames with fewer rows (of the detector's kinds, or failures; the rows its windows
+#: carry as columns from the previous frame included) replay every window with
 #: ``_Window.push`` on the column values (everything else stays on columns): the window
-#: arithmetic's fixed cost, dozens of polars queries per frame, is larger below this.
-_REPLAY_ROWS = 20_000
+#: arithmetic's fixed cost, dozens of polars queries per frame (~25 ms), is larger than
+#: ~1-5 us per replayed row (most where every row has its own time) below this.
+_REPLAY_ROWS = 5_000
 _SPAN_LIMIT = 2**62  # composite (group, time) keys as group * span + offset below this, else ranks
 _WINDOW_CAP = 100_000  # _Window.push drops beyond this many items
 _GROUPS_GUARD = 100_000  # RansomwareDetector clears its groups beyond this many
@@ -256,6 +258,13 @@ def _carry(detector: RansomwareDetector | FailedLogonDetector, family: str) -> _
     if carry is None:
         carry = store[family] = _Carry()
     return carry
+
+
+def _replays(detector: RansomwareDetector | FailedLogonDetector, rows: int) -> bool:
+    """Whether a frame of ``rows`` rows replays every window (see ``_REPLAY_ROWS``): the
+    windows carried as columns would first be built as deques, so they count too."""
+    store: dict[str, _Carry] = detector.__dict__.get("_frame_windows_carry", {})
+    return rows + sum(carry.rows.height for carry in store.values()) < _REPLAY_ROWS
 
 
 def _forget(detector: RansomwareDetector | FailedLogonDetector) -> None:
@@ -716,7 +725,7 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
     files: list[_Window | None] = [s.files for s in states]
     exts: list[_Window | None] = [s.ext_changes for s in states]
     ext_rows = df.select("gid", "__t", "__ext_item", "__new_ext", "__is_ext").filter(pl.col("__is_ext"))
-    if df.height < _REPLAY_ROWS:  # every window replayed: cheaper than the arithmetic's fixed cost
+    if _replays(detector, df.height):  # every window replayed: cheaper than the arithmetic here
         _forget(detector)
         _replay_files(states, df)
         apply_tallies({keys[g]: states[g].tally for g in gids}, df, "__key", "kind")
@@ -940,7 +949,7 @@ def failed_logon_feed_frame(detector: FailedLogonDetector, frame: pl.DataFrame) 
             sources[key] = _SourceState(accounts_window=_Window(t.spray_window))
     states = [sources[key] for key in keys]
     fails = _gid_column(fails, "__key", keys)
-    if fails.height < _REPLAY_ROWS:  # every window replayed: cheaper than the arithmetic's fixed cost
+    if _replays(detector, fails.height):  # every window replayed: cheaper than the arithmetic here
         _forget(detector)
         logons, held_before = _logons_before(df, sources)
         _replay_failures(detector, states, fails)
