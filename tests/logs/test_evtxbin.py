@@ -686,6 +686,10 @@ def _declined_cases(chunk: bytes) -> dict[str, bytes]:
             if _py_records(_fix_checksums(damaged)) is None:
                 cases["template table: unknown declared value type"] = damaged
                 break
+    damaged = bytearray(chunk)
+    for at in _filetime_offsets(chunk):  # every SystemTime in 1604: the reference checks from 1970
+        struct.pack_into("<Q", damaged, at, 10**15)
+    cases["SystemTime before 1970"] = damaged
     second = 512 + struct.unpack_from("<I", chunk, 512 + 4)[0]
     damaged = bytearray(chunk)
     struct.pack_into("<Q", damaged, second + 8, struct.unpack_from("<Q", chunk, second + 8)[0] + 5)
