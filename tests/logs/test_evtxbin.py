@@ -686,6 +686,21 @@ def _declined_cases(chunk: bytes) -> dict[str, bytes]:
             if _py_records(_fix_checksums(damaged)) is None:
                 cases["template table: unknown declared value type"] = damaged
                 break
+    state = evtxbin._Chunk(chunk, EVENT_FIELDS)
+    size = struct.unpack_from("<I", chunk, 512 + 4)[0]
+    first = state.instance(512 + 28, 512 + size - 4)  # the first record's template instance
+    damaged = bytearray(chunk)
+    damaged[first.offsets[-1]] = 1  # the end-of-fragment token after the values
+    cases["record data not ending after its values"] = damaged
+    if first.nested:
+        _index, inner = first.nested[0]
+        damaged = bytearray(chunk)
+        damaged[inner.offsets[-1]] = 1
+        cases["nested BinXML not ending after its values"] = damaged
+    channel = "Security".encode("utf-16-le")
+    if channel in chunk:
+        damaged = bytearray(chunk.replace(channel, "Secur&ty".encode("utf-16-le")))
+        cases["Channel that renders escaped"] = damaged
     damaged = bytearray(chunk)
     for at in _filetime_offsets(chunk):  # every SystemTime in 1604: the reference checks from 1970
         struct.pack_into("<Q", damaged, at, 10**15)
