@@ -697,6 +697,16 @@ def _declined_cases(chunk: bytes) -> dict[str, bytes]:
         damaged = bytearray(chunk)
         damaged[inner.offsets[-1]] = 1
         cases["nested BinXML not ending after its values"] = damaged
+    # a fixed-size value (an integer, FILETIME, GUID...) whose descriptor gives another size
+    # (two bytes taken from the next value, so the values still end where they did)
+    descriptors = first.offsets[0] - 4 * len(first.types)
+    for i in range(len(first.types) - 1):
+        if first.types[i] in evtxbin._FIXED and first.types[i] != evtxbin.T_NULL and first.sizes[i + 1] >= 2:
+            damaged = bytearray(chunk)
+            struct.pack_into("<H", damaged, descriptors + 4 * i, first.sizes[i] + 2)
+            struct.pack_into("<H", damaged, descriptors + 4 * (i + 1), first.sizes[i + 1] - 2)
+            cases["fixed-size value of another size"] = damaged
+            break
     channel = "Security".encode("utf-16-le")
     if channel in chunk:
         damaged = bytearray(chunk.replace(channel, "Secur&ty".encode("utf-16-le")))
@@ -720,6 +730,7 @@ def test_c_declines_what_the_reference_declines(sample_chunks: list[bytes]) -> N
     for chunk in sample_chunks:
         cases = _declined_cases(chunk)
         assert "template table: unknown declared value type" in cases
+        assert "fixed-size value of another size" in cases
         for name, damaged in cases.items():
             assert _py_records(damaged) is None, name
             assert _c_records(damaged) is None, name
