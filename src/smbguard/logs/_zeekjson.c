@@ -41,33 +41,7 @@
 #define MAX_DEPTH 64
 #define MAX_NUMBER 600 /* bytes; sys.set_int_max_str_digits accepts no limit below 640 */
 
-/* ------------------------------------------------------------ Arrow C data interface */
-#define ARROW_FLAG_NULLABLE 2
-
-struct ArrowSchema {
-    const char *format;
-    const char *name;
-    const char *metadata;
-    int64_t flags;
-    int64_t n_children;
-    struct ArrowSchema **children;
-    struct ArrowSchema *dictionary;
-    void (*release)(struct ArrowSchema *);
-    void *private_data;
-};
-
-struct ArrowArray {
-    int64_t length;
-    int64_t null_count;
-    int64_t offset;
-    int64_t n_buffers;
-    int64_t n_children;
-    const void **buffers;
-    struct ArrowArray **children;
-    struct ArrowArray *dictionary;
-    void (*release)(struct ArrowArray *);
-    void *private_data;
-};
+#include "_arrow_abi.h" /* the Arrow C data interface structs */
 
 /* ------------------------------------------------------------------ growable buffers */
 typedef struct {
