@@ -1,12 +1,13 @@
 /*
  * The Arrow C data interface (https://arrow.apache.org/docs/format/CDataInterface.html):
  * the two ABI structs, as the specification gives them, shared by the C readers that hand
- * columns to polars (_sambascan.c, _zeekjson.c). Declarations only.
+ * columns to polars (_sambascan.c, _zeekjson.c). Plus the two capsule destructors both use.
  */
 #ifndef SMBGUARD_ARROW_ABI_H
 #define SMBGUARD_ARROW_ABI_H
 
 #include <stdint.h>
+#include <stdlib.h>
 
 #define ARROW_FLAG_NULLABLE 2
 
@@ -34,5 +35,31 @@ struct ArrowArray {
     void (*release)(struct ArrowArray *);
     void *private_data;
 };
+
+/* PyCapsule destructors for the "arrow_schema" / "arrow_array" capsules handed to polars:
+ * release the struct if the consumer did not, then free it. (Include after Python.h.) */
+static void
+arrow_schema_capsule_free(PyObject *capsule)
+{
+    struct ArrowSchema *s = PyCapsule_GetPointer(capsule, "arrow_schema");
+    if (s != NULL) {
+        if (s->release != NULL) {
+            s->release(s);
+        }
+        free(s);
+    }
+}
+
+static void
+arrow_array_capsule_free(PyObject *capsule)
+{
+    struct ArrowArray *a = PyCapsule_GetPointer(capsule, "arrow_array");
+    if (a != NULL) {
+        if (a->release != NULL) {
+            a->release(a);
+        }
+        free(a);
+    }
+}
 
 #endif /* SMBGUARD_ARROW_ABI_H */

@@ -242,30 +242,6 @@ release_schema(struct ArrowSchema *s)
     s->release = NULL; /* format and name are static strings */
 }
 
-static void
-schema_capsule_free(PyObject *capsule)
-{
-    struct ArrowSchema *s = PyCapsule_GetPointer(capsule, "arrow_schema");
-    if (s != NULL) {
-        if (s->release != NULL) {
-            s->release(s);
-        }
-        free(s);
-    }
-}
-
-static void
-array_capsule_free(PyObject *capsule)
-{
-    struct ArrowArray *a = PyCapsule_GetPointer(capsule, "arrow_array");
-    if (a != NULL) {
-        if (a->release != NULL) {
-            a->release(a);
-        }
-        free(a);
-    }
-}
-
 /* (name, (schema capsule, array capsule)); the Col is emptied (its buffers moved). */
 static PyObject *
 export_col(Col *c, const char *name)
@@ -313,7 +289,7 @@ export_col(Col *c, const char *name)
         c->data.p = NULL;
     }
     col_free(c);
-    sc = PyCapsule_New(schema, "arrow_schema", schema_capsule_free);
+    sc = PyCapsule_New(schema, "arrow_schema", arrow_schema_capsule_free);
     if (sc == NULL) {
         schema->release(schema);
         free(schema);
@@ -321,7 +297,7 @@ export_col(Col *c, const char *name)
         free(array);
         return NULL;
     }
-    ac = PyCapsule_New(array, "arrow_array", array_capsule_free);
+    ac = PyCapsule_New(array, "arrow_array", arrow_array_capsule_free);
     if (ac == NULL) {
         Py_DECREF(sc);
         array->release(array);

@@ -600,30 +600,6 @@ release_schema(struct ArrowSchema *s)
     s->release = NULL;
 }
 
-static void
-capsule_schema_free(PyObject *capsule)
-{
-    struct ArrowSchema *s = PyCapsule_GetPointer(capsule, "arrow_schema");
-    if (s != NULL) {
-        if (s->release != NULL) {
-            s->release(s);
-        }
-        free(s);
-    }
-}
-
-static void
-capsule_array_free(PyObject *capsule)
-{
-    struct ArrowArray *a = PyCapsule_GetPointer(capsule, "arrow_array");
-    if (a != NULL) {
-        if (a->release != NULL) {
-            a->release(a);
-        }
-        free(a);
-    }
-}
-
 /* A child schema (format is a static string; the name is copied). */
 static int
 fill_schema(struct ArrowSchema *s, const char *format, const char *name, int64_t flags)
@@ -722,12 +698,12 @@ export(Buf *index, Column *cols, int ncols, int64_t rows)
         }
         array->children[array->n_children++] = ca;
     }
-    caps_s = PyCapsule_New(schema, "arrow_schema", capsule_schema_free);
+    caps_s = PyCapsule_New(schema, "arrow_schema", arrow_schema_capsule_free);
     if (caps_s == NULL) {
         goto fail;
     }
     schema = NULL;
-    caps_a = PyCapsule_New(array, "arrow_array", capsule_array_free);
+    caps_a = PyCapsule_New(array, "arrow_array", arrow_array_capsule_free);
     if (caps_a == NULL) {
         goto fail;
     }
