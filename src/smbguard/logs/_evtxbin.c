@@ -1060,17 +1060,11 @@ static PyObject *build(PyObject *const *items)
     return t;
 }
 
-static PyObject *row(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* row()'s work: eid an exact str, fields a tuple of 4, configure() done (checked by callers) */
+static PyObject *row_impl(PyObject *eid, PyObject *fields, PyObject *source)
 {
-    (void)self;
-    if (nargs != 3 || !PyUnicode_CheckExact(args[0]) || !PyTuple_Check(args[1]) || PyTuple_GET_SIZE(args[1]) != 4) {
-        PyErr_SetString(PyExc_TypeError, "row(event_id: str, fields: tuple of 4, source)");
-        return NULL;
-    }
-    if (kinds[0] == NULL) { PyErr_SetString(PyExc_RuntimeError, "configure() first"); return NULL; }
-    PyObject *eid = args[0], *source = args[2];
-    PyObject *when = PyTuple_GET_ITEM(args[1], 0), *computer = PyTuple_GET_ITEM(args[1], 1);
-    PyObject *data = PyTuple_GET_ITEM(args[1], 3);
+    PyObject *when = PyTuple_GET_ITEM(fields, 0), *computer = PyTuple_GET_ITEM(fields, 1);
+    PyObject *data = PyTuple_GET_ITEM(fields, 3);
     if (!PyDict_CheckExact(data) || !PyUnicode_IS_ASCII(eid) || PyUnicode_GET_LENGTH(eid) != 4) Py_RETURN_NONE;
     const char *e = (const char *)PyUnicode_DATA(eid);
     PyObject *v[9];
@@ -1161,6 +1155,486 @@ static PyObject *row(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+static PyObject *row(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 3 || !PyUnicode_CheckExact(args[0]) || !PyTuple_Check(args[1]) || PyTuple_GET_SIZE(args[1]) != 4) {
+        PyErr_SetString(PyExc_TypeError, "row(event_id: str, fields: tuple of 4, source)");
+        return NULL;
+    }
+    if (kinds[0] == NULL) { PyErr_SetString(PyExc_RuntimeError, "configure() first"); return NULL; }
+    return row_impl(args[0], args[1], args[2]);
+}
+
+/* ------------------------------------------------------------------ the column sink
+ * Sink(source, after_record, event_row, unknown, number_text): EvtxSource._fast_rows's loop,
+ * row()/event_row and rows_to_frame's columns in one place. feed(records, start) takes
+ * read_chunk's records and does exactly _fast_rows's bookkeeping (records read, max_seen,
+ * last_record, unknown event IDs, events, first/last time), appending each row's values
+ * straight into Arrow buffers: Utf8 columns as LargeUtf8 ("U": int64 offsets, bytes,
+ * validity), time as int64 microseconds ("tsu:UTC"), logon_type as int64 ("l"). take()
+ * hands the columns over as Arrow C data interface capsule pairs (polars imports them
+ * without copying) and starts new ones.
+ * A row is appended only when every value is what rows_to_frame turns into the same cell
+ * with certainty: None, an exact str (or an EventKind member: its value) with a UTF-8 form,
+ * an exact int in int64 range for logon_type, an exact datetime with tzinfo UTC for time.
+ * Anything else ("odd") is handed back to Python, which flushes the sink and builds that
+ * row with rows_to_frame (the reference: the same cell, or the same exception). */
+#include "_arrow_abi.h"
+
+#define NCOLS 18
+#define COL_TIME 3
+#define COL_LOGON 13
+/* events.EVENT_COLUMNS (winevent checks the row order against it at import) */
+static const char *const col_names[NCOLS] = {
+    "kind", "source", "event_id", "time", "src_ip", "workstation", "server", "user", "domain",
+    "share", "path", "new_path", "status", "logon_type", "auth_package", "lm_package", "protocol", "detail"};
+
+typedef struct { uint8_t *p; size_t len, cap; } SBuf;
+typedef struct { SBuf valid, off, data; int64_t nulls; } SCol;
+
+typedef struct {
+    PyObject_HEAD
+    SCol cols[NCOLS];
+    int64_t rows;
+    PyObject *source, *event_row, *unknown, *number_text, *kwnames;
+    int after_sign;          /* -1: after_record < 0, 1: above 2**64-1, 0: after */
+    uint64_t after;
+    long long records, events;
+    uint64_t max_seen;
+    int have_last;
+    uint64_t last_record;
+    PyObject *first_time, *last_time;
+    int64_t first_us, last_us;
+    int busy;
+} Sink;
+
+static int sbuf_reserve(SBuf *b, size_t extra)
+{
+    if (extra <= b->cap - b->len) return 0;
+    if (extra > (size_t)PY_SSIZE_T_MAX - b->len) { PyErr_NoMemory(); return -1; }
+    size_t need = b->len + extra, cap = b->cap ? b->cap : 4096;
+    while (cap < need) {
+        if (cap > (size_t)PY_SSIZE_T_MAX / 2) { cap = need; break; }
+        cap *= 2;
+    }
+    uint8_t *p = realloc(b->p, cap);
+    if (p == NULL) { PyErr_NoMemory(); return -1; }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static void scol_free(SCol *c)
+{
+    free(c->valid.p); free(c->off.p); free(c->data.p);
+    memset(c, 0, sizeof *c);
+}
+
+static void sink_reset(Sink *s)
+{
+    for (int i = 0; i < NCOLS; i++) scol_free(&s->cols[i]);
+    s->rows = 0;
+}
+
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* an exact datetime with tzinfo UTC -> microseconds since the epoch; 0 ok, 1 odd */
+static int utc_micros(PyObject *v, int64_t *out)
+{
+    if (!PyDateTime_CheckExact(v)) return 1;
+    if (!_PyDateTime_HAS_TZINFO(v) || PyDateTime_DATE_GET_TZINFO(v) != PyDateTime_TimeZone_UTC) return 1;
+    int64_t days = days_from_civil(PyDateTime_GET_YEAR(v), PyDateTime_GET_MONTH(v), PyDateTime_GET_DAY(v));
+    int64_t secs = days * 86400 + PyDateTime_DATE_GET_HOUR(v) * 3600 + PyDateTime_DATE_GET_MINUTE(v) * 60 +
+                   PyDateTime_DATE_GET_SECOND(v);
+    *out = secs * 1000000 + PyDateTime_DATE_GET_MICROSECOND(v);
+    return 0;
+}
+
+/* Append one 18-tuple row: 0 appended, 1 odd (nothing appended), -1 error (nothing appended). */
+static int sink_append(Sink *s, PyObject *row)
+{
+    if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != NCOLS) return 1;
+    const char *ptr[NCOLS];
+    Py_ssize_t len[NCOLS];
+    int64_t num[NCOLS];
+    PyTypeObject *kind_type = kinds[0] ? Py_TYPE(kinds[0]) : NULL;
+    for (int i = 0; i < NCOLS; i++) {
+        PyObject *v = PyTuple_GET_ITEM(row, i);
+        ptr[i] = NULL; len[i] = 0; num[i] = 0;
+        if (v == Py_None) continue;
+        if (i == COL_TIME) {
+            if (utc_micros(v, &num[i])) return 1;
+            ptr[i] = "";
+        } else if (i == COL_LOGON) {
+            if (!PyLong_CheckExact(v)) return 1;
+            int overflow;
+            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+            if (overflow) return 1;
+            if (x == -1 && PyErr_Occurred()) return -1;
+            num[i] = x;
+            ptr[i] = "";
+        } else {
+            if (!PyUnicode_CheckExact(v) && (kind_type == NULL || Py_TYPE(v) != kind_type)) return 1;
+            ptr[i] = PyUnicode_AsUTF8AndSize(v, &len[i]);
+            if (ptr[i] == NULL) {
+                if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return -1;
+                PyErr_Clear(); /* lone surrogates: polars raises; the reference path says so */
+                return 1;
+            }
+        }
+    }
+    /* room first, so that a failure leaves every column as it was */
+    int64_t row_no = s->rows;
+    size_t vbyte = (size_t)(row_no >> 3);
+    for (int i = 0; i < NCOLS; i++) {
+        SCol *c = &s->cols[i];
+        if (c->valid.len <= vbyte) {
+            if (sbuf_reserve(&c->valid, vbyte + 1 - c->valid.len)) return -1;
+            memset(c->valid.p + c->valid.len, 0, vbyte + 1 - c->valid.len);
+            c->valid.len = vbyte + 1;
+        }
+        if (i == COL_TIME || i == COL_LOGON) {
+            if (sbuf_reserve(&c->data, 8)) return -1;
+        } else {
+            if (sbuf_reserve(&c->off, c->off.len == 0 ? 16 : 8) || sbuf_reserve(&c->data, (size_t)len[i])) return -1;
+        }
+    }
+    for (int i = 0; i < NCOLS; i++) {
+        SCol *c = &s->cols[i];
+        if (ptr[i] != NULL) c->valid.p[vbyte] |= (uint8_t)(1u << (row_no & 7));
+        else c->nulls++;
+        if (i == COL_TIME || i == COL_LOGON) {
+            memcpy(c->data.p + c->data.len, &num[i], 8);
+            c->data.len += 8;
+        } else {
+            if (c->off.len == 0) { int64_t zero = 0; memcpy(c->off.p, &zero, 8); c->off.len = 8; }
+            if (len[i]) memcpy(c->data.p + c->data.len, ptr[i], (size_t)len[i]);
+            c->data.len += (size_t)len[i];
+            int64_t end = (int64_t)c->data.len;
+            memcpy(c->off.p + c->off.len, &end, 8);
+            c->off.len += 8;
+        }
+    }
+    s->rows++;
+    /* SourceStats.see(row[3]) */
+    PyObject *when = PyTuple_GET_ITEM(row, COL_TIME);
+    if (when != Py_None) {
+        int64_t us = num[COL_TIME];
+        if (s->first_time == NULL || us < s->first_us) {
+            Py_INCREF(when); Py_XSETREF(s->first_time, when); s->first_us = us;
+        }
+        if (s->last_time == NULL || us > s->last_us) {
+            Py_INCREF(when); Py_XSETREF(s->last_time, when); s->last_us = us;
+        }
+    }
+    return 0;
+}
+
+static int sink_traverse(Sink *s, visitproc visit, void *arg)
+{
+    Py_VISIT(s->source); Py_VISIT(s->event_row); Py_VISIT(s->unknown); Py_VISIT(s->number_text);
+    return 0;
+}
+
+static int sink_clear(Sink *s)
+{
+    Py_CLEAR(s->source); Py_CLEAR(s->event_row); Py_CLEAR(s->unknown); Py_CLEAR(s->number_text);
+    Py_CLEAR(s->kwnames); Py_CLEAR(s->first_time); Py_CLEAR(s->last_time);
+    return 0;
+}
+
+static void sink_dealloc(Sink *s)
+{
+    PyObject_GC_UnTrack(s);
+    sink_clear(s);
+    sink_reset(s);
+    Py_TYPE(s)->tp_free((PyObject *)s);
+}
+
+static PyObject *sink_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    PyObject *source, *after, *event_row, *unknown, *number_text;
+    static char *kwlist[] = {"source", "after_record", "event_row", "unknown", "number_text", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "UO!OO!O!:Sink", kwlist, &source, &PyLong_Type, &after, &event_row,
+                                     &PySet_Type, &unknown, &PyDict_Type, &number_text))
+        return NULL;
+    if (kinds[0] == NULL) { PyErr_SetString(PyExc_RuntimeError, "configure() first"); return NULL; }
+    if (!PyCallable_Check(event_row)) { PyErr_SetString(PyExc_TypeError, "event_row must be callable"); return NULL; }
+    Sink *s = (Sink *)type->tp_alloc(type, 0);
+    if (s == NULL) return NULL;
+    if (_PyLong_Sign(after) < 0) {
+        s->after_sign = -1;
+    } else {
+        s->after = PyLong_AsUnsignedLongLong(after);
+        if (s->after == (uint64_t)-1 && PyErr_Occurred()) {
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError)) { Py_DECREF(s); return NULL; }
+            PyErr_Clear();
+            s->after_sign = 1;
+        }
+    }
+    s->kwnames = Py_BuildValue("(ssss)", "source", "when", "computer", "channel");
+    if (s->kwnames == NULL) { Py_DECREF(s); return NULL; }
+    Py_INCREF(source); s->source = source;
+    Py_INCREF(event_row); s->event_row = event_row;
+    Py_INCREF(unknown); s->unknown = unknown;
+    Py_INCREF(number_text); s->number_text = number_text;
+    return (PyObject *)s;
+}
+
+/* a record id: an exact int in [0, 2**64) */
+static int record_id(PyObject *v, uint64_t *out)
+{
+    if (!PyLong_CheckExact(v) || _PyLong_Sign(v) < 0) return 1;
+    *out = PyLong_AsUnsignedLongLong(v);
+    if (*out == (uint64_t)-1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return -1;
+        PyErr_Clear();
+        return 1;
+    }
+    return 0;
+}
+
+/* feed(records, start) -> True (done), False (declined: records not in read_chunk's shape,
+ * nothing done; the caller runs the reference loop), or (index, row): records[index]'s row
+ * is odd (see above); its bookkeeping is done except SourceStats.see and the frame. */
+static PyObject *sink_feed(Sink *s, PyObject *args)
+{
+    PyObject *records;
+    Py_ssize_t start;
+    if (!PyArg_ParseTuple(args, "O!n:feed", &PyList_Type, &records, &start)) return NULL;
+    if (s->busy) { PyErr_SetString(PyExc_RuntimeError, "Sink is busy"); return NULL; }
+    Py_ssize_t n = PyList_GET_SIZE(records);
+    if (start < 0 || start > n) { PyErr_SetString(PyExc_IndexError, "start out of range"); return NULL; }
+    if (start == 0) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *r = PyList_GET_ITEM(records, i);
+            uint64_t id;
+            if (!PyTuple_CheckExact(r) || PyTuple_GET_SIZE(r) != 3) Py_RETURN_FALSE;
+            int rr = record_id(PyTuple_GET_ITEM(r, 0), &id);
+            if (rr < 0) return NULL;
+            if (rr) Py_RETURN_FALSE;
+            PyObject *f = PyTuple_GET_ITEM(r, 2);
+            if (!PyLong_CheckExact(PyTuple_GET_ITEM(r, 1))) Py_RETURN_FALSE;
+            if (f != Py_None && (!PyTuple_CheckExact(f) || PyTuple_GET_SIZE(f) != 4)) Py_RETURN_FALSE;
+        }
+    }
+    Py_INCREF(records); /* the list may change in a callback: items are re-read and re-checked */
+    s->busy = 1;
+    PyObject *result = NULL;
+    for (Py_ssize_t i = start; i < PyList_GET_SIZE(records); i++) {
+        PyObject *r = PyList_GET_ITEM(records, i);
+        uint64_t id;
+        if (!PyTuple_CheckExact(r) || PyTuple_GET_SIZE(r) != 3 || record_id(PyTuple_GET_ITEM(r, 0), &id) ||
+            !PyLong_CheckExact(PyTuple_GET_ITEM(r, 1))) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "records changed during feed()");
+            goto out;
+        }
+        PyObject *number = PyTuple_GET_ITEM(r, 1), *fields = PyTuple_GET_ITEM(r, 2);
+        s->records++;
+        if (id > s->max_seen) s->max_seen = id;
+        if (s->after_sign > 0 || (s->after_sign == 0 && id <= s->after)) continue;
+        if (!s->have_last || id > s->last_record) { s->last_record = id; s->have_last = 1; }
+        PyObject *eid = PyDict_GetItemWithError(s->number_text, number);
+        if (eid != NULL && PyObject_IsTrue(eid) == 1) {
+            Py_INCREF(eid);
+        } else {
+            if (PyErr_Occurred()) goto out;
+            eid = PyObject_Str(number);
+            if (eid == NULL) goto out;
+        }
+        PyObject *row = NULL;
+        if (fields != Py_None) {
+            Py_INCREF(fields);
+            if (PyUnicode_CheckExact(eid)) {
+                row = row_impl(eid, fields, s->source);
+            } else {
+                row = Py_None; Py_INCREF(row);
+            }
+            if (row == Py_None) {
+                Py_DECREF(row);
+                PyObject *argv[6] = {eid, PyTuple_GET_ITEM(fields, 3), s->source, PyTuple_GET_ITEM(fields, 0),
+                                     PyTuple_GET_ITEM(fields, 1), PyTuple_GET_ITEM(fields, 2)};
+                row = PyObject_Vectorcall(s->event_row, argv, 2, s->kwnames);
+            }
+            Py_DECREF(fields);
+            if (row == NULL) { Py_DECREF(eid); goto out; }
+        }
+        if (row == NULL || row == Py_None) {
+            Py_XDECREF(row);
+            int ar = PySet_Add(s->unknown, eid);
+            Py_DECREF(eid);
+            if (ar) goto out;
+            continue;
+        }
+        Py_DECREF(eid);
+        s->events++;
+        int ar = sink_append(s, row);
+        if (ar == 0) { Py_DECREF(row); continue; }
+        if (ar < 0) { Py_DECREF(row); goto out; }
+        result = Py_BuildValue("(nN)", i, row);
+        goto out;
+    }
+    result = Py_True; Py_INCREF(result);
+out:
+    s->busy = 0;
+    Py_DECREF(records);
+    return result;
+}
+
+/* append(row) -> True (appended, SourceStats.see done) or False (odd: nothing done) */
+static PyObject *sink_append_py(Sink *s, PyObject *row)
+{
+    if (s->busy) { PyErr_SetString(PyExc_RuntimeError, "Sink is busy"); return NULL; }
+    int r = sink_append(s, row);
+    if (r < 0) return NULL;
+    return PyBool_FromLong(r == 0);
+}
+
+typedef struct { const void *buffers[3]; void *owned[3]; } SinkArray;
+
+static void sink_release_array(struct ArrowArray *a)
+{
+    if (a->release == NULL) return;
+    SinkArray *priv = a->private_data;
+    if (priv != NULL) {
+        for (int i = 0; i < 3; i++) free(priv->owned[i]);
+        free(priv);
+    }
+    a->private_data = NULL;
+    a->release = NULL;
+}
+
+static void sink_release_schema(struct ArrowSchema *sc) { sc->release = NULL; }
+
+/* (schema capsule, array capsule) of column i; its buffers move into the array */
+static PyObject *sink_export(Sink *s, int i)
+{
+    static const int64_t empty[2] = {0, 0};
+    SCol *c = &s->cols[i];
+    struct ArrowSchema *schema = calloc(1, sizeof *schema);
+    struct ArrowArray *array = calloc(1, sizeof *array);
+    SinkArray *priv = calloc(1, sizeof *priv);
+    if (schema == NULL || array == NULL || priv == NULL) {
+        free(schema); free(array); free(priv);
+        return PyErr_NoMemory();
+    }
+    int text = i != COL_TIME && i != COL_LOGON;
+    schema->format = i == COL_TIME ? "tsu:UTC" : i == COL_LOGON ? "l" : "U";
+    schema->name = col_names[i];
+    schema->flags = ARROW_FLAG_NULLABLE;
+    schema->release = sink_release_schema;
+    array->length = s->rows;
+    array->null_count = c->nulls;
+    array->n_buffers = text ? 3 : 2;
+    array->buffers = priv->buffers;
+    array->private_data = priv;
+    array->release = sink_release_array;
+    if (c->nulls > 0) { priv->owned[0] = c->valid.p; priv->buffers[0] = c->valid.p; c->valid.p = NULL; }
+    if (text) {
+        priv->owned[1] = c->off.p; priv->buffers[1] = c->off.p ? (const void *)c->off.p : (const void *)empty;
+        priv->owned[2] = c->data.p; priv->buffers[2] = c->data.p ? (const void *)c->data.p : (const void *)empty;
+        c->off.p = c->data.p = NULL;
+    } else {
+        priv->owned[1] = c->data.p; priv->buffers[1] = c->data.p ? (const void *)c->data.p : (const void *)empty;
+        c->data.p = NULL;
+    }
+    scol_free(c);
+    PyObject *sc = PyCapsule_New(schema, "arrow_schema", arrow_schema_capsule_free);
+    if (sc == NULL) {
+        schema->release(schema); free(schema);
+        array->release(array); free(array);
+        return NULL;
+    }
+    PyObject *ac = PyCapsule_New(array, "arrow_array", arrow_array_capsule_free);
+    if (ac == NULL) {
+        Py_DECREF(sc);
+        array->release(array); free(array);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", sc, ac);
+}
+
+/* take() -> tuple of 18 (schema, array) capsule pairs (the rows so far); the sink starts empty */
+static PyObject *sink_take(Sink *s, PyObject *Py_UNUSED(ignored))
+{
+    if (s->busy) { PyErr_SetString(PyExc_RuntimeError, "Sink is busy"); return NULL; }
+    if (s->rows == 0) { /* empty columns: a zero offset for each text column */
+        sink_reset(s);
+    }
+    for (int i = 0; i < NCOLS; i++) {
+        SCol *c = &s->cols[i];
+        if (i != COL_TIME && i != COL_LOGON && c->off.len == 0) {
+            if (sbuf_reserve(&c->off, 8)) return NULL;
+            int64_t zero = 0;
+            memcpy(c->off.p, &zero, 8);
+            c->off.len = 8;
+        }
+    }
+    PyObject *t = PyTuple_New(NCOLS);
+    if (t == NULL) return NULL;
+    for (int i = 0; i < NCOLS; i++) {
+        PyObject *pair = sink_export(s, i);
+        if (pair == NULL) { Py_DECREF(t); sink_reset(s); return NULL; }
+        PyTuple_SET_ITEM(t, i, pair);
+    }
+    sink_reset(s);
+    return t;
+}
+
+static PyObject *sink_get(Sink *s, void *which)
+{
+    switch ((int)(intptr_t)which) {
+    case 0: return PyLong_FromLongLong(s->rows);
+    case 1: return PyLong_FromLongLong(s->records);
+    case 2: return PyLong_FromLongLong(s->events);
+    case 3: return PyLong_FromUnsignedLongLong(s->max_seen);
+    case 4: if (!s->have_last) Py_RETURN_NONE; return PyLong_FromUnsignedLongLong(s->last_record);
+    case 5: return Py_NewRef(s->first_time ? s->first_time : Py_None);
+    default: return Py_NewRef(s->last_time ? s->last_time : Py_None);
+    }
+}
+
+static PyGetSetDef sink_getset[] = {
+    {"rows", (getter)sink_get, NULL, "rows held (not yet taken)", (void *)0},
+    {"records", (getter)sink_get, NULL, "records fed (SourceStats.records)", (void *)1},
+    {"events", (getter)sink_get, NULL, "rows made (SourceStats.events)", (void *)2},
+    {"max_seen", (getter)sink_get, NULL, "highest record id fed", (void *)3},
+    {"last_record", (getter)sink_get, NULL, "highest record id above after_record, or None", (void *)4},
+    {"first_time", (getter)sink_get, NULL, "earliest time appended, or None", (void *)5},
+    {"last_time", (getter)sink_get, NULL, "latest time appended, or None", (void *)6},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef sink_methods[] = {
+    {"feed", (PyCFunction)sink_feed, METH_VARARGS, "feed(records, start) -> True, False or (index, odd row)"},
+    {"append", (PyCFunction)sink_append_py, METH_O, "append(row) -> True, or False for an odd row"},
+    {"take", (PyCFunction)sink_take, METH_NOARGS, "take() -> the columns as 18 Arrow capsule pairs"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject SinkType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "smbguard.logs._evtxbin.Sink",
+    .tp_basicsize = sizeof(Sink),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Sink(source, after_record, event_row, unknown, number_text): rows into Arrow columns",
+    .tp_new = sink_new,
+    .tp_dealloc = (destructor)sink_dealloc,
+    .tp_traverse = (traverseproc)sink_traverse,
+    .tp_clear = (inquiry)sink_clear,
+    .tp_methods = sink_methods,
+    .tp_getset = sink_getset,
+};
+
 static PyObject *configure(PyObject *self, PyObject *args)
 {
     PyObject *k, *n;
@@ -1202,5 +1676,10 @@ PyMODINIT_FUNC PyInit__evtxbin(void)
     s_write1 = PyUnicode_InternFromString("%%4417");
     s_write2 = PyUnicode_InternFromString("%%4418");
     if (!s_ipc || !s_space || !s_empty || !s_ffff || !s_delete || !s_write1 || !s_write2) return NULL;
-    return PyModule_Create(&module);
+    if (PyType_Ready(&SinkType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&SinkType);
+    if (PyModule_AddObject(m, "Sink", (PyObject *)&SinkType) < 0) { Py_DECREF(&SinkType); Py_DECREF(m); return NULL; }
+    return m;
 }

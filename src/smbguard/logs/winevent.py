@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
     import polars as pl
 
+    from smbguard.logs import _evtxbin
+
 EVTX_MAGIC = b"ElfFile\x00"
 _CHUNK = 65536
 _HEADER = 4096
@@ -502,6 +504,10 @@ class EvtxSource:
         #: else with the Rust parser. On when the C reader is built (the Python reference alone
         #: measured no faster than the Rust parser's XML; docs/evtx-binary.md)
         self.fast = _c_read_chunk is not None
+        #: True: with ``fast``, ``frames()`` builds the columns in C (``_evtxbin.Sink``: the
+        #: ``_fast_rows`` loop, the rows and the Arrow columns, no Python object per row);
+        #: False: ``_fast_rows`` and :func:`rows_to_frame`, the readable reference. On when built
+        self.sink = _CSink is not None
         self.fast_chunks = 0  # chunks read by evtxbin / by the Rust parser (measurements, tests)
         self.slow_chunks = 0
 
@@ -602,18 +608,20 @@ class EvtxSource:
             stats.records += read
             self.max_seen, self.last_record = max_seen, last_record
 
-    def _chunk_rows(self, header: bytes, body: bytes, first_chunk: int) -> Iterator[Row]:
-        """The rows of ``body`` (whole chunks, the last one maybe followed by an incomplete
-        tail), chunk by chunk: :func:`evtxbin.read_chunk` where it reproduces the chunk with
-        certainty, else the Rust parser on the file header and that chunk (the last one with
-        the tail), as a range of one chunk would be read. Same rows and counters either way."""
+    def _chunks(
+        self, header: bytes, body: bytes, first_chunk: int
+    ) -> Iterator[list[evtxbin.Record] | Iterator[Row]]:
+        """``body`` (whole chunks, the last one maybe followed by an incomplete tail), chunk
+        by chunk: the records of :func:`evtxbin.read_chunk` (a list) where it reproduces the
+        chunk with certainty, else the rows of the Rust parser on the file header and that
+        chunk (the last one with the tail), as a range of one chunk would be read."""
         import io
 
         count = len(body) // _CHUNK
         if count == 0:
             records = self._parser(io.BytesIO(header + body))
             if records is not None:
-                yield from self._rows(records, first_chunk)
+                yield self._rows(records, first_chunk)
             return
         tail = len(body) % _CHUNK
         for i in range(count):
@@ -623,12 +631,68 @@ class EvtxSource:
                 fast = read_chunk(chunk)
                 if fast is not None:
                     self.fast_chunks += 1
-                    yield from self._fast_rows(fast)
+                    yield fast
                     continue
             self.slow_chunks += 1
             records = self._parser(io.BytesIO(header + (body[i * _CHUNK :] if last else chunk)))
             if records is not None:
-                yield from self._rows(records, first_chunk + i)
+                yield self._rows(records, first_chunk + i)
+
+    def _chunk_rows(self, header: bytes, body: bytes, first_chunk: int) -> Iterator[Row]:
+        """The rows of :meth:`_chunks` (same rows and counters whichever reader reads a chunk)."""
+        for part in self._chunks(header, body, first_chunk):
+            yield from self._fast_rows(part) if isinstance(part, list) else part
+
+    # ------------------------------------------------------------------ the C column sink
+    def _sink_frames(
+        self, header: bytes, body: bytes, first_chunk: int, sink: _evtxbin.Sink
+    ) -> Iterator[pl.DataFrame]:
+        """:meth:`_chunk_rows` made into frames by the C sink ``_evtxbin.Sink``: the records of
+        a chunk read without XML go through ``Sink.feed`` (the :meth:`_fast_rows` loop, the row
+        and the columns in C), the rows of the Rust parser through ``Sink.append``. A row the
+        sink does not take (a value it cannot put in a column with certainty) is made a
+        frame by :func:`rows_to_frame` after the sink's rows, so the order stays the file's.
+        Frames of at least :data:`_BATCH` rows while going; the caller takes the rest and
+        adds the sink's counters (:meth:`_merge_sink`)."""
+        for part in self._chunks(header, body, first_chunk):
+            if isinstance(part, list):
+                start = 0
+                while True:
+                    done = sink.feed(part, start)
+                    if done is True:
+                        break
+                    if done is False:  # not read_chunk's shape: the reference loop, rows appended
+                        yield from self._sink_rows(sink, self._fast_rows(part))
+                        break
+                    start, row = done
+                    start += 1
+                    self.stats.see(row[3])
+                    yield from _odd_row(sink, row)
+            else:
+                yield from self._sink_rows(sink, part)
+            if sink.rows >= _BATCH:
+                yield _sink_frame(sink)
+
+    @staticmethod
+    def _sink_rows(sink: _evtxbin.Sink, rows: Iterator[Row]) -> Iterator[pl.DataFrame]:
+        for row in rows:
+            if not sink.append(row):
+                yield from _odd_row(sink, row)
+
+    def _new_sink(self) -> _evtxbin.Sink:
+        assert _CSink is not None
+        return _CSink(self.path, self.after_record, event_row, self._unknown, _NUMBER_TEXT)
+
+    def _merge_sink(self, sink: _evtxbin.Sink) -> None:
+        """Add what ``Sink.feed`` counted (the rest was counted in ``stats`` as it happened)."""
+        stats = self.stats
+        stats.records += sink.records
+        stats.events += sink.events
+        stats.see(sink.first_time)
+        stats.see(sink.last_time)
+        self.max_seen = max(self.max_seen, sink.max_seen)
+        if sink.last_record is not None:
+            self.last_record = max(self.last_record, sink.last_record)
 
     def _fast_rows(self, records: list[evtxbin.Record]) -> Iterator[Row]:
         """:meth:`_rows` for records read by :func:`evtxbin.read_chunk`."""
@@ -709,7 +773,11 @@ class EvtxSource:
         out = _FrameBuffer(rows)
         workers = self.workers if self.workers is not None else (os.cpu_count() or 1)
         chunks = (self._size - _HEADER) // _CHUNK
-        if workers < 2 or chunks < 2 * self.range_chunks:
+        if (workers < 2 or chunks < 2 * self.range_chunks) and self.fast and self.sink and _CSink is not None:
+            del records
+            for frame in self._whole_file_frames():
+                yield from out.add(frame)
+        elif workers < 2 or chunks < 2 * self.range_chunks:
             batch: list[Row] = []
             if self.fast:
                 del records
@@ -732,6 +800,22 @@ class EvtxSource:
 
     def _whole_file_rows(self) -> Iterator[Row]:
         """:meth:`_chunk_rows` over the whole file, read a range of chunks at a time."""
+        for header, body, first in self._whole_file():
+            yield from self._chunk_rows(header, body, first)
+
+    def _whole_file_frames(self) -> Iterator[pl.DataFrame]:
+        """:meth:`_whole_file_rows` as frames, through the C sink (:meth:`_sink_frames`)."""
+        sink = self._new_sink()
+        try:
+            for header, body, first in self._whole_file():
+                yield from self._sink_frames(header, body, first, sink)
+            if sink.rows:
+                yield _sink_frame(sink)
+        finally:
+            self._merge_sink(sink)
+
+    def _whole_file(self) -> Iterator[tuple[bytes, bytes, int]]:
+        """(file header, body, first chunk number) of each range of chunks of the file."""
         with open(self.path, "rb") as handle:
             header = handle.read(_HEADER)
             first = 0
@@ -743,7 +827,7 @@ class EvtxSource:
                     rest = b""
                 if not body and first:
                     return
-                yield from self._chunk_rows(header, body, first)
+                yield header, body, first
                 if not rest:
                     return
                 first += len(body) // _CHUNK
@@ -756,7 +840,7 @@ class EvtxSource:
             start = _HEADER + first * _CHUNK
             last = first + step >= chunks
             end = self._size if last else start + step * _CHUNK  # the last one takes the tail too
-            ranges.append(_Range(len(ranges), first, start, end, self.fast))
+            ranges.append(_Range(len(ranges), first, start, end, self.fast, self.sink))
         return ranges
 
     def _range_frames(self, chunks: int, workers: int) -> Iterator[pl.DataFrame]:
@@ -835,13 +919,16 @@ _CReader = Callable[
 ]
 _c_read_chunk: _CReader | None
 _c_row: Callable[[str, tuple[Any, ...], str], Row | None] | None
+_CSink: type[_evtxbin.Sink] | None
 try:  # the C version of evtxbin.read_chunk (setup.py builds it; optional)
+    from smbguard.logs._evtxbin import Sink as _CSink
     from smbguard.logs._evtxbin import configure as _c_configure
     from smbguard.logs._evtxbin import read_chunk as _c_read_chunk
     from smbguard.logs._evtxbin import row as _c_row
 except ImportError:  # no compiler at install time: the Rust parser reads every chunk
     _c_read_chunk = None
     _c_row = None
+    _CSink = None
 else:  # _evtxbin.row: event_row for the hot event IDs (the same row, or None: event_row decides)
     _c_configure(
         (EventKind.LOGON, EventKind.LOGON_FAILURE, EventKind.SHARE_CONNECT, EventKind.FILE_ACCESS,
@@ -884,6 +971,36 @@ def rows_to_frame(rows: list[Row]) -> pl.DataFrame:
         else:
             columns.append(pl.Series(name, values, dtype=schema[name]))
     return pl.DataFrame(columns)
+
+
+class _ArrowPair:
+    """One column from ``Sink.take()``: an Arrow C data interface capsule pair (polars
+    imports it without copying; as ``samba._ArrowColumn``)."""
+
+    __slots__ = ("pair",)
+
+    def __init__(self, pair: tuple[object, object]) -> None:
+        self.pair = pair
+
+    def __arrow_c_array__(self, requested_schema: object = None) -> tuple[object, object]:
+        return self.pair
+
+
+def _sink_frame(sink: _evtxbin.Sink) -> pl.DataFrame:
+    """The sink's rows as an event frame (the sink starts empty again)."""
+    import polars as pl
+
+    columns = sink.take()
+    return pl.DataFrame(
+        [pl.Series(name, _ArrowPair(pair)) for name, pair in zip(EVENT_COLUMNS, columns, strict=True)]
+    )
+
+
+def _odd_row(sink: _evtxbin.Sink, row: Row) -> Iterator[pl.DataFrame]:
+    """A row the sink does not take: the sink's rows so far, then the row by the reference."""
+    if sink.rows:
+        yield _sink_frame(sink)
+    yield rows_to_frame([row])
 
 
 def _file_chunk_numbers(message: str, first_chunk: int) -> str:
@@ -932,6 +1049,7 @@ class _Range(NamedTuple):
     start: int
     end: int
     fast: bool = False  # read chunks with evtxbin where it can (EvtxSource.fast)
+    sink: bool = False  # and make the columns in C (EvtxSource.sink)
 
 
 @dataclass(slots=True)
@@ -956,13 +1074,27 @@ def _read_range(part: _Range, path: str, after_record: int) -> _RangeResult:
         body = handle.read(part.end - part.start)
     records = source._parser(io.BytesIO(header + body))
     rows: list[Row] = []
-    if records is not None:
+    frame = None
+    if records is not None and part.fast and part.sink and _CSink is not None:
+        del records
+        sink = source._new_sink()
+        try:
+            frames = list(source._sink_frames(header, body, part.first_chunk, sink))
+            if sink.rows:
+                frames.append(_sink_frame(sink))
+        finally:
+            source._merge_sink(sink)
+        if frames:
+            import polars as pl
+
+            frame = frames[0] if len(frames) == 1 else pl.concat(frames)
+    elif records is not None:
         rows = list(
             source._chunk_rows(header, body, part.first_chunk)
             if part.fast
             else source._rows(records, part.first_chunk)
         )
-    frame = rows_to_frame(rows) if rows else None
+        frame = rows_to_frame(rows) if rows else None
     return _RangeResult(
         frame, source.stats, source._unknown, source.max_seen, source.last_record,
         source.fast_chunks, source.slow_chunks,
