@@ -656,22 +656,26 @@ class EvtxSource:
         adds the sink's counters (:meth:`_merge_sink`)."""
         for part in self._chunks(header, body, first_chunk):
             if isinstance(part, list):
-                start = 0
-                while True:
-                    done = sink.feed(part, start)
-                    if done is True:
-                        break
-                    if done is False:  # not read_chunk's shape: the reference loop, rows appended
-                        yield from self._sink_rows(sink, self._fast_rows(part))
-                        break
-                    start, row = done
-                    start += 1
-                    self.stats.see(row[3])
-                    yield from _odd_row(sink, row)
+                yield from self._sink_records(sink, part)
             else:
                 yield from self._sink_rows(sink, part)
             if sink.rows >= _BATCH:
                 yield _sink_frame(sink)
+
+    def _sink_records(self, sink: _evtxbin.Sink, records: list[evtxbin.Record]) -> Iterator[pl.DataFrame]:
+        """:meth:`_fast_rows` of one chunk's records into the sink (frames only for odd rows)."""
+        start = 0
+        while True:
+            done = sink.feed(records, start)
+            if done is True:
+                return
+            if done is False:  # not read_chunk's shape: the reference loop, its rows appended
+                yield from self._sink_rows(sink, self._fast_rows(records))
+                return
+            start, row = done
+            start += 1
+            self.stats.see(row[3])
+            yield from _odd_row(sink, row)
 
     @staticmethod
     def _sink_rows(sink: _evtxbin.Sink, rows: Iterator[Row]) -> Iterator[pl.DataFrame]:
