@@ -252,7 +252,12 @@ def test_odd_rows_keep_file_order() -> None:
         _sinked([(1, 4624, good), (2, 4625, naive)], 0, "p")
     # a row the sink hands back but polars takes: a datetime in another zone (rows_to_frame
     # converts it); order kept around it
-    other = (datetime(2021, 5, 6, 9, tzinfo=timezone(timedelta(hours=2))), "DC1", "Security", {})
+    other: tuple[Any, ...] = (
+        datetime(2021, 5, 6, 9, tzinfo=timezone(timedelta(hours=2))),
+        "DC1",
+        "Security",
+        {},
+    )
     records = [(1, 4624, good), (2, 5140, other), (3, 4776, good), (4, 4624, good)]
     frame, counters = _sinked(records, 0, "p")
     assert frame.equals(_reference(records, 0, "p")[0])
@@ -263,12 +268,13 @@ def test_odd_rows_keep_file_order() -> None:
 def test_declines_records_not_in_read_chunk_shape() -> None:
     sink = EvtxSource("p")._new_sink()
     when = datetime(2021, 5, 6, tzinfo=UTC)
+    bad: list[Any]
     for bad in ([(1, 4624)], [("1", 4624, None)], [(-1, 4624, None)], [(2**64, 4624, None)],
                 [(1, 4624.0, None)], [(1, 4624, (when, "c", "s"))], [[1, 4624, None]]):  # fmt: skip
         assert sink.feed(bad, 0) is False
         assert sink.records == 0 and sink.rows == 0
     # the reference loop then takes them (same rows, or the same exception)
-    _assert_same_outcome([(1, 4624, (when, "c", "s", {})), [2, 4624, None]], 0)  # type: ignore[list-item]
+    _assert_same_outcome([(1, 4624, (when, "c", "s", {})), [2, 4624, None]], 0)
 
 
 def test_append_and_take() -> None:
@@ -313,7 +319,7 @@ def test_refcounts_on_error_and_odd_paths() -> None:
     computer = "DC" * 20
     fields = (when, computer, "Security", data)
     odd_row = (EventKind.SHARE_CREATED, "p", "5142", when) + (7,) * 14
-    records = [(5, 5142, fields), (6, 4624, fields), (7, 1, None)]
+    records: list[Any] = [(5, 5142, fields), (6, 4624, fields), (7, 1, None)]
 
     def raising(*args: Any, **kwargs: Any) -> Any:
         raise ValueError("no")
@@ -321,7 +327,7 @@ def test_refcounts_on_error_and_odd_paths() -> None:
     def odd(*args: Any, **kwargs: Any) -> Any:
         return odd_row
 
-    mine = list(records)
+    mine: list[Any] = list(records)
 
     def mutating(*args: Any, **kwargs: Any) -> Any:
         mine.clear()  # the record tuples stay alive in ``records``
