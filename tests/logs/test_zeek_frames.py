@@ -654,7 +654,8 @@ def test_tsv_segments_polars_reads_exactly(
     """Mostly good TSV lines with a few that polars' CSV reader would read differently:
     frames() == events(), only the lines it cannot vouch for (and the headers) go through
     the reference, and every data line went through the segment reader (with no CR and no
-    BOM, no segment is given up)."""
+    BOM, no segment is given up). The polars reader is the one used when the C reader
+    (``_zeektsv``, tests/logs/test_zeek_tsv.py) is not built."""
     data, expected, data_lines = case
     fd, name = tempfile.mkstemp(suffix=".log")
     segments: list[tuple[int, bool]] = []
@@ -668,14 +669,15 @@ def test_tsv_segments_polars_reads_exactly(
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
-        saved = zeek._BLOCK
+        saved = zeek._BLOCK, zeek._zt
         zeek._BLOCK = block
+        zeek._zt = None  # type: ignore[assignment]
         zeek._tsv_segment = spy  # type: ignore[assignment]
         try:
             fast = ZeekSource(name)
             got, calls = frames_counting_lines(fast, rows)
         finally:
-            zeek._BLOCK = saved
+            zeek._BLOCK, zeek._zt = saved
             zeek._tsv_segment = real  # type: ignore[assignment]
         slow = ZeekSource(name)
         want = events_to_frame(slow.events())

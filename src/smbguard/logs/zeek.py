@@ -26,6 +26,10 @@ try:  # the C JSON-line scanner (setup.py builds it; optional): see _json_lines
     from smbguard.logs import _zeekjson as _zj
 except ImportError:  # not built: polars' JSON decoding (_Block._json) reads JSON lines
     _zj = None  # type: ignore[assignment]
+try:  # the C TSV-line reader (optional): see _tsv_lines
+    from smbguard.logs import _zeektsv as _zt
+except ImportError:  # not built: polars' CSV reader (_tsv_segment) reads TSV lines
+    _zt = None  # type: ignore[assignment]
 
 _FILE_ACTIONS = {
     "SMB::FILE_WRITE": EventKind.FILE_WRITE,
@@ -600,10 +604,16 @@ def _block_frames(source: ZeekSource, data: bytes) -> Iterator[pl.DataFrame]:
             after = _get_state(source)
             if after != before:
                 break
+        _set_state(source, before)
+        if _zt is not None:  # the C reader: each range in place
+            for first, last in ranges:
+                if first < last:
+                    yield _tsv_lines(source, data, first, last)
+            _set_state(source, after)
+            continue
         segment = data[ranges[0][0] : ranges[0][1]] if len(ranges) == 1 else b"".join(
             data[a:b] for a, b in ranges
         )
-        _set_state(source, before)
         if segment:
             frame = _tsv_segment(source, segment)
             if frame is None:  # a line polars cannot vouch for: the line runs take them all
@@ -672,6 +682,41 @@ def _json_lines(
     if not events.height and not slow:
         return None, stop, changed
     return _merge([events] if events.height else [], slow_at, slow), stop, changed
+
+
+def _tsv_lines(source: ZeekSource, data: bytes, pos: int, end: int) -> pl.DataFrame:
+    """The events of the TSV data lines ``data[pos:end]`` (no line starts with "#"; the
+    parser state is :func:`_tsv_ready`): the C reader (``_zeektsv.scan``) takes the blank
+    lines and the lines it reads exactly as :meth:`ZeekSource.parse_line` would (split at
+    the one-byte separator, enough fields, valid UTF-8 in the wanted fields); every line it
+    declines (a JSON line, too few fields, bytes Python would replace) goes through the
+    reference. No TSV data line of a log of known type changes the parser state, so the
+    order of the two paths does not matter; the events are merged back by line number.
+    tests/logs/test_zeek_tsv.py compares the reader with the reference line by line."""
+    import polars as pl
+
+    assert _zt is not None
+    keys = _keys(source.log_type)
+    columns = source.columns
+    fields = tuple(columns.get(key, -1) for key in keys)
+    schema, array, declined, lines, _blank = _zt.scan(
+        data, pos, end, source.sep.encode(), source.unset.encode("utf-8", "surrogatepass"), fields, keys,
+        source._max_column,
+    )
+    rows = pl.DataFrame(_Arrow(schema, array))
+    source.stats.records += lines - len(declined)
+    events = _emit(source, rows.with_columns(_ok=pl.lit(True)))
+    if not declined:
+        return events.drop("_i")
+    slow_at: list[int] = []
+    slow: list[Event] = []
+    line = source.line
+    for at, first, last in declined:
+        event = line(data[first:last])
+        if event is not None:
+            slow_at.append(at)
+            slow.append(event)
+    return _merge([events] if events.height else [], slow_at, slow)
 
 
 def _untyped_lines(source: ZeekSource, data: bytes, pos: int) -> tuple[pl.DataFrame | None, int]:

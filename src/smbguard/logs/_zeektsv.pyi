@@ -1,0 +1,3 @@
+def scan(
+    data: bytes, start: int, end: int, sep: bytes, unset: bytes, fields: tuple[int, ...], names: tuple[str, ...], last: int, /
+) -> tuple[object, object, list[tuple[int, int, int]], int, int]: ...
