@@ -1196,7 +1196,7 @@ typedef struct { SBuf valid, off, data; int64_t nulls; } SCol;
 typedef struct {
     PyObject_HEAD
     SCol cols[NCOLS];
-    int64_t rows;
+    int64_t rows, cap_rows;  /* rows held; rows the per-row buffers have room for */
     PyObject *source, *event_row, *unknown, *number_text, *kwnames;
     int after_sign;          /* -1: after_record < 0, 1: above 2**64-1, 0: after */
     uint64_t after;
@@ -1234,7 +1234,7 @@ static void scol_free(SCol *c)
 static void sink_reset(Sink *s)
 {
     for (int i = 0; i < NCOLS; i++) scol_free(&s->cols[i]);
-    s->rows = 0;
+    s->rows = s->cap_rows = 0;
 }
 
 static int64_t days_from_civil(int y, int m, int d)
@@ -1256,6 +1256,31 @@ static int utc_micros(PyObject *v, int64_t *out)
     int64_t secs = days * 86400 + PyDateTime_DATE_GET_HOUR(v) * 3600 + PyDateTime_DATE_GET_MINUTE(v) * 60 +
                    PyDateTime_DATE_GET_SECOND(v);
     *out = secs * 1000000 + PyDateTime_DATE_GET_MICROSECOND(v);
+    return 0;
+}
+
+/* room for twice the rows (at least 1024): validity zeroed, offsets[0] = 0 */
+static int sink_grow(Sink *s)
+{
+    int64_t cap = s->cap_rows ? 2 * s->cap_rows : 1024;
+    if (cap > ((int64_t)1 << 40)) { PyErr_NoMemory(); return -1; }
+    for (int i = 0; i < NCOLS; i++) {
+        SCol *c = &s->cols[i];
+        size_t vbytes = (size_t)(cap + 7) / 8;
+        if (sbuf_reserve(&c->valid, vbytes - c->valid.len)) return -1;
+        memset(c->valid.p + c->valid.len, 0, vbytes - c->valid.len);
+        c->valid.len = vbytes;
+        if (i == COL_TIME || i == COL_LOGON) {
+            if (sbuf_reserve(&c->data, 8 * (size_t)cap - c->data.len)) return -1;
+            c->data.len = 8 * (size_t)cap;
+        } else {
+            size_t need = 8 * (size_t)(cap + 1);
+            if (sbuf_reserve(&c->off, need - c->off.len)) return -1;
+            if (c->off.len == 0) { int64_t zero = 0; memcpy(c->off.p, &zero, 8); }
+            c->off.len = need;
+        }
+    }
+    s->cap_rows = cap;
     return 0;
 }
 
@@ -1292,36 +1317,26 @@ static int sink_append(Sink *s, PyObject *row)
             }
         }
     }
-    /* room first, so that a failure leaves every column as it was */
+    /* room first, so that a failure leaves every column as it was: the per-row parts
+     * (validity bits, offsets, 8-byte values) grow together by whole row capacities */
     int64_t row_no = s->rows;
-    size_t vbyte = (size_t)(row_no >> 3);
+    if (row_no == s->cap_rows && sink_grow(s)) return -1;
     for (int i = 0; i < NCOLS; i++) {
-        SCol *c = &s->cols[i];
-        if (c->valid.len <= vbyte) {
-            if (sbuf_reserve(&c->valid, vbyte + 1 - c->valid.len)) return -1;
-            memset(c->valid.p + c->valid.len, 0, vbyte + 1 - c->valid.len);
-            c->valid.len = vbyte + 1;
-        }
-        if (i == COL_TIME || i == COL_LOGON) {
-            if (sbuf_reserve(&c->data, 8)) return -1;
-        } else {
-            if (sbuf_reserve(&c->off, c->off.len == 0 ? 16 : 8) || sbuf_reserve(&c->data, (size_t)len[i])) return -1;
-        }
+        if (len[i] && sbuf_reserve(&s->cols[i].data, (size_t)len[i])) return -1;
     }
+    size_t vbyte = (size_t)(row_no >> 3);
+    uint8_t vbit = (uint8_t)(1u << (row_no & 7));
     for (int i = 0; i < NCOLS; i++) {
         SCol *c = &s->cols[i];
-        if (ptr[i] != NULL) c->valid.p[vbyte] |= (uint8_t)(1u << (row_no & 7));
+        if (ptr[i] != NULL) c->valid.p[vbyte] |= vbit;
         else c->nulls++;
         if (i == COL_TIME || i == COL_LOGON) {
-            memcpy(c->data.p + c->data.len, &num[i], 8);
-            c->data.len += 8;
+            memcpy(c->data.p + 8 * row_no, &num[i], 8);
         } else {
-            if (c->off.len == 0) { int64_t zero = 0; memcpy(c->off.p, &zero, 8); c->off.len = 8; }
             if (len[i]) memcpy(c->data.p + c->data.len, ptr[i], (size_t)len[i]);
             c->data.len += (size_t)len[i];
             int64_t end = (int64_t)c->data.len;
-            memcpy(c->off.p + c->off.len, &end, 8);
-            c->off.len += 8;
+            memcpy(c->off.p + 8 * (row_no + 1), &end, 8);
         }
     }
     s->rows++;
@@ -1567,18 +1582,7 @@ static PyObject *sink_export(Sink *s, int i)
 static PyObject *sink_take(Sink *s, PyObject *Py_UNUSED(ignored))
 {
     if (s->busy) { PyErr_SetString(PyExc_RuntimeError, "Sink is busy"); return NULL; }
-    if (s->rows == 0) { /* empty columns: a zero offset for each text column */
-        sink_reset(s);
-    }
-    for (int i = 0; i < NCOLS; i++) {
-        SCol *c = &s->cols[i];
-        if (i != COL_TIME && i != COL_LOGON && c->off.len == 0) {
-            if (sbuf_reserve(&c->off, 8)) return NULL;
-            int64_t zero = 0;
-            memcpy(c->off.p, &zero, 8);
-            c->off.len = 8;
-        }
-    }
+    if (s->cap_rows == 0 && sink_grow(s)) return NULL; /* empty columns: offsets [0] */
     PyObject *t = PyTuple_New(NCOLS);
     if (t == NULL) return NULL;
     for (int i = 0; i < NCOLS; i++) {
