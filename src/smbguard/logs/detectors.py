@@ -49,7 +49,9 @@ class Detector(Protocol):
 
     A detector may also have ``feed_frame(frame)``: it must leave the detector in exactly
     the state feeding the frame's rows one by one to ``feed`` would (differential tests
-    check this); :meth:`DetectorSet.feed_frame` falls back to ``feed`` per row otherwise."""
+    check this); :meth:`DetectorSet.feed_frame` falls back to ``feed`` per row otherwise.
+    With a true ``feed_frame_any_kind`` attribute, ``feed_frame`` is given whole frames
+    (rows of any kind, which ``feed`` ignores) and keeps its kinds' rows itself."""
 
     kinds: frozenset[EventKind]
 
@@ -203,17 +205,21 @@ def _mapped(
 _TALLY_COLUMNS = ("source", "src_ip", "workstation", "server", "user", "domain")
 
 
-def _weighted(frame: pl.DataFrame, columns: Iterable[str | pl.Expr]) -> pl.DataFrame:
-    """The distinct rows of ``frame`` over ``columns`` (names, or expressions with an
-    alias), in order of first appearance, each with ``__n`` (how many rows) and
-    ``__first``/``__last`` (their min/max ``time``).
+def _weighted(
+    frame: pl.DataFrame, columns: Iterable[str | pl.Expr], keep: pl.Expr | None = None
+) -> pl.DataFrame:
+    """The distinct rows of ``frame`` (only those where ``keep`` holds, when given) over
+    ``columns`` (names, or expressions with an alias), in order of first appearance, each
+    with ``__n`` (how many rows) and ``__first``/``__last`` (their min/max ``time``).
 
     Everything a group-by detector does with a row depends only on these columns (and on
-    the time through min/max), so it can work on this usually much smaller frame."""
+    the time through min/max), so it can work on this usually much smaller frame. (``keep``
+    is applied in the same query: only the columns read are filtered.)"""
     import polars as pl
 
+    lazy = frame.lazy()
     return (
-        frame.lazy()
+        (lazy if keep is None else lazy.filter(keep))
         .group_by(
             [
                 *dict.fromkeys(c for c in columns if isinstance(c, str)),
@@ -733,24 +739,29 @@ class AdminShareDetector(_Simple):
         pipe = (path or "").lstrip("\\").lower().removeprefix("pipe\\")
         return f"IPC$\\{pipe}" if pipe in self.pipes else None
 
+    #: :meth:`feed_frame` takes a frame of any kinds (see :meth:`DetectorSet.feed_frame`)
+    feed_frame_any_kind = True
+
     def feed_frame(self, frame: pl.DataFrame) -> None:
-        """:meth:`_Simple.feed_frame` on the rows whose share :meth:`match` can accept (an
-        administrative share or IPC$, tested once per distinct share): the others match
-        nothing, so they change nothing."""
+        """:meth:`_Simple.feed_frame` on the rows of its kinds whose share :meth:`match`
+        can accept (an administrative share or IPC$, tested once per distinct share): the
+        others match nothing, so they change nothing. The frame may hold rows of any kind
+        (one filter, inside the query that makes the rows distinct)."""
         import polars as pl
 
         if not frame.height:
             return
         distinct = frame.get_column("share").unique().to_list()
         keep = [s for s in distinct if s is not None and self._accepts(s)]
-        if len(keep) < len(distinct):  # else every row may match: no filter
-            frame = frame.filter(pl.col("share").is_in(keep))  # (a null share is dropped)
-            if not frame.height:
-                return
+        if not keep:
+            return
+        rows = pl.col("share").is_in(keep) & _kind_in(*self.kinds)  # (a null share is dropped)
         # frame_columns_of, with the IPC$ test taken from the distinct shares at hand
         ipc = pl.col("share").is_in([s for s in keep if s.upper() == "IPC$"]).fill_null(False)
         path = pl.when(ipc).then(pl.col("path")).alias("path")
-        self.feed_rows(_weighted(frame, ["kind", "share", path, *_TALLY_COLUMNS]))
+        weighted = _weighted(frame, ["kind", "share", path, *_TALLY_COLUMNS], rows.fill_null(False))
+        if weighted.height:
+            self.feed_rows(weighted)
 
     def _accepts(self, share: str) -> bool:
         """Whether :meth:`match` can accept an event on this share (admin share or IPC$)."""
@@ -1171,6 +1182,8 @@ class RansomwareDetector:
     window, renames that change extensions, ransom-note-like file names."""
 
     kinds = frozenset({EventKind.FILE_WRITE, EventKind.FILE_RENAME, EventKind.FILE_DELETE})
+    #: :meth:`feed_frame` takes a frame of any kinds (see :meth:`DetectorSet.feed_frame`)
+    feed_frame_any_kind = True
 
     def __init__(self, thresholds: Thresholds) -> None:
         self.t = thresholds
@@ -1307,6 +1320,11 @@ class DetectorSet:
         for detector in self.detectors:
             wanted = present & {kind.value for kind in detector.kinds}
             if not wanted:
+                continue
+            if getattr(detector, "feed_frame_any_kind", False):
+                # it keeps its rows itself, in a filter it needs anyway (feed ignores other
+                # kinds, so the rows it is given besides its own change nothing)
+                detector.feed_frame(frame)  # type: ignore[attr-defined]
                 continue
             part = parts.get(wanted)
             if part is None:

@@ -682,7 +682,7 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
     keep = frame.select(
         pl.col("kind").is_in([kind.value for kind in detector.kinds]) & (share.is_null() | (share != "IPC$"))
     ).to_series().fill_null(False)
-    part = frame if keep.all() else frame.filter(keep)  # (DetectorSet already kept the kinds)
+    part = frame if keep.all() else frame.filter(keep)  # (the frame may hold any kinds)
     if part.height == 0:
         return
     if part.height < _MIN_ROWS:  # the column path's fixed cost is larger than the rows'
