@@ -762,7 +762,8 @@ class EvtxSource:
 
         A file of more than a few ranges of chunks is read range by range in this
         process. When the rest of the file is estimated to need more than
-        ``spawn_after`` CPU seconds, ``workers`` processes (fresh interpreters) are
+        ``spawn_after`` CPU seconds (from the CPU time of ranges 3-5: the first two
+        pay one-time costs), ``workers`` processes (fresh interpreters) are
         started; once ready, each parses the next ranges (header + the range's chunks)
         and sends back the frame as Arrow IPC with its counters. Frames are yielded in
         file order; at most a few ranges are in flight, so memory stays bounded.
@@ -853,7 +854,8 @@ class EvtxSource:
         pool = _Pool(workers, self.range_timeout)
         next_out = next_in = 0  # next range to yield / to hand out
         window = 2 * workers + 2  # ranges handed out but not yet yielded, at most
-        busy = 0.0  # CPU seconds this process spent reading ranges
+        busy = 0.0  # CPU seconds this process spent reading the sampled ranges
+        sampled = 0  # their bytes
         try:
             if self.spawn_after <= 0:
                 pool.start()
@@ -877,15 +879,21 @@ class EvtxSource:
                     continue
                 if next_in == next_out and not (self.wait_for_workers and pool.alive()):
                     # nobody has the next range (no worker ready yet): read it here
+                    part = ranges[next_out]
                     cpu = time.process_time()
-                    done[next_out] = _read_range(ranges[next_out], self.path, self.after_record)
-                    busy += time.process_time() - cpu
+                    done[next_out] = _read_range(part, self.path, self.after_record)
                     next_in += 1
-                    if not pool.started:  # CPU time, not wall: a busy machine should not decide
-                        rate = (ranges[next_out].end - ranges[0].start) / max(busy, 1e-6)
-                        if (self._size - ranges[next_out].end) / rate > self.spawn_after:
-                            pool.start()
-                            self.worker_pids = pool.pids()
+                    # the first ranges pay one-time costs (imports, template layouts: 30x
+                    # a later range on the mixed benchmark file), so the rate of the next
+                    # few decides. CPU time, not wall: a busy machine should not decide
+                    if not pool.started and _WARM_RANGES <= part.number < _WARM_RANGES + _SAMPLED_RANGES:
+                        busy += time.process_time() - cpu
+                        sampled += part.end - part.start
+                        if part.number == _WARM_RANGES + _SAMPLED_RANGES - 1:
+                            rate = sampled / max(busy, 1e-6)
+                            if (self._size - part.end) / rate > self.spawn_after:
+                                pool.start()
+                                self.worker_pids = pool.pids()
                     continue
                 done.update(pool.poll(timeout=0.5))
                 done.update(pool.reap(self.path, self.after_record))
@@ -910,7 +918,14 @@ class EvtxSource:
 # ---------------------------------------------------------------------------- EVTX frames
 _BATCH = 8192  # rows turned into a frame at once when reading in-process
 _RANGE_CHUNKS = 32  # 2 MiB of chunks per range handed to a worker
-_SPAWN_AFTER = 1.5  # CPU seconds of estimated in-process work left that justify starting workers
+#: CPU seconds of estimated in-process work left that justify starting workers. With the C
+#: reader and sink a worker's record costs more CPU than reading it here (the parent still
+#: decodes the Arrow IPC and runs the detectors; two interpreters start): on the 300,000-record
+#: benchmark files (1.2-2 s here) workers lost in wall and CPU time in every A/B, on a
+#: 1,200,000-record file (~5-6 s) they won or lost depending on the load (docs/evtx-binary.md)
+_SPAWN_AFTER = 4.0
+_WARM_RANGES = 2  # ranges read before the rate of the next ones is sampled
+_SAMPLED_RANGES = 3  # ranges whose CPU time per byte estimates the rest of the file
 _RANGE_TIMEOUT = 120.0  # seconds one worker may spend on one range before it is killed
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
