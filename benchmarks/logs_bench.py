@@ -166,10 +166,13 @@ def bench_evtx(tmp: Path, rounds: int, records_wanted: int) -> None:
                 pass
             return src.stats.records
 
-        def frames(path: Path = path, workers: int | None = None, fast: bool | None = None) -> int:
+        def frames(
+            path: Path = path, workers: int | None = None, fast: bool | None = None, sink: bool = True
+        ) -> int:
             src = EvtxSource(str(path), workers=workers)
             if fast is not None:  # False: every chunk through the Rust parser's XML (the path before)
                 src.fast = fast
+            src.sink = src.sink and sink  # False: rows as Python tuples + rows_to_frame (the path before)
             for _ in src.frames():
                 pass
             return src.stats.records
@@ -193,6 +196,7 @@ def bench_evtx(tmp: Path, rounds: int, records_wanted: int) -> None:
         t_raw, n = best(rounds, raw)
         t_src, _ = best(rounds, source)
         t_here, _ = best(rounds, lambda: frames(workers=0))
+        t_nosink, _ = best(rounds, lambda: frames(workers=0, sink=False))
         t_xml, _ = best(rounds, lambda: frames(workers=0, fast=False))
         t_frames, _ = best(rounds, frames)
         t_before, _ = best(rounds, per_event)
@@ -201,6 +205,7 @@ def bench_evtx(tmp: Path, rounds: int, records_wanted: int) -> None:
         print(f"  evtx parser alone      {t_raw.rate(n, 'rec')}")
         print(f"  EvtxSource (normalise) {t_src.rate(n, 'rec')}")
         print(f"  frames, one process    {t_here.rate(n, 'rec')}")
+        print(f"  same, no C sink        {t_nosink.rate(n, 'rec')}  (Python rows, rows_to_frame: A/B)")
         print(f"  same, Rust XML path    {t_xml.rate(n, 'rec')}  (no BinXML reader: A/B in this run)")
         print(f"  frames (workers if big){t_frames.rate(n, 'rec')}")
         print(f"  analyze per event (old){t_before.rate(n, 'rec')}")
