@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from smbguard.errors import DecodeError
+from smbguard.logs import pcapfile
 from smbguard.logs.events import Event, EventKind, SourceStats
 from smbguard.logs.pcapfile import (
     FIN,
@@ -32,6 +33,7 @@ from smbguard.logs.pcapfile import (
     SYN,
     CaptureFormatError,
     Direction,
+    Stamp,
     TcpSegment,
     ip_of_frame,
     packet_runs,
@@ -106,6 +108,11 @@ _ADDRESSES = struct.Struct(">4s4sHH")  # those 12 bytes: addresses and ports
 
 # responses _smb2_response reads only the header of
 _SMB2_DECODED_NOTHING = frozenset({smb2.Command.WRITE, smb2.Command.SET_INFO})
+# for the C packet loop (_pcapscan.advance), per SMB2 Command byte: 1 = not decoded, 2 = its
+# responses are not decoded beyond the header (the quiet-message test of CaptureAnalyzer._fast_events)
+_QUIET = bytes(
+    (0 if c in _SMB2_INTERESTING else 1) | (2 if c in _SMB2_DECODED_NOTHING else 0) for c in range(256)
+)
 # the first HEAD_BYTES of a message: protocol id, the SMB1 Command ([MS-CIFS] 2.2.3.1), and the
 # Command (two bytes) and NextCommand of an SMB2 header ([MS-SMB2] 2.2.1): all that _keep reads
 _SMB_HEAD = struct.Struct("<IB7xBB6xI")
@@ -559,6 +566,7 @@ class CaptureAnalyzer:
         unpack_addresses = _ADDRESSES.unpack
         unpack_head = _SMB_HEAD.unpack_from
         syn_rst = SYN | RST
+        scan = pcapfile._pcapscan  # None: not built, or turned off by the tests
         runs = packet_runs(handle, stats, self.block_size)
         while True:
             try:
@@ -571,7 +579,21 @@ class CaptureAnalyzer:
                 return
             stats.records += len(ends)  # all read: counted once per run
             fast_link = linktype == 1
-            for at, end in zip(starts, ends, strict=True):  # the frame is block[at:end]
+            # the C loop takes the packets this loop would handle without producing anything
+            # (see _pcapscan.c) and stops at the first other one, which the body below handles
+            advance = scan.advance if scan is not None and fast_link and type(ports) is frozenset else None
+            stamp = (ts_of.kind, ts_of.big, ts_of.scale) if isinstance(ts_of, Stamp) else (0, False, 0.0)
+            rules = (smb2.CreateRequest, MAX_FILES_PER_FLOW, smb2.FILE_DELETE_ON_CLOSE, _CREATED)
+            i = 0
+            count = len(ends)
+            while i < count:
+                if advance is not None:
+                    i = advance(block, starts, ends, i, index, ports, stamp, _QUIET, self, rules)
+                    if i >= count:
+                        break
+                at = starts[i]  # the frame is block[at:end]
+                end = ends[i]
+                i += 1
                 if fast_link and end - at >= 54:
                     etype, vihl, total, frag, proto, addresses, seq, doff, flags = unpack_frame(block, at)
                     if etype == 0x0800 and proto == 6 and vihl & 0x0F == 5 and not frag & 0x3FFF:

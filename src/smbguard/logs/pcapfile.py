@@ -16,6 +16,11 @@ from typing import IO, NamedTuple
 
 from smbguard.logs.events import SourceStats
 
+try:  # the C record loops (optional extension; the Python loops below are the reference)
+    from smbguard.logs import _pcapscan as _pcapscan  # "as": re-exported (capture.py reads it)
+except ImportError:  # pragma: no cover - not built
+    _pcapscan = None  # type: ignore[assignment]
+
 MAX_RECORD = 1 << 24  # 16 MiB: larger packet records are corrupt
 MAX_BLOCK = 1 << 26  # 64 MiB: larger pcapng blocks are corrupt
 
@@ -121,6 +126,8 @@ def pcap_records(
     just its missing bytes, so blocks are never concatenated. The same bounds, warnings
     and counters as :func:`read_packets`."""
     incl_at = struct.Struct(record.format[0] + "8xI").unpack_from
+    big = record.format[0] == ">"
+    scan = _pcapscan.records if _pcapscan is not None else None  # tests set _pcapscan to None
     read = handle.read
     tail = b""
     while True:
@@ -138,6 +145,13 @@ def pcap_records(
         pos = 0
         starts: list[int] = []
         ends: list[int] = []
+        if scan is not None:
+            pos, bad = scan(block, 0, big, starts, ends)  # the loop below, in C
+            if bad >= 0:
+                if ends:
+                    yield block, starts, ends
+                pcap_corrupt(stats, bad)
+                return
         add_start = starts.append
         add_end = ends.append
         while stop - pos >= 16:
@@ -179,13 +193,7 @@ def packet_runs(
         yield from pcapng_runs(handle, stats, magic, size)
         return
     record, linktype, scale = pcap_header(handle, magic)
-    unpack_ts = struct.Struct(record.format[0] + "II").unpack_from  # seconds, fraction
-
-    def ts_of(block: bytes, start: int) -> float:
-        sec, frac = unpack_ts(block, start - 16)
-        ts: float = sec + frac * scale
-        return ts
-
+    ts_of = Stamp(1, record.format[0], scale)
     for block, starts, ends in pcap_records(handle, stats, record, size):
         yield block, starts, ends, linktype, ts_of
 
@@ -203,17 +211,32 @@ def read_blocks(
 _BYTE_ORDER = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
 
 
+class Stamp:
+    """The ``ts_of`` of a run: the timestamp of the packet record whose frame starts at
+    ``start``, from the two 32-bit numbers 16 bytes before it. ``kind`` 1: a classic pcap
+    record header (seconds, then microseconds or nanoseconds: ``sec + frac * scale``, as in
+    :func:`read_packets`); ``kind`` 2: an Enhanced (or obsolete) Packet Block (high and low
+    32 bits of a count of ``scale`` seconds, as in :func:`_pcapng`). A class rather than a
+    closure so that the C loop (``_pcapscan.advance``) can compute the same value."""
+
+    __slots__ = ("_unpack", "big", "kind", "scale")
+
+    def __init__(self, kind: int, endian: str, scale: float) -> None:
+        self.kind = kind
+        self.big = endian == ">"
+        self.scale = scale
+        self._unpack = struct.Struct(endian + "II").unpack_from
+
+    def __call__(self, block: bytes, start: int) -> float:
+        a, b = self._unpack(block, start - 16)
+        ts: float = a + b * self.scale if self.kind == 1 else ((a << 32) | b) * self.scale
+        return ts
+
+
 def _ng_stamp(endian: str, scale: float) -> Callable[[bytes, int], float]:
     """The timestamp of an Enhanced (or obsolete) Packet Block whose frame starts at
     ``start``: its high and low 32 bits are the 8 bytes 16 before, as in :func:`_pcapng`."""
-    unpack = struct.Struct(endian + "II").unpack_from
-
-    def ts_of(block: bytes, start: int) -> float:
-        hi, lo = unpack(block, start - 16)
-        ts: float = ((hi << 32) | lo) * scale
-        return ts
-
-    return ts_of
+    return Stamp(2, endian, scale)
 
 
 def _no_stamp(block: bytes, start: int) -> float:
@@ -241,10 +264,13 @@ def pcapng_runs(
     run_ts: Callable[[bytes, int], float] = _no_stamp
     run_iface = -1  # the interface of the run's last Enhanced Packet Block (-1: none)
     epb = struct.Struct("<III8xI").unpack_from  # type, length, interface, captured length
+    epb_c = _pcapscan.epb if _pcapscan is not None else None  # tests set _pcapscan to None
     while True:
         # the common case first: whole Enhanced Packet Blocks of the run's interface, with
         # lengths the general code below would accept; anything else goes through it
         stop = len(buf)
+        if epb_c is not None:
+            pos = epb_c(buf, pos, run_iface, endian == ">", starts, ends)  # the loop below, in C
         while stop - pos >= 32:
             btype, length, iface_id, cap_len = epb(buf, pos)
             if (
