@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from smbguard.logs import zeek
-from smbguard.logs.events import events_to_frame
+from smbguard.logs.events import events_to_frame, parse_epoch
 from smbguard.logs.zeek import ZeekSource
 from tests.logs.frames import frames_counting_lines
 from tests.logs.test_zeek_frames import _zeek_files, assert_same
@@ -43,8 +45,10 @@ _BLANK = b" \t\n\r\x0b\x0c"
 def _scan(source: ZeekSource, data: bytes) -> tuple[pl.DataFrame, list[tuple[int, int, int]], int, int]:
     keys = zeek._keys(source.log_type)
     fields = tuple(source.columns.get(key, -1) for key in keys)
+    ts_at = 0 if "ts" in source.columns else -1  # as zeek._tsv_lines
+    sep, unset = source.sep.encode(), source.unset.encode()
     schema, array, declined, lines, blank = _zt().scan(
-        data, 0, len(data), source.sep.encode(), source.unset.encode(), fields, keys, source._max_column
+        data, 0, len(data), sep, unset, fields, keys, source._max_column, ts_at
     )
     return pl.DataFrame(zeek._Arrow(schema, array)), declined, lines, blank
 
@@ -131,6 +135,12 @@ def _check_line(source: ZeekSource, line: bytes) -> None:
             continue
         assert kind == "row" and row is not None, raw
         got = rows.drop("_i").row(0, named=True)
+        us = got.pop("_us", None)
+        if us is not None:  # ts converted in C: as parse_epoch (the reference) reads it
+            assert got["ts"] is None
+            got["ts"] = row.get("ts")
+            assert re.fullmatch(zeek._TS_RX, row["ts"])
+            assert parse_epoch(row["ts"]) == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
         assert got == {key: row.get(key) for key in keys}, raw
 
 
@@ -225,7 +235,7 @@ def test_c_reader_hostile_bytes(data: bytes, start: int, end: int, last: int) ->
     checks: an ASan + UBSan build, docs/zeek-frames.md)."""
     keys = zeek._keys("smb_files")
     fields = tuple(range(len(keys)))
-    args = (data, start, end, b"\t", b"-", fields, keys, max(last, len(keys) - 1))
+    args = (data, start, end, b"\t", b"-", fields, keys, max(last, len(keys) - 1), last % 3 - 1)
     if not 0 <= start <= end <= len(data):
         with pytest.raises(ValueError):
             _zt().scan(*args)
@@ -239,12 +249,12 @@ def test_c_reader_hostile_bytes(data: bytes, start: int, end: int, last: int) ->
 def test_c_reader_arguments() -> None:
     scan = _zt().scan
     keys = ("ts", "name")
-    good = (b"a\tb\n", 0, 4, b"\t", b"-", (0, 1), keys, 1)
+    good = (b"a\tb\n", 0, 4, b"\t", b"-", (0, 1), keys, 1, 0)
     assert scan(*good)[3:] == (1, 0)
     for at, bad in [
         (1, -1), (2, 5), (1, 5), (3, b"\t\t"), (3, b""), (3, b"\n"), (3, b"\r"), (3, b"\xe9"),
         (5, (0,)), (5, (0, -2)), (5, (0, 2_000_000)), (7, 0), (7, 2_000_000), (6, ()),
-        (6, tuple(f"k{i}" for i in range(33))),
+        (6, tuple(f"k{i}" for i in range(33))), (8, -2), (8, 2),
     ]:  # fmt: skip
         args = list(good)
         args[at] = bad
@@ -261,6 +271,29 @@ def test_c_reader_arguments() -> None:
     args[5] = ("0", "1")
     with pytest.raises(TypeError):
         scan(*args)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.integers(0, 9_999_999_999), st.integers(0, 999_999_999), st.integers(0, 9))
+@example(1605187817, 6673245, 7)  # 17 digits: above 2^53, left to polars
+@example(1332008627, 33, 2)
+@example(0, 5, 7)
+@example(9_999_999_999, 999_999, 6)
+@example(1, 5, 7)  # 1.0000005: half a micro-second, to even
+def test_c_epoch_conversion_equals_parse_epoch(whole: int, frac: int, digits: int) -> None:
+    """ts converted in C (``_us``) is parse_epoch's time (datetime.fromtimestamp(float));
+    values whose digits reach 2^53 are left as text (zeek._emit converts them)."""
+    text = str(whole) if not digits else f"{whole}.{frac % 10**digits:0{digits}d}"
+    keys = ("ts",)
+    data = text.encode() + b"\n"
+    schema, array, declined, _, _ = _zt().scan(data, 0, len(data), b"\t", b"-", (0,), keys, 0, 0)
+    row = pl.DataFrame(zeek._Arrow(schema, array)).row(0, named=True)
+    assert not declined
+    if int(text.replace(".", "")) >= 2**53:
+        assert row == {"_i": 0, "ts": text, "_us": None}
+        return
+    assert row["ts"] is None
+    assert parse_epoch(text) == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=row["_us"])
 
 
 # ------------------------------------------------------------------------ whole files
@@ -387,3 +420,20 @@ def test_without_c_reader_the_polars_reader_reads(shared_data: Path, monkeypatch
     monkeypatch.setattr(zeek, "_zt", None)
     for path in _zeek_files(shared_data):
         assert_same(str(path))
+
+
+@pytest.mark.parametrize("share_map", [0, 256])
+def test_share_mapped_per_value_or_joined(
+    share_map: int, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """zeek._to_events computes the share per distinct path with the reference
+    (_share_of) up to _SHARE_MAP distinct paths, in polars above: both equal events()."""
+    monkeypatch.setattr(zeek, "_SHARE_MAP", share_map)
+    for path in _zeek_files(shared_data):
+        assert_same(str(path))
+    paths = ["-", "(empty)", "", "\\\\\\\\s\\\\a", "\\\\s\\b\\\\", "\\", "x", "caf\u00e9\\"]
+    lines = [f"1.5\t10.0.0.1\t10.0.0.2\tSMB::FILE_OPEN\t{p}\tn{i}\t-" for i, p in enumerate(paths * 40)]
+    head = "#fields\tts\tid.orig_h\tid.resp_h\taction\tpath\tname\tprev_name\n"
+    log = tmp_path / "shares.log"
+    log.write_text(_HEAD.decode() + head + "\n".join(lines))
+    assert assert_same(str(log)).height == len(lines)

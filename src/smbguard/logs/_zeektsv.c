@@ -1,6 +1,6 @@
 /* smbguard.logs._zeektsv: the TSV data-line reader of ZeekSource.frames() in C.
  *
- * scan(data, start, end, sep, unset, fields, names, last) reads the lines of data[start:end]
+ * scan(data, start, end, sep, unset, fields, names, last, ts_at) reads the lines of data[start:end]
  * (split at "\n" only, as iterating a binary file does; the last line may lack its "\n"),
  * all of them data lines of a Zeek TSV log whose parser state (ZeekSource.sep, .unset,
  * .columns; "#fields" seen, log type known) is fixed, and either TAKES or DECLINES each
@@ -20,9 +20,13 @@
  *     decoding is splitting the decoded text). Field fields[i] is key names[i]'s value,
  *     null when it equals unset (bytes of valid UTF-8 are equal exactly when their text
  *     is) or when fields[i] < 0 (the key is not a column).
+ * ts_at >= 0: names[ts_at] is ZeekSource's ts; a value written [0-9]{1,10}(\.[0-9]{1,9})?
+ * with at most 2^53 - 1 as its digits is converted here (epoch_us) to "_us" (int64
+ * micro-seconds since the epoch; that row's ts is then null); any other value is left
+ * as text for zeek._emit.
  * Returns (schema capsule, array capsule, declined, lines, blank): the taken non-blank
  * lines as one Arrow struct array (Arrow C data interface: "_i" uint32 = line number,
- * then one large-utf8 column per key) for polars to import, the declined lines as a list
+ * then one large-utf8 column per key, then "_us" when ts_at >= 0) for polars to import, the declined lines as a list
  * of (line number, start, end) with data[start:end] the raw line (with its "\n"), the
  * number of lines and of blank lines. The scan runs without the GIL.
  *
@@ -33,6 +37,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
+#include <fenv.h>
 
 #define MAX_KEYS 32
 
@@ -45,8 +51,19 @@ typedef struct {
     size_t cap;
 } Buf;
 
-static int
+static int buf_grow(Buf *b, size_t extra);
+
+static inline int
 buf_reserve(Buf *b, size_t extra)
+{
+    if (extra <= b->cap - b->len) { /* len <= cap always */
+        return 0;
+    }
+    return buf_grow(b, extra);
+}
+
+static int
+buf_grow(Buf *b, size_t extra)
 {
     if (extra > SIZE_MAX / 2 - b->len) {
         return -1;
@@ -144,11 +161,68 @@ utf8_valid(const unsigned char *p, size_t n)
 static int
 ascii(const unsigned char *p, size_t n)
 {
-    unsigned char any = 0;
-    for (size_t i = 0; i < n; i++) {
+    uint64_t any = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        any |= v;
+    }
+    for (; i < n; i++) {
         any |= p[i];
     }
-    return any < 0x80;
+    return (any & 0x8080808080808080ULL) == 0;
+}
+
+/* ZeekSource's ts -> microseconds since the epoch, for a value written
+ * [0-9]{1,10}(\.[0-9]{1,9})? (zeek._TS_RX) whose digits, as one integer M, are below
+ * 2^53: then M and 10^k are exact doubles and M / 10^k is the correctly rounded value
+ * of the decimal, i.e. float(ts) (and polars' cast); the rest is zeek._emit's
+ * arithmetic, which is datetime.fromtimestamp's (floor, micro-seconds rounded half to
+ * even: nearbyint in the default rounding mode). 0 (not converted) for anything else. */
+static const double POW10[10] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+
+static int
+epoch_us(const unsigned char *p, size_t n, int64_t *out)
+{
+    size_t i = 0, whole = 0, frac = 0;
+    uint64_t m = 0;
+    while (i < n && p[i] >= '0' && p[i] <= '9') {
+        m = m * 10 + (uint64_t)(p[i] - '0');
+        i++;
+        whole++;
+        if (whole > 10) {
+            return 0;
+        }
+    }
+    if (whole == 0) {
+        return 0;
+    }
+    if (i < n) {
+        if (p[i] != '.') {
+            return 0;
+        }
+        i++;
+        while (i < n && p[i] >= '0' && p[i] <= '9') {
+            m = m * 10 + (uint64_t)(p[i] - '0');
+            i++;
+            frac++;
+            if (frac > 9) {
+                return 0;
+            }
+        }
+        if (frac == 0 || i < n) {
+            return 0;
+        }
+    }
+    if (m >= (1ULL << 53)) {
+        return 0;
+    }
+    double x = frac ? (double)m / POW10[frac] : (double)m;
+    double w = floor(x);
+    double micro = nearbyint((x - w) * 1e6);
+    *out = (int64_t)w * 1000000 + (int64_t)micro;
+    return 1;
 }
 
 /* ------------------------------------------------------------- the Arrow export */
@@ -255,12 +329,12 @@ new_child(int64_t length, int64_t nulls, int nbuf, Buf *b0, Buf *b1, Buf *b2)
 
 /* The capsules (schema, array) of the struct {_i, cols...}; the buffers are moved. */
 static PyObject *
-export(Buf *index, Column *cols, int ncols, int64_t rows)
+export(Buf *index, Column *cols, int ncols, int64_t rows, Buf *us_valid, Buf *us, int64_t us_nulls)
 {
     struct ArrowSchema *schema = calloc(1, sizeof(*schema));
     struct ArrowArray *array = calloc(1, sizeof(*array));
     PyObject *caps_s = NULL, *caps_a = NULL;
-    int n = ncols + 1;
+    int n = ncols + 1 + (us != NULL);
     if (schema == NULL || array == NULL) {
         goto fail;
     }
@@ -281,17 +355,19 @@ export(Buf *index, Column *cols, int ncols, int64_t rows)
         if (cs == NULL) {
             goto fail;
         }
-        if (i == 0 ? fill_schema(cs, "I", "_i", 0)
-                   : fill_schema(cs, "U", cols[i - 1].name, ARROW_FLAG_NULLABLE)) {
+        int is_us = i == ncols + 1;
+        if (i == 0       ? fill_schema(cs, "I", "_i", 0)
+            : is_us      ? fill_schema(cs, "l", "_us", ARROW_FLAG_NULLABLE)
+                         : fill_schema(cs, "U", cols[i - 1].name, ARROW_FLAG_NULLABLE)) {
             free(cs);
             goto fail;
         }
         schema->children[schema->n_children++] = cs;
         Buf none = {0};
-        struct ArrowArray *ca = i == 0
-            ? new_child(rows, 0, 2, &none, index, &none)
-            : new_child(rows, cols[i - 1].nulls, 3, &cols[i - 1].valid, &cols[i - 1].offsets,
-                        &cols[i - 1].data);
+        struct ArrowArray *ca = i == 0 ? new_child(rows, 0, 2, &none, index, &none)
+            : is_us ? new_child(rows, us_nulls, 2, us_valid, us, &none)
+                    : new_child(rows, cols[i - 1].nulls, 3, &cols[i - 1].valid, &cols[i - 1].offsets,
+                                &cols[i - 1].data);
         if (ca == NULL) {
             goto fail;
         }
@@ -329,29 +405,36 @@ typedef struct {
     Py_ssize_t start, end;
 } Declined;
 
+/* limit: the end of the input buffer (a short value is copied as 16 bytes when that
+ * many can be read; the data buffer keeps 16 bytes of slack for it) */
 static int
-append_row(Column *cols, int ncols, int64_t row)
+append_row(Column *cols, int ncols, int64_t row, const unsigned char *limit)
 {
     for (int i = 0; i < ncols; i++) {
         Column *c = &cols[i];
+        size_t vn = c->vset ? c->vn : 0;
+        if (buf_reserve(&c->data, vn + 16) < 0 || buf_reserve(&c->offsets, sizeof(int64_t)) < 0 ||
+            buf_reserve(&c->valid, 1) < 0) {
+            return -1;
+        }
         if ((row & 7) == 0) {
-            unsigned char zero = 0;
-            if (buf_put(&c->valid, &zero, 1) < 0) {
-                return -1;
-            }
+            c->valid.data[c->valid.len++] = 0;
         }
         if (c->vset) {
             c->valid.data[row >> 3] |= (unsigned char)(1u << (row & 7));
-            if (buf_put(&c->data, c->vp, c->vn) < 0) {
-                return -1;
+            unsigned char *to = c->data.data + c->data.len;
+            if (vn <= 16 && limit - c->vp >= 16) { /* most values: two moves, no call */
+                memcpy(to, c->vp, 16);
+            } else {
+                memcpy(to, c->vp, vn);
             }
+            c->data.len += vn;
         } else {
             c->nulls++;
         }
         int64_t off = (int64_t)c->data.len;
-        if (buf_put(&c->offsets, &off, sizeof(off)) < 0) {
-            return -1;
-        }
+        memcpy(c->offsets.data + c->offsets.len, &off, sizeof(off));
+        c->offsets.len += sizeof(off);
     }
     return 0;
 }
@@ -405,14 +488,16 @@ scan(PyObject *Py_UNUSED(self), PyObject *args)
     Py_ssize_t nsep, nunset;
     PyObject *fields, *names;
     Py_ssize_t last;
-    if (!PyArg_ParseTuple(args, "y*nny#y#O!O!n:scan", &view, &start, &stop_at, &sepb, &nsep, &unset,
-                          &nunset, &PyTuple_Type, &fields, &PyTuple_Type, &names, &last)) {
+    int ts_at;
+    if (!PyArg_ParseTuple(args, "y*nny#y#O!O!ni:scan", &view, &start, &stop_at, &sepb, &nsep, &unset,
+                          &nunset, &PyTuple_Type, &fields, &PyTuple_Type, &names, &last, &ts_at)) {
         return NULL;
     }
     PyObject *result = NULL, *declined_list = NULL, *caps = NULL;
     Column cols[MAX_KEYS];
     int ncols = (int)PyTuple_GET_SIZE(names);
-    Buf index = {0}, declined = {0};
+    Buf index = {0}, declined = {0}, us = {0}, us_valid = {0};
+    int64_t us_nulls = 0;
     Py_ssize_t *wanted_at = NULL; /* per field: the first column reading it, or -1 */
     int which[MAX_KEYS];          /* per column: the next column reading the same field, or -1 */
     Py_ssize_t most = -1;
@@ -457,6 +542,11 @@ scan(PyObject *Py_UNUSED(self), PyObject *args)
             goto done;
         }
     }
+    if (ts_at < -1 || ts_at >= ncols) {
+        PyErr_SetString(PyExc_ValueError, "scan: ts_at is -1 or a column");
+        goto done;
+    }
+    int convert = ts_at >= 0 && fegetround() == FE_TONEAREST;
     if (last < most || last > 1000000) {
         PyErr_SetString(PyExc_ValueError, "scan: need max(fields) <= last <= 1000000");
         goto done;
@@ -499,7 +589,31 @@ scan(PyObject *Py_UNUSED(self), PyObject *args)
             if (parse_line(p, (size_t)(end - p), sep, (const unsigned char *)unset, (size_t)nunset,
                            cols, ncols, last, wanted_at, which)) {
                 uint32_t at = line;
-                if (append_row(cols, ncols, rows) < 0 || buf_put(&index, &at, sizeof(at)) < 0) {
+                int64_t when = 0;
+                int has_us = convert && cols[ts_at].vset && epoch_us(cols[ts_at].vp, cols[ts_at].vn, &when);
+                if (has_us) {
+                    cols[ts_at].vset = 0; /* converted: "_us" holds it, the ts column null */
+                }
+                if (ts_at >= 0) {
+                    if ((rows & 7) == 0) {
+                        unsigned char zero = 0;
+                        if (buf_put(&us_valid, &zero, 1) < 0) {
+                            failed = 1;
+                            break;
+                        }
+                    }
+                    if (has_us) {
+                        us_valid.data[rows >> 3] |= (unsigned char)(1u << (rows & 7));
+                    } else {
+                        us_nulls++;
+                    }
+                    if (buf_put(&us, &when, sizeof(when)) < 0) {
+                        failed = 1;
+                        break;
+                    }
+                }
+                if (append_row(cols, ncols, rows, base + view.len) < 0 ||
+                    buf_put(&index, &at, sizeof(at)) < 0) {
                     failed = 1;
                     break;
                 }
@@ -515,6 +629,26 @@ scan(PyObject *Py_UNUSED(self), PyObject *args)
             }
         }
         p = next;
+        if (rows == 256 && taken && p < stop) { /* room for the rest, as the first rows go */
+            double scale = 1.125 * (double)(stop - base - start) / (double)(p - base - start);
+            for (int i = 0; i < ncols && !failed; i++) {
+                Buf *bufs[3] = {&cols[i].data, &cols[i].offsets, &cols[i].valid};
+                for (int b = 0; b < 3; b++) {
+                    if (buf_reserve(bufs[b], (size_t)(scale * (double)bufs[b]->len)) < 0) {
+                        failed = 1;
+                    }
+                }
+            }
+            Buf *more[3] = {&index, &us, &us_valid};
+            for (int b = 0; b < 3 && !failed; b++) {
+                if (buf_reserve(more[b], (size_t)(scale * (double)more[b]->len)) < 0) {
+                    failed = 1;
+                }
+            }
+            if (failed) {
+                break;
+            }
+        }
         if (line == UINT32_MAX) {
             failed = 2;
             break;
@@ -543,7 +677,8 @@ scan(PyObject *Py_UNUSED(self), PyObject *args)
         }
         PyList_SET_ITEM(declined_list, (Py_ssize_t)i, item);
     }
-    caps = export(&index, cols, ncols, rows);
+    caps = export(&index, cols, ncols, rows, ts_at >= 0 ? &us_valid : NULL, ts_at >= 0 ? &us : NULL,
+                  us_nulls);
     if (caps == NULL) {
         goto done;
     }
@@ -560,13 +695,15 @@ done:
     free(wanted_at);
     free(index.data);
     free(declined.data);
+    free(us.data);
+    free(us_valid.data);
     PyBuffer_Release(&view);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
-     "scan(data, start, end, sep, unset, fields, names, last) -> (schema capsule, array capsule, declined, "
+     "scan(data, start, end, sep, unset, fields, names, last, ts_at) -> (schema capsule, array capsule, declined, "
      "lines, blank)"},
     {NULL, NULL, 0, NULL},
 };

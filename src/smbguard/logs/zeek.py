@@ -699,9 +699,10 @@ def _tsv_lines(source: ZeekSource, data: bytes, pos: int, end: int) -> pl.DataFr
     keys = _keys(source.log_type)
     columns = source.columns
     fields = tuple(columns.get(key, -1) for key in keys)
+    ts_at = 0 if "ts" in columns else -1  # keys[0] is "ts": converted in C when plain (_emit)
+    unset = source.unset.encode("utf-8", "surrogatepass")
     schema, array, declined, lines, _blank = _zt.scan(
-        data, pos, end, source.sep.encode(), source.unset.encode("utf-8", "surrogatepass"), fields, keys,
-        source._max_column,
+        data, pos, end, source.sep.encode(), unset, fields, keys, source._max_column, ts_at
     )
     rows = pl.DataFrame(_Arrow(schema, array))
     source.stats.records += lines - len(declined)
@@ -1120,7 +1121,9 @@ class _Block:
 
 def _emit(source: ZeekSource, rows: pl.DataFrame) -> pl.DataFrame:
     """Rows of raw field values (``_i``, ``_ok``, the keys; null = unset; only rows with
-    ``_ok`` count) -> times, the masked-timestamp warning, the events (with ``_i``)."""
+    ``_ok`` count; optionally ``_us``: the time of rows whose ``ts`` the C TSV reader
+    converted, their ``ts`` null) -> times, the masked-timestamp warning, the events
+    (with ``_i``)."""
     import polars as pl
 
     stats = source.stats
@@ -1131,7 +1134,10 @@ def _emit(source: ZeekSource, rows: pl.DataFrame) -> pl.DataFrame:
     whole = x.floor()
     micro = ((x - whole) * 1e6).round(0, mode="half_to_even")  # as datetime.fromtimestamp
     epoch_us = whole.cast(pl.Int64) * 1_000_000 + micro.cast(pl.Int64)
-    rows = rows.with_columns(time=pl.when(pl.col("_fast")).then(epoch_us.cast(pl.Datetime("us", "UTC"))))
+    time: pl.Expr = pl.when(pl.col("_fast")).then(epoch_us.cast(pl.Datetime("us", "UTC")))
+    if "_us" in rows.columns:  # the C TSV reader converted the plain ts values (their ts is null)
+        time = pl.coalesce(pl.col("_us").cast(pl.Datetime("us", "UTC")), time)
+    rows = rows.with_columns(time=time)
     others = rows.select(ts.filter(ok & ~pl.col("_fast")).unique()).to_series().drop_nulls()
     if others.len():  # masked ("XXXXXXXXXX.XXXXXX"), odd or out-of-range values: the reference
         mapping = {value: parse_epoch(value) for value in others.to_list()}
@@ -1175,6 +1181,7 @@ def _taken(count: int, handled: list[int]) -> pl.Expr:
 
 
 _SHARE_FROM = {"smb_files": "path", "smb_mapping": "path", "smb_cmd": "tree"}
+_SHARE_MAP = 256  # up to this many distinct paths per frame: _share_of per value, replace_strict
 
 
 def _s_expr(name: str) -> pl.Expr:
@@ -1210,12 +1217,17 @@ def _to_events(rows: pl.DataFrame, log_type: str | None, path: str) -> pl.DataFr
     if log_type not in _TYPE_KEYS:
         return pl.DataFrame(schema={"_i": pl.UInt32, **frame_schema()})
     s = _s_expr
-    if log_type in _SHARE_FROM:  # _share_of(_s(...)) once per distinct value, joined back
+    if log_type in _SHARE_FROM:  # _share_of(_s(...)) once per distinct value
         name = _SHARE_FROM[log_type]
-        distinct = rows.select(pl.col(name).unique())
-        last = s(name).str.extract(r"([^\\]*)\\*$", 1)
-        shares = distinct.with_columns(pl.when(last != "").then(last).alias("_share"))
-        rows = rows.join(shares, on=name, how="left", maintain_order="left")
+        distinct = rows.get_column(name).unique().drop_nulls()
+        if distinct.len() <= _SHARE_MAP:  # a few shares (as usual): the reference, mapped back
+            mapping = {value: _share_of(_s(value)) for value in distinct.to_list()}
+            share = pl.col(name).replace_strict(mapping, default=None, return_dtype=pl.Utf8)
+            rows = rows.with_columns(share.alias("_share"))
+        else:  # the same in polars, joined back
+            last = s(name).str.extract(r"([^\\]*)\\*$", 1)
+            shares = distinct.to_frame().with_columns(pl.when(last != "").then(last).alias("_share"))
+            rows = rows.join(shares, on=name, how="left", maintain_order="left")
     if log_type == "smb_files":  # kind and event_id of each action, joined
         rows = rows.join(_file_actions(), on="action", how="left", maintain_order="left")
 
