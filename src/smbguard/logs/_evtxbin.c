@@ -1060,8 +1060,24 @@ static PyObject *build(PyObject *const *items)
     return t;
 }
 
-/* row()'s work: eid an exact str, fields a tuple of 4, configure() done (checked by callers) */
-static PyObject *row_impl(PyObject *eid, PyObject *fields, PyObject *source)
+typedef struct Sink Sink;
+static int sink_append_items(Sink *s, PyObject *const *items);
+
+/* the row of items (NULL: None): a new tuple, or with a sink, appended to it (Py_True) when
+ * the sink takes every value, else the tuple (the caller hands it on as an odd row) */
+static PyObject *emit(Sink *target, PyObject *const *items)
+{
+    if (target != NULL) {
+        int r = sink_append_items(target, items);
+        if (r < 0) return NULL;
+        if (r == 0) Py_RETURN_TRUE;
+    }
+    return build(items);
+}
+
+/* row()'s work: eid an exact str, fields a tuple of 4, configure() done (checked by callers);
+ * target: see emit() */
+static PyObject *row_impl(PyObject *eid, PyObject *fields, PyObject *source, Sink *target)
 {
     PyObject *when = PyTuple_GET_ITEM(fields, 0), *computer = PyTuple_GET_ITEM(fields, 1);
     PyObject *data = PyTuple_GET_ITEM(fields, 3);
@@ -1087,7 +1103,7 @@ static PyObject *row_impl(PyObject *eid, PyObject *fields, PyObject *source)
         items[0] = kinds[failure ? K_LOGON_FAILURE : K_LOGON];
         items[4] = v[0]; items[5] = v[1]; items[7] = v[2]; items[8] = v[3];
         items[12] = failure ? v[4] : NULL; items[13] = lt; items[14] = v[6]; items[15] = v[7]; items[17] = v[8];
-        result = build(items);
+        result = emit(target, items);
         Py_DECREF(lt);
         for (int k = 0; k < 9; k++) Py_DECREF(v[k]);
         return result;
@@ -1126,7 +1142,7 @@ static PyObject *row_impl(PyObject *eid, PyObject *fields, PyObject *source)
         items[0] = kinds[kind];
         items[4] = v[0]; items[7] = v[1]; items[8] = v[2]; items[9] = v[3]; items[10] = v[4];
         items[12] = v[5]; items[17] = PyUnicode_GET_LENGTH(detail) ? detail : NULL;
-        result = build(items);
+        result = emit(target, items);
     share_done:
         Py_XDECREF(parts); Py_XDECREF(detail);
         for (int k = 0; k < 6; k++) Py_XDECREF(v[k]);
@@ -1148,7 +1164,7 @@ static PyObject *row_impl(PyObject *eid, PyObject *fields, PyObject *source)
         }
         items[0] = kinds[ok ? K_LOGON : K_LOGON_FAILURE];
         items[5] = v[1]; items[7] = v[2]; items[12] = ok ? NULL : v[0]; items[14] = v[3];
-        result = build(items);
+        result = emit(target, items);
         for (int k = 0; k < 4; k++) Py_DECREF(v[k]);
         return result;
     }
@@ -1163,7 +1179,7 @@ static PyObject *row(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     if (kinds[0] == NULL) { PyErr_SetString(PyExc_RuntimeError, "configure() first"); return NULL; }
-    return row_impl(args[0], args[1], args[2]);
+    return row_impl(args[0], args[1], args[2], NULL);
 }
 
 /* ------------------------------------------------------------------ the column sink
@@ -1193,7 +1209,7 @@ static const char *const col_names[NCOLS] = {
 typedef struct { uint8_t *p; size_t len, cap; } SBuf;
 typedef struct { SBuf valid, off, data; int64_t nulls; } SCol;
 
-typedef struct {
+struct Sink {
     PyObject_HEAD
     SCol cols[NCOLS];
     int64_t rows, cap_rows;  /* rows held; rows the per-row buffers have room for */
@@ -1207,11 +1223,16 @@ typedef struct {
     PyObject *first_time, *last_time;
     int64_t first_us, last_us;
     int busy;
-} Sink;
+};
 
-static int sbuf_reserve(SBuf *b, size_t extra)
+static int sbuf_grow(SBuf *b, size_t extra);
+static inline int sbuf_reserve(SBuf *b, size_t extra)
 {
-    if (extra <= b->cap - b->len) return 0;
+    return extra <= b->cap - b->len ? 0 : sbuf_grow(b, extra);
+}
+
+static int sbuf_grow(SBuf *b, size_t extra)
+{
     if (extra > (size_t)PY_SSIZE_T_MAX - b->len) { PyErr_NoMemory(); return -1; }
     size_t need = b->len + extra, cap = b->cap ? b->cap : 4096;
     while (cap < need) {
@@ -1284,18 +1305,18 @@ static int sink_grow(Sink *s)
     return 0;
 }
 
-/* Append one 18-tuple row: 0 appended, 1 odd (nothing appended), -1 error (nothing appended). */
-static int sink_append(Sink *s, PyObject *row)
+/* Append one row of 18 values (NULL: None): 0 appended, 1 odd (nothing appended), -1 error
+ * (nothing appended). */
+static int sink_append_items(Sink *s, PyObject *const *items)
 {
-    if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != NCOLS) return 1;
     const char *ptr[NCOLS];
     Py_ssize_t len[NCOLS];
     int64_t num[NCOLS];
     PyTypeObject *kind_type = kinds[0] ? Py_TYPE(kinds[0]) : NULL;
     for (int i = 0; i < NCOLS; i++) {
-        PyObject *v = PyTuple_GET_ITEM(row, i);
+        PyObject *v = items[i];
         ptr[i] = NULL; len[i] = 0; num[i] = 0;
-        if (v == Py_None) continue;
+        if (v == NULL || v == Py_None) continue;
         if (i == COL_TIME) {
             if (utc_micros(v, &num[i])) return 1;
             ptr[i] = "";
@@ -1308,6 +1329,11 @@ static int sink_append(Sink *s, PyObject *row)
             num[i] = x;
             ptr[i] = "";
         } else {
+            if (PyUnicode_CheckExact(v) && PyUnicode_IS_COMPACT_ASCII(v)) { /* its bytes are its UTF-8 */
+                ptr[i] = (const char *)PyUnicode_DATA(v);
+                len[i] = PyUnicode_GET_LENGTH(v);
+                continue;
+            }
             if (!PyUnicode_CheckExact(v) && (kind_type == NULL || Py_TYPE(v) != kind_type)) return 1;
             ptr[i] = PyUnicode_AsUTF8AndSize(v, &len[i]);
             if (ptr[i] == NULL) {
@@ -1341,8 +1367,8 @@ static int sink_append(Sink *s, PyObject *row)
     }
     s->rows++;
     /* SourceStats.see(row[3]) */
-    PyObject *when = PyTuple_GET_ITEM(row, COL_TIME);
-    if (when != Py_None) {
+    PyObject *when = items[COL_TIME];
+    if (when != NULL && when != Py_None) {
         int64_t us = num[COL_TIME];
         if (s->first_time == NULL || us < s->first_us) {
             Py_INCREF(when); Py_XSETREF(s->first_time, when); s->first_us = us;
@@ -1352,6 +1378,13 @@ static int sink_append(Sink *s, PyObject *row)
         }
     }
     return 0;
+}
+
+/* Append one 18-tuple row (see sink_append_items; 1 too for anything but an 18-tuple) */
+static int sink_append(Sink *s, PyObject *row)
+{
+    if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != NCOLS) return 1;
+    return sink_append_items(s, &PyTuple_GET_ITEM(row, 0));
 }
 
 static int sink_traverse(Sink *s, visitproc visit, void *arg)
@@ -1467,10 +1500,12 @@ static PyObject *sink_feed(Sink *s, PyObject *args)
             if (eid == NULL) goto out;
         }
         PyObject *row = NULL;
+        int appended = 0;
         if (fields != Py_None) {
             Py_INCREF(fields);
             if (PyUnicode_CheckExact(eid)) {
-                row = row_impl(eid, fields, s->source);
+                row = row_impl(eid, fields, s->source, s);
+                appended = row == Py_True;
             } else {
                 row = Py_None; Py_INCREF(row);
             }
@@ -1492,6 +1527,7 @@ static PyObject *sink_feed(Sink *s, PyObject *args)
         }
         Py_DECREF(eid);
         s->events++;
+        if (appended) { Py_DECREF(row); continue; } /* row_impl appended it */
         int ar = sink_append(s, row);
         if (ar == 0) { Py_DECREF(row); continue; }
         if (ar < 0) { Py_DECREF(row); goto out; }
