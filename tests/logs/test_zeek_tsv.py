@@ -422,17 +422,25 @@ def test_without_c_reader_the_polars_reader_reads(shared_data: Path, monkeypatch
         assert_same(str(path))
 
 
-@pytest.mark.parametrize("share_map", [0, 256])
-def test_share_mapped_per_value_or_joined(
-    share_map: int, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("limit", [-1, 0, 256])
+def test_per_value_maps_and_their_fallbacks(
+    limit: int, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """zeek._to_events computes the share per distinct path with the reference
-    (_share_of) up to _SHARE_MAP distinct paths, in polars above: both equal events()."""
-    monkeypatch.setattr(zeek, "_SHARE_MAP", share_map)
+    (_share_of) up to _SHARE_MAP distinct paths, in polars above; zeek._emit converts the
+    ts values the C reader left as text with parse_epoch up to _TS_MAP distinct values,
+    in polars above: all equal events()."""
+    monkeypatch.setattr(zeek, "_SHARE_MAP", limit)
+    monkeypatch.setattr(zeek, "_TS_MAP", limit)
     for path in _zeek_files(shared_data):
         assert_same(str(path))
     paths = ["-", "(empty)", "", "\\\\\\\\s\\\\a", "\\\\s\\b\\\\", "\\", "x", "caf\u00e9\\"]
-    lines = [f"1.5\t10.0.0.1\t10.0.0.2\tSMB::FILE_OPEN\t{p}\tn{i}\t-" for i, p in enumerate(paths * 40)]
+    stamps = ["XXXXXXXXXX.XXXXXX", "1605187817.6673245", "1332008627.33", "", "-", "1e9"]
+    stamps.append("9999999999.999999999")
+    lines = [
+        f"{stamps[i % len(stamps)]}\t10.0.0.1\t10.0.0.2\tSMB::FILE_OPEN\t{p}\tn{i}\t-"
+        for i, p in enumerate(paths * 40)
+    ]
     head = "#fields\tts\tid.orig_h\tid.resp_h\taction\tpath\tname\tprev_name\n"
     log = tmp_path / "shares.log"
     log.write_text(_HEAD.decode() + head + "\n".join(lines))

@@ -1129,16 +1129,23 @@ def _emit(source: ZeekSource, rows: pl.DataFrame) -> pl.DataFrame:
     stats = source.stats
     ok = pl.col("_ok")
     ts = pl.col("ts")
-    rows = rows.with_columns(_x=ts.cast(pl.Float64, strict=False), _fast=ts.str.contains(_TS_RX))
-    x = pl.col("_x")  # parsed once (a column, not an expression evaluated at each use)
-    whole = x.floor()
-    micro = ((x - whole) * 1e6).round(0, mode="half_to_even")  # as datetime.fromtimestamp
-    epoch_us = whole.cast(pl.Int64) * 1_000_000 + micro.cast(pl.Int64)
-    time: pl.Expr = pl.when(pl.col("_fast")).then(epoch_us.cast(pl.Datetime("us", "UTC")))
+    others = None
     if "_us" in rows.columns:  # the C TSV reader converted the plain ts values (their ts is null)
-        time = pl.coalesce(pl.col("_us").cast(pl.Datetime("us", "UTC")), time)
-    rows = rows.with_columns(time=time)
-    others = rows.select(ts.filter(ok & ~pl.col("_fast")).unique()).to_series().drop_nulls()
+        rest = rows.select(ts.filter(ok).unique()).to_series().drop_nulls()
+        if rest.len() <= _TS_MAP:  # the values it left (masked, odd, 17 digits...): the reference
+            others = rest
+            rows = rows.with_columns(time=pl.col("_us").cast(pl.Datetime("us", "UTC")))
+    if others is None:
+        rows = rows.with_columns(_x=ts.cast(pl.Float64, strict=False), _fast=ts.str.contains(_TS_RX))
+        x = pl.col("_x")  # parsed once (a column, not an expression evaluated at each use)
+        whole = x.floor()
+        micro = ((x - whole) * 1e6).round(0, mode="half_to_even")  # as datetime.fromtimestamp
+        epoch_us = whole.cast(pl.Int64) * 1_000_000 + micro.cast(pl.Int64)
+        time: pl.Expr = pl.when(pl.col("_fast")).then(epoch_us.cast(pl.Datetime("us", "UTC")))
+        if "_us" in rows.columns:
+            time = pl.coalesce(pl.col("_us").cast(pl.Datetime("us", "UTC")), time)
+        rows = rows.with_columns(time=time)
+        others = rows.select(ts.filter(ok & ~pl.col("_fast")).unique()).to_series().drop_nulls()
     if others.len():  # masked ("XXXXXXXXXX.XXXXXX"), odd or out-of-range values: the reference
         mapping = {value: parse_epoch(value) for value in others.to_list()}
         other = ts.replace_strict(mapping, default=None, return_dtype=pl.Datetime("us", "UTC"))
@@ -1181,6 +1188,7 @@ def _taken(count: int, handled: list[int]) -> pl.Expr:
 
 
 _SHARE_FROM = {"smb_files": "path", "smb_mapping": "path", "smb_cmd": "tree"}
+_TS_MAP = 256  # up to this many distinct ts the C reader left as text: parse_epoch per value
 _SHARE_MAP = 256  # up to this many distinct paths per frame: _share_of per value, replace_strict
 
 
