@@ -669,3 +669,105 @@ def test_state_after_a_frame_continues_in_rows() -> None:
     state = next(iter(two.groups.values()))
     assert state.files is not None and 0 < len(state.files) < 50
     assert state.files.items[-1][0] == datetime(2024, 1, 1, 12, 0, 24, 500000, tzinfo=UTC)
+
+
+# ------------------------------------------------- frames without any time (masked ts)
+@contextmanager
+def _untimed_path_only() -> Iterator[list[int]]:
+    """Ransomware frames must take the untimed append path: the window arithmetic, the
+    replays and ``feed`` are refused. Yields ``[frames that took it]``."""
+    taken = [0]
+    untimed = frame_windows._untimed_frame
+
+    def counting(*args: Any) -> bool:
+        done = untimed(*args)
+        taken[0] += done
+        return done
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("an untimed frame left the append path")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(frame_windows, "_untimed_frame", counting)
+        for name in ("_carried", "_stats", "_replay_files", "_feed_rows"):
+            patch.setattr(frame_windows, name, refuse)
+        yield taken
+
+
+def _no_time(stream: Sequence[Event]) -> list[Event]:
+    return [Event(**{**{n: getattr(e, n) for n in e.__slots__}, "time": None}) for e in stream]
+
+
+@st.composite
+def _many_clients(draw: st.DrawFn) -> list[Event]:
+    """Untimed file events of up to 40 clients, few distinct paths (duplicates) or many."""
+    n = draw(st.integers(1, 150))
+    paths = draw(st.sampled_from((_FILES[:4], _FILES, tuple(f"p{i}.doc" for i in range(60)))))
+    return [
+        Event(
+            kind=draw(st.sampled_from(_FILE_KINDS)),
+            source="s",
+            event_id="zeek",
+            time=None,
+            src_ip=f"10.0.0.{draw(st.integers(1, 40))}",
+            share=draw(st.sampled_from(("data", "", None))),
+            path=draw(st.sampled_from((None, *paths))),
+            new_path=draw(st.sampled_from((None, *paths))),
+        )
+        for _ in range(n)
+    ]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.one_of(file_streams(steps=(None,)), _many_clients()), _CUTS)
+def test_untimed_frames_append_to_their_windows(stream: list[Event], cuts: list[int]) -> None:
+    """Frames without any time, whose windows hold none either: appended to the windows
+    without reading them; the state after every frame (windows built by the comparison)
+    is the row path's, small and default thresholds, frames of one row included."""
+    with _untimed_path_only() as taken:
+        check(stream, cuts, _ransom())
+        check(stream, cuts, _ransom(Thresholds()))
+        check(stream, list(range(len(stream))), _ransom())  # frames of one row
+    assert taken[0] >= 2 or not [e for e in stream if e.kind in RansomwareDetector.kinds]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.one_of(file_streams(steps=(None,)), _many_clients()), _CUTS)
+def test_untimed_windows_stay_deferred_across_frames(stream: list[Event], cuts: list[int]) -> None:
+    """Nothing reads the windows between frames: each is appended to while still deferred
+    (a chain of appended blocks, built once at the end)."""
+    one, two = RansomwareDetector(SMALL), RansomwareDetector(SMALL)
+    for event in stream:
+        one.feed(event)
+    with _untimed_path_only():
+        for frame in split_frames(stream, [*cuts, *range(0, len(stream), 7)]):
+            two.feed_frame(frame)
+    assert snapshot(two) == snapshot(one)
+    assert findings(two) == findings(one)
+
+
+@settings(max_examples=100, deadline=None)
+@given(file_streams(steps=_ANY), file_streams(steps=(None,)), _CUTS, _MIXED, st.integers(0, 2))
+def test_untimed_frames_between_timed_frames_and_rows(
+    timed: list[Event], untimed: list[Event], cuts: list[int], mixed: list[bool], order: int
+) -> None:
+    """Untimed frames before, after or between frames with times (out of order, missing)
+    and frames fed row by row: a window that may hold a time leaves the append path (the
+    general path then reads the appended windows), a window pushed to by ``feed`` too."""
+    parts = [untimed, timed, _no_time(timed)]
+    stream = [e for i in (order, (order + 1) % 3, (order + 2) % 3) for e in parts[i]]
+    check(stream, cuts, _ransom(), mixed)
+    check(stream, cuts, _ransom(Thresholds()), mixed)
+
+
+def test_untimed_chain_of_many_frames() -> None:
+    """A window appended to in 1,100 frames (deeper than Python's recursion limit) builds."""
+    stream = _no_time(_renames(1100, 0.0))
+    one, two = RansomwareDetector(SMALL), RansomwareDetector(SMALL)
+    for event in stream:
+        one.feed(event)
+    with _untimed_path_only() as taken:
+        for event in stream:
+            two.feed_frame(events_to_frame([event]))
+    assert taken[0] == 1100
+    assert snapshot(two) == snapshot(one)

@@ -50,6 +50,7 @@ with non-ASCII paths or accounts get those derived values from Python (per disti
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,7 @@ from smbguard.logs.detectors import (
     RansomwareDetector,
     _account_of,
     _ClientShare,
+    _Contents,
     _DeferredWindow,
     _dir,
     _ext,
@@ -504,6 +506,166 @@ def _gid_column(frame: pl.DataFrame, column: str, keys: list[str]) -> pl.DataFra
     return frame.join(index, on=column, how="left", maintain_order="left").rechunk()
 
 
+# ------------------------------------------------------------------ untimed windows
+class _Appended:
+    """A deferred window's contents: what it held before (``before()``: an earlier
+    :class:`_Pending`/:class:`_Appended`, or the deque and counts it had), then rows
+    ``start`` to ``start + n`` of a block, all without a time. Once built, ``last`` is the
+    deque's last tuple (see :func:`_untimed_seal`)."""
+
+    __slots__ = ("before", "block", "last", "n", "start")
+
+    def __init__(self, before: Callable[[], _Contents], block: _Block, start: int, n: int) -> None:
+        self.before, self.block, self.start, self.n = before, block, start, n
+        self.last: object = None
+
+    def __call__(self) -> _Contents:
+        # a window appended to in many frames chains as many of these: walk back without recursion
+        chain: list[_Appended] = []
+        link: Callable[[], _Contents] = self
+        while isinstance(link, _Appended):
+            chain.append(link)
+            link = link.before
+        window, counts = link()
+        get = counts.get
+        for part in reversed(chain):
+            items: list[str] = part.block.rows.get_column("item").slice(part.start, part.n).to_list()
+            window.extend(zip(repeat(None), items))
+            for item in items:
+                counts[item] = get(item, 0) + 1
+            part.last = window[-1] if window else None
+        return window, counts
+
+
+class _Held:
+    """What a built window held (its own deque and counts, reused as they are)."""
+
+    __slots__ = ("contents",)
+
+    def __init__(self, items: deque[tuple[datetime | None, str]], counts: dict[str, int]) -> None:
+        self.contents = (items, counts)
+
+    def __call__(self) -> _Contents:
+        return self.contents
+
+
+#: (window, its pending contents, items it holds, its distinct items) per untimed window
+_UntimedSeal = tuple[_Window, "_Appended", int, set[str]]
+
+
+def _untimed_seals(detector: RansomwareDetector) -> dict[tuple[str, str], _UntimedSeal]:
+    store: dict[tuple[str, str], _UntimedSeal] = detector.__dict__.setdefault("_frame_windows_untimed", {})
+    return store
+
+
+def _untimed_seal(
+    seals: dict[tuple[str, str], _UntimedSeal], name: tuple[str, str], window: _Window
+) -> tuple[int, set[str]] | None:
+    """(items, distinct items) of a window known to hold only items without a time: empty,
+    or left by :func:`_untimed_frame` and untouched since (still deferred to the same
+    :class:`_Appended`, or built from it with the same size and the very same last tuple:
+    any ``push`` appends a new tuple). None when not known."""
+    seal = seals.get(name)
+    if seal is not None and seal[0] is window:
+        pending = seal[1]
+        if window._pending is pending:
+            return seal[2], seal[3]
+        if window._pending is None:
+            items = window.items
+            if len(items) == seal[2] and items and items[-1] is pending.last:
+                return seal[2], seal[3]
+    if window._pending is None and not window.items:  # (reading items builds a deferred window)
+        return 0, set()
+    return None
+
+
+def _untimed_frame(
+    detector: RansomwareDetector,
+    keys: list[str],
+    states: list[_ClientShare],
+    df: pl.DataFrame,
+    ext_rows: pl.DataFrame,
+) -> bool:
+    """The ransomware frame path for a frame without any time whose groups' windows hold no
+    time either (Zeek logs with a masked ``ts``). ``push(None, item)`` appends and never
+    drops (the cap is only applied after a push with a time), so each window after the
+    frame is what it held plus the frame's items, its distinct count the size of the union
+    of both sets of items (a running count that never falls: the peak is its last value),
+    and the extension-change window's peak its last length. The windows are left deferred,
+    appended to what they held without reading it (the window arithmetic would re-read
+    every item such a window ever got, at every frame). False, changing nothing, when a
+    window may hold a time (then the general path runs)."""
+    import polars as pl
+
+    seals = _untimed_seals(detector)
+    ext_counts = dict(ext_rows.group_by("gid").agg(pl.len()).iter_rows())
+    known: list[tuple[tuple[int, set[str]], tuple[int, set[str]] | None]] = []
+    for gid, (key, state) in enumerate(zip(keys, states, strict=True)):
+        files, exts = state.files, state.ext_changes
+        assert files is not None and exts is not None
+        file_seal = _untimed_seal(seals, ("files", key), files)
+        ext_seal = _untimed_seal(seals, ("ext_changes", key), exts) if gid in ext_counts else None
+        if file_seal is None or (gid in ext_counts and ext_seal is None):
+            return False
+        known.append((file_seal, ext_seal))
+
+    apply_tallies({keys[g]: states[g].tally for g in range(len(keys))}, df, "__key", "kind")
+    file_rows = df.select("gid", pl.col("__file").alias("item")).sort("gid", maintain_order=True)
+    fresh = file_rows.unique(maintain_order=True)
+    new_items: dict[int, list[str]] = {}
+    for gid, item in fresh.iter_rows():
+        new_items.setdefault(gid, []).append(item)
+    file_sizes = dict(file_rows.group_by("gid").agg(pl.len()).iter_rows())
+    file_known: list[tuple[int, set[str]]] = []
+    for gid, ((n, held), _) in enumerate(known):
+        state = states[gid]
+        distinct = held | set(new_items.get(gid, ()))
+        if len(distinct) > state.peak_files:
+            state.peak_files = len(distinct)
+        file_known.append((n, distinct))
+    _append_untimed(seals, "files", keys, [s.files for s in states], file_rows, file_sizes, file_known)
+    if ext_counts:
+        ext_block = ext_rows.select("gid", pl.col("__ext_item").alias("item"))
+        ext_block = ext_block.sort("gid", maintain_order=True)
+        ext_known: list[tuple[int, set[str]]] = []
+        for gid, (_, ext_seal) in enumerate(known):
+            if ext_seal is None:
+                ext_known.append((0, set()))
+                continue
+            state = states[gid]
+            state.peak_ext_changes = max(state.peak_ext_changes, ext_seal[0] + ext_counts[gid])
+            ext_known.append(ext_seal)
+        ext_windows = [s.ext_changes for s in states]
+        _append_untimed(seals, "ext_changes", keys, ext_windows, ext_block, ext_counts, ext_known)
+    _ransom_rest(detector, keys, states, df, ext_rows)
+    return True
+
+
+def _append_untimed(
+    seals: dict[tuple[str, str], _UntimedSeal],
+    family: str,
+    keys: list[str],
+    windows: list[_Window | None],
+    rows: pl.DataFrame,
+    sizes: dict[int, int],
+    known: list[tuple[int, set[str]]],
+) -> None:
+    """Leave each window with new ``rows`` (gid, item; sorted by gid, each group in order)
+    holding its items plus those, deferred, and seal it (see :func:`_untimed_seal`)."""
+    block = _Block(rows.select("item"))
+    start = 0
+    for gid in sorted(sizes):
+        n = sizes[gid]
+        window = windows[gid]
+        assert window is not None
+        before = window._pending if window._pending is not None else _Held(window.items, window.counts)
+        pending = _Appended(before, block, start, n)
+        window._defer(pending)
+        items, distinct = known[gid]
+        seals[(family, keys[gid])] = (window, pending, items + n, distinct)
+        start += n
+
+
 # ---------------------------------------------------------------------- ransomware
 def _replay_files(states: list[_ClientShare], rows: pl.DataFrame) -> None:
     """The window part of :meth:`RansomwareDetector.feed` for the rows of groups whose
@@ -725,6 +887,9 @@ def ransomware_feed_frame(detector: RansomwareDetector, frame: pl.DataFrame) -> 
     files: list[_Window | None] = [s.files for s in states]
     exts: list[_Window | None] = [s.ext_changes for s in states]
     ext_rows = df.select("gid", "__t", "__ext_item", "__new_ext", "__is_ext").filter(pl.col("__is_ext"))
+    untimed = df.get_column("__t").null_count() == df.height
+    if untimed and _untimed_frame(detector, keys, states, df, ext_rows):  # (Zeek logs with a masked ts)
+        return
     if _replays(detector, df.height):  # every window replayed: cheaper than the arithmetic here
         _forget(detector)
         _replay_files(states, df)
