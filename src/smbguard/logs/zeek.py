@@ -450,39 +450,37 @@ def _rx_key(key: str) -> str:
 
 
 def _byte_blocks(handle: Any, size: int = 0) -> Iterator[bytes]:
-    """Blocks of whole lines (the last may lack its newline). A read error is raised after
-    the complete lines read before it, as line-by-line reading would."""
+    """Blocks of whole lines (the last may lack its newline): about ``size`` bytes, then
+    the rest of the line they end in (``readline``; a longer line grows the block), so a
+    block is copied at most once (not at all when a read ends at a line end). A read
+    error is raised after the complete lines read before it, as line-by-line reading
+    would."""
     size = size or _BLOCK
     read = getattr(handle, "read1", None) or handle.read
-    carry = b""
+    readline = handle.readline
     while True:
-        parts = [carry]
-        got = len(carry)
-        newline = False  # carry never holds one
-        eof = False
+        parts: list[bytes] = []
+        got = 0
         try:
-            while not (newline and got >= size):
-                chunk = read(size)
+            while got < size:
+                chunk = read(size - got)
                 if not chunk:
-                    eof = True
                     break
                 parts.append(chunk)
                 got += len(chunk)
-                newline = newline or b"\n" in chunk
+            if parts and not parts[-1].endswith(b"\n"):
+                tail = readline()
+                if tail:
+                    parts.append(tail)
         except Exception:
             data = b"".join(parts)
             end = data.rfind(b"\n") + 1
             if end:
                 yield data[:end]
             raise
-        data = b"".join(parts)
-        if eof:
-            if data:
-                yield data
+        if not parts:
             return
-        end = data.rfind(b"\n") + 1
-        yield data[:end]
-        carry = data[end:]
+        yield parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class _Batcher:
