@@ -973,9 +973,10 @@ def _mostly(draw: st.DrawFn, good: int, *bad: int) -> int:
 
 @st.composite
 def _create_message(draw: st.DrawFn) -> list[tuple[bool, bytes]]:
-    """A CREATE request and its response (mostly: same MessageId), or a WRITE request, well
-    formed or nearly: what the C loop takes (or declines) instead of _message."""
-    which = ["create", "create", "create", "write", "write", "response"][draw(st.integers(0, 5))]
+    """A CREATE request and its response (mostly: same MessageId), alone or compounded, a
+    WRITE request or a SESSION_SETUP request, well formed or nearly: what the C loop takes
+    (or declines) instead of _message."""
+    which = ["create", "create", "create", "write", "write", "response", "session"][draw(st.integers(0, 6))]
     mid = draw(st.integers(0, 3))
     if which == "write":
         data = draw(st.binary(max_size=40))
@@ -985,8 +986,66 @@ def _create_message(draw: st.DrawFn) -> list[tuple[bool, bytes]]:
         return [(True, message[: _mostly(draw, 200, 95, 96)])]
     if which == "response":  # no request before it (or a request of another kind)
         return [(False, _create_response(draw, mid))]
+    if which == "session":
+        status = draw(st.sampled_from([0, 0xC000006D]))
+        response = _header(1, response=True, mid=mid, status=status) + struct.pack("<HHHH", 9, 0, 72, 0)
+        return [(True, _compound(draw, [_session_request(draw, mid)])), (False, response)]
     answer = mid if draw(st.integers(0, 5)) else draw(st.integers(0, 3))
-    return [(True, _create_request(draw, mid)), (False, _create_response(draw, answer))]
+    request, response = _create_request(draw, mid), _create_response(draw, answer)
+    return [(True, _compound(draw, [request], up=True)), (False, _compound(draw, [response], up=False))]
+
+
+def _ntlm_authenticate(user: str) -> bytes:
+    """An NTLMSSP AUTHENTICATE message ([MS-NLMP] 2.2.1.3, 64-byte form, Unicode) from
+    ``user`` with a 24-byte NT response (NTLMv1)."""
+    payload = [b"", bytes(24), "DOM".encode("utf-16-le"), user.encode("utf-16-le"), b"", b""]
+    fields, offset = b"", 64
+    for item in payload:
+        fields += struct.pack("<HHI", len(item), len(item), offset)
+        offset += len(item)
+    return b"NTLMSSP\x00" + struct.pack("<I", 3) + fields + struct.pack("<I", 0x1) + b"".join(payload)
+
+
+_AUTH = _ntlm_authenticate("alice")
+
+
+def _session_request(draw: st.DrawFn, mid: int) -> bytes:
+    """A SESSION_SETUP request: Kerberos-like (nothing read from it), NTLMSSP, or a buffer
+    outside the message."""
+    blob = draw(
+        st.sampled_from([b"", b"\x60\x82kerberos", b"\x60NTLMSSP\x00\x01\x00\x00\x00", b"NTLMSSP", _AUTH])
+    )
+    offset = _mostly(draw, 88, 0, 63, 200)
+    fixed = struct.pack("<HBBIIHHQ", _mostly(draw, 25, 24), 0, 1, 0, 0, offset, len(blob), 0)
+    return _header(1, response=False, mid=mid, flags=draw(_async)) + fixed + blob
+
+
+def _compound(draw: st.DrawFn, parts: list[bytes], *, up: bool = True) -> bytes:
+    """The message alone, or compounded ([MS-SMB2] 3.2.4.1.4) with parts _message reads
+    nothing from (CLOSE, QUERY_INFO, READ), a SESSION_SETUP request, another CREATE, or a
+    NextCommand that does not fit."""
+    if draw(st.integers(0, 2)):
+        return parts[0]
+    others = [
+        _header(6, response=not up, mid=5) + bytes(24),  # CLOSE
+        _header(16, response=not up, mid=6) + bytes(40),  # QUERY_INFO
+        _header(8, response=not up, mid=7) + bytes(49),  # READ
+        _session_request(draw, 8),
+        _create_request(draw, 9) if up else _create_response(draw, 9),
+    ]
+    chain = list(parts) + draw(st.lists(st.sampled_from(others), min_size=1, max_size=2))
+    if draw(st.booleans()):
+        chain.reverse()
+    out = b""
+    for n, part in enumerate(chain):
+        if n + 1 < len(chain):
+            padded = part + bytes(-len(part) % 8)
+            next_command = (
+                len(padded) if draw(st.integers(0, 15)) != 7 else draw(st.sampled_from([63, 1 << 20]))
+            )
+            part = padded[:20] + struct.pack("<I", next_command) + padded[24:]
+        out += part
+    return out
 
 
 @st.composite

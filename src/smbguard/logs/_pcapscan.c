@@ -32,6 +32,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -45,6 +46,80 @@
 static PyObject *s_next_seq, *s_skip, *s_until, *s_synced, *s_ooo, *s_msg_len, *s_header, *s_cap;
 static PyObject *s_state, *s_first, *s_last, *s_smb_messages, *s_smb_bytes, *s_chain_file;
 static PyObject *s_pending, *s_trees, *s_files, *s_written, *s_name, *s_create_options, *s_create, *two;
+
+/* Attribute access by slot: the objects are instances of slotted dataclasses (Direction,
+ * _Flow, _Server); for such a type the attribute is a member descriptor (T_OBJECT_EX) and
+ * PyObject_GetAttr/SetAttr read/write the object's slot through it. The slot's offset is
+ * looked up once per type; any other type (no slot of that name, a custom __getattr__ or
+ * __setattr__) takes PyObject_GetAttr/SetAttr. Same values, same reference handling. */
+typedef struct {
+    PyObject **name;
+    PyTypeObject *type; /* the type the offset belongs to (strong reference) */
+    Py_ssize_t offset;  /* -1: PyObject_GetAttr/SetAttr */
+} field_t;
+
+#define FIELD(n) static field_t f_##n = {&s_##n, NULL, -1};
+FIELD(next_seq)
+FIELD(skip)
+FIELD(until)
+FIELD(synced)
+FIELD(ooo)
+FIELD(msg_len)
+FIELD(header)
+FIELD(cap)
+FIELD(state)
+FIELD(first)
+FIELD(last)
+FIELD(smb_messages)
+FIELD(smb_bytes)
+FIELD(chain_file)
+FIELD(pending)
+FIELD(trees)
+FIELD(files)
+FIELD(written)
+FIELD(name)
+FIELD(create_options)
+
+static PyObject **
+field_addr(PyObject *obj, field_t *f)
+{
+    PyTypeObject *t = Py_TYPE(obj);
+    if (t != f->type) {
+        Py_ssize_t offset = -1;
+        PyObject *descr = _PyType_Lookup(t, *f->name); /* borrowed */
+        if (descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type) && t->tp_getattro == PyObject_GenericGetAttr &&
+            t->tp_setattro == PyObject_GenericSetAttr) {
+            PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+            if (member->type == T_OBJECT_EX && !(member->flags & READONLY))
+                offset = member->offset;
+        }
+        Py_INCREF(t);
+        Py_XSETREF(f->type, t);
+        f->offset = offset;
+    }
+    return f->offset >= 0 ? (PyObject **)((char *)obj + f->offset) : NULL;
+}
+
+/* PyObject_GetAttr(obj, name): a new reference, or NULL with an exception. */
+static PyObject *
+fget(PyObject *obj, field_t *f)
+{
+    PyObject **addr = field_addr(obj, f);
+    if (addr != NULL && *addr != NULL)
+        return Py_NewRef(*addr);
+    return PyObject_GetAttr(obj, *f->name); /* an unset slot raises AttributeError there */
+}
+
+/* PyObject_SetAttr(obj, name, value). */
+static int
+fset(PyObject *obj, field_t *f, PyObject *value)
+{
+    PyObject **addr = field_addr(obj, f);
+    if (addr == NULL)
+        return PyObject_SetAttr(obj, *f->name, value);
+    Py_XSETREF(*addr, Py_NewRef(value));
+    return 0;
+}
 
 static inline uint32_t
 be16(const unsigned char *p)
@@ -156,9 +231,9 @@ epb(PyObject *self, PyObject *args)
 /* An int attribute of a Python object as a long long: 0 on success, 1 when it is not an int
  * that fits (declined), -1 on error. */
 static int
-get_ll(PyObject *obj, PyObject *name, long long *out)
+get_ll(PyObject *obj, field_t *name, long long *out)
 {
-    PyObject *v = PyObject_GetAttr(obj, name);
+    PyObject *v = fget(obj, name);
     if (v == NULL)
         return -1;
     if (!PyLong_CheckExact(v) && !PyBool_Check(v)) {
@@ -174,12 +249,12 @@ get_ll(PyObject *obj, PyObject *name, long long *out)
 }
 
 static int
-set_ll(PyObject *obj, PyObject *name, long long value)
+set_ll(PyObject *obj, field_t *name, long long value)
 {
     PyObject *v = PyLong_FromLongLong(value);
     if (v == NULL)
         return -1;
-    int rc = PyObject_SetAttr(obj, name, v);
+    int rc = fset(obj, name, v);
     Py_DECREF(v);
     return rc;
 }
@@ -190,13 +265,14 @@ typedef struct {
     int header_empty;
 } dstate;
 
-/* 0: read, the in-order test may run; 1: declined (next_seq None, not synced, out-of-order
- * segments waiting, or values of unexpected types); -1: error. */
+/* The first part of the in-order test: 0 when next_seq is an int, the direction is synced
+ * and no out-of-order segment waits (then next_seq and skip are read); 1: declined (next_seq
+ * None, not synced, segments waiting, values of unexpected types); -1: error. */
 static int
 read_direction(PyObject *d, dstate *s)
 {
     int rc;
-    PyObject *v = PyObject_GetAttr(d, s_next_seq);
+    PyObject *v = fget(d, &f_next_seq);
     if (v == NULL)
         return -1;
     if (!PyLong_CheckExact(v)) { /* None: capture started mid-connection, not yet seen */
@@ -210,29 +286,35 @@ read_direction(PyObject *d, dstate *s)
         return -1;
     if (overflow)
         return 1;
-    v = PyObject_GetAttr(d, s_synced);
+    v = fget(d, &f_synced);
     if (v == NULL)
         return -1;
     rc = v == Py_True;
     Py_DECREF(v);
     if (!rc)
         return 1;
-    v = PyObject_GetAttr(d, s_ooo);
+    v = fget(d, &f_ooo);
     if (v == NULL)
         return -1;
     rc = PyDict_CheckExact(v) && PyDict_GET_SIZE(v) == 0;
     Py_DECREF(v);
     if (!rc)
         return 1;
-    if ((rc = get_ll(d, s_skip, &s->skip)) != 0)
+    return get_ll(d, &f_skip, &s->skip);
+}
+
+/* The rest of the state the in-order test reads (until, msg_len, header, cap): same codes. */
+static int
+read_direction_rest(PyObject *d, dstate *s)
+{
+    int rc;
+    if ((rc = get_ll(d, &f_until, &s->until)) != 0)
         return rc;
-    if ((rc = get_ll(d, s_until, &s->until)) != 0)
+    if ((rc = get_ll(d, &f_msg_len, &s->msg_len)) != 0)
         return rc;
-    if ((rc = get_ll(d, s_msg_len, &s->msg_len)) != 0)
+    if ((rc = get_ll(d, &f_cap, &s->cap)) != 0)
         return rc;
-    if ((rc = get_ll(d, s_cap, &s->cap)) != 0)
-        return rc;
-    v = PyObject_GetAttr(d, s_header);
+    PyObject *v = fget(d, &f_header);
     if (v == NULL)
         return -1;
     rc = PyBytes_CheckExact(v);
@@ -246,9 +328,9 @@ read_direction(PyObject *d, dstate *s)
 static int
 server_times_ok(PyObject *server)
 {
-    PyObject *names[2] = {s_first, s_last};
+    field_t *names[2] = {&f_first, &f_last};
     for (int k = 0; k < 2; k++) {
-        PyObject *v = PyObject_GetAttr(server, names[k]);
+        PyObject *v = fget(server, names[k]);
         if (v == NULL)
             return -1;
         int ok = v == Py_None || PyFloat_CheckExact(v);
@@ -262,10 +344,10 @@ server_times_ok(PyObject *server)
 static int
 see(PyObject *server, double ts)
 {
-    PyObject *names[2] = {s_first, s_last};
+    field_t *names[2] = {&f_first, &f_last};
     PyObject *value = NULL;
     for (int k = 0; k < 2; k++) {
-        PyObject *v = PyObject_GetAttr(server, names[k]);
+        PyObject *v = fget(server, names[k]);
         if (v == NULL)
             goto error;
         int replace = v == Py_None || (k == 0 ? ts < PyFloat_AS_DOUBLE(v) : ts > PyFloat_AS_DOUBLE(v));
@@ -273,7 +355,7 @@ see(PyObject *server, double ts)
         if (replace) {
             if (value == NULL && (value = PyFloat_FromDouble(ts)) == NULL)
                 goto error;
-            if (PyObject_SetAttr(server, names[k], value) < 0)
+            if (fset(server, names[k], value) < 0)
                 goto error;
         }
     }
@@ -309,15 +391,74 @@ typedef struct {
 } rules_t;
 
 static PyObject *
-get_dict(PyObject *obj, PyObject *name)
+get_dict(PyObject *obj, field_t *name)
 {
-    PyObject *v = PyObject_GetAttr(obj, name);
+    PyObject *v = fget(obj, name);
     if (v != NULL && !PyDict_CheckExact(v)) {
         Py_DECREF(v);
         PyErr_SetString(PyExc_TypeError, "advance: not a dict");
         return NULL;
     }
     return v;
+}
+
+/* What _smb2_fields reads without the proto decoder: a SYNC/ASYNC SMB2 header. */
+static int
+smb2_header_ok(const unsigned char *m, Py_ssize_t len)
+{
+    return len >= 64 && le32(m) == SMB2_PROTOCOL && m[4] == 0x40 && m[5] == 0x00;
+}
+
+/* A SESSION_SETUP request _smb2_request reads nothing from: fast_session_setup_request's
+ * case (a body of StructureSize 25 whose security buffer is inside the message) and no
+ * NTLMSSP signature in the buffer (fast_ntlm_message gives None). */
+static int
+session_request_noop(const unsigned char *m, Py_ssize_t len)
+{
+    static const unsigned char signature[8] = {'N', 'T', 'L', 'M', 'S', 'S', 'P', 0};
+    if (!smb2_header_ok(m, len) || len < 88 || m[64] != 0x19 || m[65] != 0x00)
+        return 0;
+    Py_ssize_t offset = m[76] | (m[77] << 8), length = m[78] | (m[79] << 8);
+    if (!length)
+        return 1;
+    if (offset < 64 || offset + length > len)
+        return 0;
+    for (Py_ssize_t k = 0; k + 8 <= length; k++) {
+        if (m[offset + k] == 'N' && memcmp(m + offset + k, signature, 8) == 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* The chain walk of _message over a whole SMB2 message ``h`` of ``length`` bytes: 1 when
+ * every part _message hands to _smb2_request/_smb2_response is a CREATE (at most one: its
+ * place in *create, *create_len) or a SESSION_SETUP request that gives nothing; else 0. */
+static int
+plan_parts(const unsigned char *h, Py_ssize_t length, int up, const unsigned char *quiet,
+           const unsigned char **create, Py_ssize_t *create_len)
+{
+    Py_ssize_t pos = 0;
+    for (int k = 0; k < 32; k++) {
+        const unsigned char *p = h + pos;
+        Py_ssize_t rest = length - pos, part = rest;
+        uint32_t next = rest >= 24 ? le32(p + 20) : 0;
+        if (next >= 64 && (Py_ssize_t)next < rest)
+            part = next;
+        else
+            next = 0;
+        if (part >= 14 && !(quiet[p[12]] & 1) && p[13] == 0) { /* Command in _SMB2_INTERESTING */
+            if (p[12] == 5 && *create == NULL) {
+                *create = p;
+                *create_len = part;
+            } else if (!(p[12] == 1 && up && session_request_noop(p, part))) {
+                return 0;
+            }
+        }
+        if (!next)
+            break;
+        pos += next;
+    }
+    return 1;
 }
 
 /* The pending key (2, MessageId) of an SMB2 message. */
@@ -339,8 +480,8 @@ pending_key(const unsigned char *m)
 static int
 create_request(PyObject *flow, const unsigned char *m, Py_ssize_t len, const rules_t *rules, PyObject **chain)
 {
-    if (len < 112 || m[64] != 0x39 || m[65] != 0x00)
-        return 0; /* the proto decoder's case */
+    if (!smb2_header_ok(m, len) || len < 112 || m[64] != 0x39 || m[65] != 0x00)
+        return 0; /* the proto decoders' case */
     Py_ssize_t offset = m[108] | (m[109] << 8), length = m[110] | (m[111] << 8);
     PyObject *name;
     if (!length) {
@@ -369,7 +510,7 @@ create_request(PyObject *flow, const unsigned char *m, Py_ssize_t len, const rul
         goto out;
     if ((entry = PyTuple_Pack(3, s_create, tree_id, request)) == NULL || (key = pending_key(m)) == NULL)
         goto out;
-    if ((pending = get_dict(flow, s_pending)) == NULL || (trees = get_dict(flow, s_trees)) == NULL)
+    if ((pending = get_dict(flow, &f_pending)) == NULL || (trees = get_dict(flow, &f_trees)) == NULL)
         goto out;
     share = PyDict_GetItemWithError(trees, tree_id); /* borrowed */
     if (share == NULL && PyErr_Occurred())
@@ -401,7 +542,9 @@ create_response(PyObject *flow, const unsigned char *m, Py_ssize_t len, const ru
     PyObject *key = NULL, *pending = NULL, *files = NULL, *trees = NULL, *name = NULL, *options = NULL;
     PyObject *file_id = NULL, *value = NULL;
     int rc = -1;
-    if ((key = pending_key(m)) == NULL || (pending = get_dict(flow, s_pending)) == NULL)
+    if (!smb2_header_ok(m, len))
+        return 0; /* _smb2_fields hands it to the proto decoder */
+    if ((key = pending_key(m)) == NULL || (pending = get_dict(flow, &f_pending)) == NULL)
         goto out;
     PyObject *entry = PyDict_GetItemWithError(pending, key); /* borrowed */
     if (entry == NULL) {
@@ -428,8 +571,8 @@ create_response(PyObject *flow, const unsigned char *m, Py_ssize_t len, const ru
         goto out;
     }
     PyObject *request = PyTuple_GET_ITEM(entry, 2);
-    if ((options = PyObject_GetAttr(request, s_create_options)) == NULL ||
-        (name = PyObject_GetAttr(request, s_name)) == NULL)
+    if ((options = fget(request, &f_create_options)) == NULL ||
+        (name = fget(request, &f_name)) == NULL)
         goto out;
     if (!PyLong_CheckExact(options)) {
         rc = 0;
@@ -456,7 +599,7 @@ create_response(PyObject *flow, const unsigned char *m, Py_ssize_t len, const ru
         rc = 0; /* a file event (not a directory) */
         goto out;
     }
-    if ((files = get_dict(flow, s_files)) == NULL || (trees = get_dict(flow, s_trees)) == NULL)
+    if ((files = get_dict(flow, &f_files)) == NULL || (trees = get_dict(flow, &f_trees)) == NULL)
         goto out;
     Py_INCREF(entry); /* kept while it is removed from pending */
     PyObject *share = PyDict_GetItemWithError(trees, PyTuple_GET_ITEM(entry, 1));
@@ -490,7 +633,7 @@ out:
 static int
 written_write(PyObject *flow, const unsigned char *m)
 {
-    PyObject *written = PyObject_GetAttr(flow, s_written);
+    PyObject *written = fget(flow, &f_written);
     if (written == NULL)
         return -1;
     int rc = 0;
@@ -518,6 +661,8 @@ advance(PyObject *self, PyObject *args)
                           &PyFrozenSet_Type, &rules.created))
         return NULL;
     PyObject *chain = NULL; /* the last _chain_file set (NULL: none) */
+    const unsigned char *last_key = NULL; /* the index key of the last packet looked up */
+    PyObject *last_entry = NULL;
     const unsigned char *block = view.buf;
     const unsigned char *quiet = quiet_view.buf;
     Py_ssize_t size = view.len;
@@ -559,14 +704,21 @@ advance(PyObject *self, PyObject *args)
                 continue; /* a pure ACK or FIN */
             n = 0;
         }
-        PyObject *key = PyBytes_FromStringAndSize((const char *)f + 26, 12);
-        if (key == NULL)
-            goto done;
-        PyObject *entry = PyDict_GetItemWithError(index, key); /* borrowed */
-        Py_DECREF(key);
-        if (entry == NULL) {
-            if (PyErr_Occurred())
+        PyObject *entry; /* borrowed: nothing here changes the index */
+        if (last_key != NULL && memcmp(last_key, f + 26, 12) == 0) {
+            entry = last_entry; /* the same addresses and ports as the packet before */
+        } else {
+            PyObject *key = PyBytes_FromStringAndSize((const char *)f + 26, 12);
+            if (key == NULL)
                 goto done;
+            entry = PyDict_GetItemWithError(index, key);
+            Py_DECREF(key);
+            if (entry == NULL && PyErr_Occurred())
+                goto done;
+            last_key = f + 26;
+            last_entry = entry;
+        }
+        if (entry == NULL) {
             /* not an open flow: only packets of no SMB port are taken (dropped) */
             long ports_of[2] = {(long)be16(f + 36), (long)be16(f + 34)}; /* destination, source */
             int smb = 0;
@@ -597,12 +749,17 @@ advance(PyObject *self, PyObject *args)
             break; /* Direction.feed */
         long long next = ((long long)seq + n) & 0xFFFFFFFFLL;
         if (n <= s.skip) {
-            if (set_ll(d, s_skip, s.skip - n) < 0 || set_ll(d, s_next_seq, next) < 0)
+            if (set_ll(d, &f_skip, s.skip - n) < 0 || set_ll(d, &f_next_seq, next) < 0)
                 goto done;
             continue;
         }
+        rc = read_direction_rest(d, &s);
+        if (rc < 0)
+            goto done;
+        if (rc)
+            break;
         if (n < s.until) {
-            if (set_ll(d, s_until, s.until - n) < 0 || set_ll(d, s_next_seq, next) < 0)
+            if (set_ll(d, &f_until, s.until - n) < 0 || set_ll(d, &f_next_seq, next) < 0)
                 goto done;
             continue;
         }
@@ -614,15 +771,18 @@ advance(PyObject *self, PyObject *args)
         /* the first HEAD_BYTES of the message (length > HEAD_BYTES: inside the segment) */
         const unsigned char *h = block + pstart + 4;
         uint32_t command = h[12], command_hi = h[13], chained = le32(h + 20);
-        if (le32(h) != SMB2_PROTOCOL || chained >= 64)
+        if (le32(h) != SMB2_PROTOCOL)
             break;
-        int is_quiet = command_hi || (quiet[command] & 1) ||
-                       (!up && (quiet[command] & 2) && length >= 64 && h[4] == 0x40 && h[5] == 0x00);
-        /* CREATE (5) and a WRITE (9) request to a file already reported: the whole message is
-         * in the segment (the fast path keeps all of a CREATE, and a WRITE's FileId) */
-        int create = !is_quiet && command == 5 && length >= 64 && h[4] == 0x40 && h[5] == 0x00;
-        int write = !is_quiet && command == 9 && up && length >= 96;
-        if (!is_quiet && !create && !write)
+        int is_quiet = chained < 64 && (command_hi || (quiet[command] & 1) ||
+                                        (!up && (quiet[command] & 2) && length >= 64 && h[4] == 0x40 &&
+                                         h[5] == 0x00));
+        /* a WRITE request to a file already reported (the fast path keeps a WRITE's FileId),
+         * or a message (compounded or not: the fast path keeps all of it) whose parts are
+         * CREATEs or parts _message reads nothing from */
+        int write = !is_quiet && chained < 64 && command == 9 && up && length >= 96;
+        const unsigned char *create = NULL;
+        Py_ssize_t create_len = 0;
+        if (!is_quiet && !write && !plan_parts(h, length, up, quiet, &create, &create_len))
             break;
         if (write) {
             rc = written_write(flow, h);
@@ -631,7 +791,7 @@ advance(PyObject *self, PyObject *args)
             if (!rc)
                 break;
         }
-        PyObject *server = PyObject_GetAttr(flow, s_state);
+        PyObject *server = fget(flow, &f_state);
         if (server == NULL)
             goto done;
         if (server == Py_None) {
@@ -646,7 +806,8 @@ advance(PyObject *self, PyObject *args)
             break;
         }
         if (create) {
-            rc = up ? create_request(flow, h, length, &rules, &chain) : create_response(flow, h, length, &rules);
+            rc = up ? create_request(flow, create, create_len, &rules, &chain)
+                    : create_response(flow, create, create_len, &rules);
             if (rc <= 0) {
                 Py_DECREF(server);
                 if (rc < 0)
@@ -661,7 +822,7 @@ advance(PyObject *self, PyObject *args)
         /* taken: what the Python body does with a quiet whole message, and _message for
          * the rest (its counters and the server's first/last time) */
         double ts = stamp_of(block + at - 16, kind, big, scale);
-        if (set_ll(d, s_next_seq, next) < 0 || see(server, ts) < 0) {
+        if (set_ll(d, &f_next_seq, next) < 0 || see(server, ts) < 0) {
             Py_DECREF(server);
             goto done;
         }
@@ -671,19 +832,19 @@ advance(PyObject *self, PyObject *args)
     }
     if (messages) {
         long long total_messages, total_bytes;
-        int rc = get_ll(analyzer, s_smb_messages, &total_messages);
+        int rc = get_ll(analyzer, &f_smb_messages, &total_messages);
         if (rc == 0)
-            rc = get_ll(analyzer, s_smb_bytes, &total_bytes);
+            rc = get_ll(analyzer, &f_smb_bytes, &total_bytes);
         if (rc) {
             if (rc > 0)
                 PyErr_SetString(PyExc_TypeError, "advance: counters are not ints");
             goto done;
         }
-        if (set_ll(analyzer, s_smb_messages, total_messages + messages) < 0 ||
-            set_ll(analyzer, s_smb_bytes, total_bytes + message_bytes) < 0)
+        if (set_ll(analyzer, &f_smb_messages, total_messages + messages) < 0 ||
+            set_ll(analyzer, &f_smb_bytes, total_bytes + message_bytes) < 0)
             goto done;
     }
-    if (chain != NULL && PyObject_SetAttr(analyzer, s_chain_file, chain) < 0)
+    if (chain != NULL && fset(analyzer, &f_chain_file, chain) < 0)
         goto done;
     result = PyLong_FromSsize_t(i);
 done:
