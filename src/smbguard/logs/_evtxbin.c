@@ -18,6 +18,10 @@
  * _TEMPLATES cache) and nested template by the Python callback ``layout`` (evtxbin.c_layout)
  * and cached here. Every read is bounds-checked against the chunk and the enclosing
  * structure; recursion is depth-limited; no fixed-size buffer is written past its size.
+ *
+ * row(event_id, fields, source) is winevent.event_row for the hot event IDs, and Sink (at
+ * the end) is EvtxSource._fast_rows + rows_to_frame: the rows of read_chunk's records
+ * appended straight into Arrow columns handed to polars (docs/evtx-binary.md, session 6).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
