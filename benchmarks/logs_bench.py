@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from smbguard.logs import zeek  # noqa: E402
+from smbguard.logs import pcapfile, zeek  # noqa: E402
 from smbguard.logs.analyze import analyze  # noqa: E402
 from smbguard.logs.capture import CaptureAnalyzer  # noqa: E402
 from smbguard.logs.events import SourceStats  # noqa: E402
@@ -406,6 +406,15 @@ def bench_pcap(tmp: Path, rounds: int, megabytes: int) -> None:
         kind = "PCAPNG" if path.suffix == ".pcapng" else "PCAP"
         print(f"{kind} {size / 1e6:.1f} MB, {messages} SMB messages")
         print(f"  smbguard               {t_ours.rate(size / 1e6, 'MB')}  ({t_ours.wall:.2f} s wall)")
+        if pcapfile._pcapscan is not None:  # the same fast path with its Python loops (C off)
+            c_loops = pcapfile._pcapscan
+            pcapfile._pcapscan = None
+            try:
+                t_python, python_messages = best(rounds, ours)
+            finally:
+                pcapfile._pcapscan = c_loops
+            assert python_messages == messages
+            print(f"  smbguard, no C loops   {t_python.rate(size / 1e6, 'MB')}  ({t_python.wall:.2f} s wall)")
         t_plain, plain_messages = best(rounds, plain)
         assert plain_messages == messages
         print(f"  smbguard, reference path {t_plain.rate(size / 1e6, 'MB')}  ({t_plain.wall:.2f} s wall)")
