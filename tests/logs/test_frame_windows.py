@@ -771,3 +771,25 @@ def test_untimed_chain_of_many_frames() -> None:
             two.feed_frame(events_to_frame([event]))
     assert taken[0] == 1100
     assert snapshot(two) == snapshot(one)
+
+
+def test_untimed_window_pushed_by_feed_leaves_the_append_path() -> None:
+    """An untimed frame, then rows through ``feed`` (new distinct items), then an untimed
+    frame: the window is no longer the one the append path sealed, so its held items are
+    read again (a stale seal would count 3 distinct files instead of 5)."""
+
+    def write(path: str) -> Event:
+        return Event(
+            kind=EventKind.FILE_WRITE, source="s", event_id="zeek", time=None, src_ip="10.0.0.1", path=path
+        )
+
+    first, rows, last = [write("a"), write("b")], [write("c"), write("d")], [write("e")]
+    one, two = RansomwareDetector(SMALL), RansomwareDetector(SMALL)
+    for event in first + rows + last:
+        one.feed(event)
+    two.feed_frame(events_to_frame(first))
+    for event in rows:
+        two.feed(event)
+    two.feed_frame(events_to_frame(last))
+    assert snapshot(two) == snapshot(one)
+    assert next(iter(two.groups.values())).peak_files == 5
