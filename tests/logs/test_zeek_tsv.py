@@ -274,22 +274,25 @@ def test_c_reader_arguments() -> None:
 
 
 @settings(max_examples=1000, deadline=None)
-@given(st.integers(0, 9_999_999_999), st.integers(0, 999_999_999), st.integers(0, 9))
+@given(st.integers(0, 99_999_999_999), st.integers(0, 99_999_999_999), st.integers(0, 11))
 @example(1605187817, 6673245, 7)  # 17 digits: above 2^53, left to polars
 @example(1332008627, 33, 2)
 @example(0, 5, 7)
 @example(9_999_999_999, 999_999, 6)
 @example(1, 5, 7)  # 1.0000005: half a micro-second, to even
+@example(1, 5, 10)  # ten decimals: not the _TS_RX form, left as text
+@example(10_000_000_000, 5, 1)  # eleven integer digits: left as text
 def test_c_epoch_conversion_equals_parse_epoch(whole: int, frac: int, digits: int) -> None:
     """ts converted in C (``_us``) is parse_epoch's time (datetime.fromtimestamp(float));
-    values whose digits reach 2^53 are left as text (zeek._emit converts them)."""
+    values whose digits reach 2^53, or not of the _TS_RX form, are left as text
+    (zeek._emit converts them)."""
     text = str(whole) if not digits else f"{whole}.{frac % 10**digits:0{digits}d}"
     keys = ("ts",)
     data = text.encode() + b"\n"
     schema, array, declined, _, _ = _zt().scan(data, 0, len(data), b"\t", b"-", (0,), keys, 0, 0)
     row = pl.DataFrame(zeek._Arrow(schema, array)).row(0, named=True)
     assert not declined
-    if int(text.replace(".", "")) >= 2**53:
+    if int(text.replace(".", "")) >= 2**53 or not re.fullmatch(zeek._TS_RX, text):
         assert row == {"_i": 0, "ts": text, "_us": None}
         return
     assert row["ts"] is None

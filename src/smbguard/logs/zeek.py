@@ -5,7 +5,8 @@ The log type comes from ``#path`` (TSV) or from the field names (JSON).
 
 :meth:`ZeekSource.events` reads line by line (:meth:`ZeekSource.parse_line`, the
 readable reference); :meth:`ZeekSource.frames` gives the same events as polars frames,
-parsing whole blocks in polars (TSV data lines with polars' CSV reader) and sending every
+parsing whole blocks (TSV data lines with the C reader ``_zeektsv`` or else polars' CSV
+reader, JSON lines with the C scanner ``_zeekjson`` or else polars) and sending every
 line it cannot decide with certainty through the reference (see "event frames" below).
 """
 
@@ -377,8 +378,9 @@ def _s(value: Any) -> str | None:
 # certainty; every other line goes through ZeekSource.line() (the reference) and its
 # event is merged back in file order. Header lines ("#...") always take the reference.
 # Two readers (_block_frames chooses): TSV data lines of a known log type are read in
-# segments by polars' CSV reader (_tsv_segment: row i is line i; doubtful rows go to the
-# reference by line number); everything else takes the line runs (_Block): lines split
+# segments by the C reader (_tsv_lines: declined lines go to the reference by line
+# number) or, without it, polars' CSV reader (_tsv_segment: row i is line i; doubtful
+# rows go to the reference by line number); everything else takes the line runs (_Block): lines split
 # in polars, cut into runs with a fixed parser state; within a run, a line that could
 # change the state (a JSON line while the log type is unknown, a non-JSON line in a JSON
 # log) is handled by the reference and the run goes on from the state it left.
