@@ -1,7 +1,8 @@
 /*
  * The Arrow C data interface (https://arrow.apache.org/docs/format/CDataInterface.html):
  * the two ABI structs, as the specification gives them, shared by the C readers that hand
- * columns to polars (_sambascan.c, _zeekjson.c). Plus the two capsule destructors both use.
+ * columns to polars (_sambascan.c, _zeekjson.c, _zeektsv.c, _evtxbin.c). Plus the two capsule
+ * destructors they use.
  */
 #ifndef SMBGUARD_ARROW_ABI_H
 #define SMBGUARD_ARROW_ABI_H
