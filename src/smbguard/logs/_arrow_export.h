@@ -2,7 +2,8 @@
  * Growable byte buffers and the Arrow C data interface export helpers shared by the C readers
  * that hand polars a struct array of columns (_zeekjson.c, _zeektsv.c): ``Buf`` (data, len,
  * cap), ``buf_reserve``/``buf_put``, and the release callbacks, child schemas and child arrays
- * that take ownership of a column's buffers. Include after "_arrow_abi.h".
+ * that take ownership of a column's buffers, and ``export_capsules`` (the capsule pair of a
+ * finished export). Include after "_arrow_abi.h".
  */
 #ifndef SMBGUARD_ARROW_EXPORT_H
 #define SMBGUARD_ARROW_EXPORT_H
@@ -168,6 +169,37 @@ new_child(int64_t length, int64_t nulls, int nbuf, Buf *b0, Buf *b1, Buf *b2)
     a->release = release_array;
     a->private_data = owned;
     return a;
+}
+
+/* The end of an export: the capsule pair (schema, array) when ``ok``, else both freed and
+ * NULL (MemoryError unless another error is set). Takes ownership of both either way. */
+static PyObject *
+export_capsules(struct ArrowSchema *schema, struct ArrowArray *array, int ok)
+{
+    PyObject *caps_s = NULL, *caps_a = NULL;
+    if (ok) {
+        caps_s = PyCapsule_New(schema, "arrow_schema", arrow_schema_capsule_free);
+        if (caps_s != NULL) {
+            schema = NULL;
+            caps_a = PyCapsule_New(array, "arrow_array", arrow_array_capsule_free);
+            if (caps_a != NULL) {
+                return Py_BuildValue("(NN)", caps_s, caps_a);
+            }
+        }
+    }
+    Py_XDECREF(caps_s);
+    if (schema != NULL) {
+        release_schema(schema);
+        free(schema);
+    }
+    if (array != NULL) {
+        release_array(array);
+        free(array);
+    }
+    if (!PyErr_Occurred()) {
+        PyErr_NoMemory();
+    }
+    return NULL;
 }
 
 #endif /* SMBGUARD_ARROW_EXPORT_H */

@@ -518,7 +518,6 @@ export(Buf *index, Column *cols, int ncols, int64_t rows)
 {
     struct ArrowSchema *schema = calloc(1, sizeof(*schema));
     struct ArrowArray *array = calloc(1, sizeof(*array));
-    PyObject *caps_s = NULL, *caps_a = NULL;
     int n = ncols + 1;
     if (schema == NULL || array == NULL) {
         goto fail;
@@ -556,30 +555,9 @@ export(Buf *index, Column *cols, int ncols, int64_t rows)
         }
         array->children[array->n_children++] = ca;
     }
-    caps_s = PyCapsule_New(schema, "arrow_schema", arrow_schema_capsule_free);
-    if (caps_s == NULL) {
-        goto fail;
-    }
-    schema = NULL;
-    caps_a = PyCapsule_New(array, "arrow_array", arrow_array_capsule_free);
-    if (caps_a == NULL) {
-        goto fail;
-    }
-    return Py_BuildValue("(NN)", caps_s, caps_a);
+    return export_capsules(schema, array, 1);
 fail:
-    Py_XDECREF(caps_s);
-    if (schema != NULL) {
-        release_schema(schema);
-        free(schema);
-    }
-    if (array != NULL) {
-        release_array(array);
-        free(array);
-    }
-    if (!PyErr_Occurred()) {
-        PyErr_NoMemory();
-    }
-    return NULL;
+    return export_capsules(schema, array, 0);
 }
 
 /* ------------------------------------------------------------------------ scan() */
